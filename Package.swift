@@ -1,0 +1,114 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "webchat",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "EngineIO", targets: ["EngineIO"]),
+        .library(name: "SocketIO", targets: ["SocketIO"]),
+        .executable(name: "webchat", targets: ["webchat"]),
+        .executable(name: "socketio-conformance", targets: ["socketio-conformance"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: [.defaults, "CommandLineArguments"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Protocol layer: Engine.IO v4 and Socket.IO v5, usable on their own.
+        .target(
+            name: "EngineIO",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SocketIO",
+            dependencies: ["EngineIO"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Chat domain and its adapters.
+        .target(
+            name: "ChatCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ChatSQLite",
+            dependencies: [
+                "ChatCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The application.
+        .target(
+            name: "ChatServer",
+            dependencies: [
+                "EngineIO", "SocketIO", "ChatCore", "ChatSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "webchat",
+            dependencies: [
+                "ChatServer",
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "socketio-conformance",
+            dependencies: [
+                "SocketIO",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Tests mirror the modules; shared helpers live in TestSupport.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore", "ChatSQLite", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChatServerTests", dependencies: ["ChatServer", "TestSupport"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,1 @@
+// Placeholder: the ChatCore module is being built; see the issues.

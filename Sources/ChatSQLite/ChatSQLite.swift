@@ -1,0 +1,1 @@
+// Placeholder: the ChatSQLite module is being built; see the issues.

@@ -1,0 +1,1 @@
+// Placeholder: the ChatServer module is being built; see the issues.

@@ -1,0 +1,1 @@
+// Placeholder: the EngineIO module is being built; see the issues.

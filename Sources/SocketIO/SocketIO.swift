@@ -1,0 +1,1 @@
+// Placeholder: the SocketIO module is being built; see the issues.
