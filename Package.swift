@@ -33,6 +33,7 @@ let package = Package(
             name: "EngineIO",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -41,7 +42,13 @@ let package = Package(
         ),
         .target(
             name: "SocketIO",
-            dependencies: ["EngineIO"],
+            dependencies: [
+                "EngineIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -90,6 +97,9 @@ let package = Package(
             name: "socketio-conformance",
             dependencies: [
                 "SocketIO",
+                "EngineIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -102,12 +112,14 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", "socketio-conformance", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore", "ChatSQLite", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatServerTests", dependencies: ["ChatServer", "TestSupport"], swiftSettings: swiftSettings),
     ]

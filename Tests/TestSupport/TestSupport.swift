@@ -1,1 +1,135 @@
-// Shared test helpers.
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Shared helpers for live tests: run an application on a free port, run a python client script
+/// with a timeout, find the repository root.
+///
+/// ```swift
+/// try await LiveServer.withApplication({ onServerRunning in
+///     buildApplication(..., onServerRunning: onServerRunning)   // bind to port 0
+/// }) { port in
+///     let result = try await PythonScript.run("client.py", arguments: ["http://127.0.0.1:\(port)"])
+///     #expect(result.exitCode == 0, "\(result.output)")
+/// }
+/// ```
+public enum LiveServer {
+    /// Builds an application with the callback it must pass as `Application(onServerRunning:)`, runs it
+    /// (bound to port 0 by the caller's configuration), calls `body` with the port it got, then stops it.
+    public static func withApplication<App: ApplicationProtocol>(
+        _ build: (_ onServerRunning: @escaping @Sendable (any Channel) async -> Void) throws -> App,
+        _ body: (_ port: Int) async throws -> Void
+    ) async throws {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = try build { channel in
+            continuation.yield(channel.localAddress?.port ?? 0)
+            continuation.finish()
+        }
+        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        defer { server.cancel() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw LiveServerError(message: "the application did not start") }
+        try await body(port)
+    }
+
+    /// An ordinary `ApplicationConfiguration` bound to 127.0.0.1 on a port chosen by the system.
+    public static var ephemeralConfiguration: ApplicationConfiguration {
+        ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0))
+    }
+
+    /// A logger for servers under test: warnings and errors only unless `LOG_LEVEL` says otherwise.
+    public static func logger(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }
+}
+
+/// A failure of the live-test helpers, with a message meant for the test report.
+public struct LiveServerError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public var message: String
+    public var description: String { self.message }
+}
+
+/// The result of a finished process.
+public struct ProcessResult: Sendable {
+    /// The exit status (a terminated process reports its signal number).
+    public var exitCode: Int32
+    /// Standard output and standard error, interleaved.
+    public var output: String
+    /// Whether it was stopped for running past its timeout.
+    public var timedOut: Bool
+}
+
+/// Runs the python client scripts of `Tests/python`.
+public enum PythonScript {
+    /// The python packages the scripts need (`Tests/python/requirements.txt`), as import names.
+    public static let requiredModules = ["socketio", "websocket", "requests"]
+
+    /// Runs `Tests/python/<name>` with `python3` and returns its exit code and output. Throws (never
+    /// skips) when python3 or a required package is missing, saying how to install it.
+    public static func run(_ name: String, arguments: [String] = [], timeout: Duration = .seconds(60)) async throws -> ProcessResult {
+        let check = try await ProcessRunner.run(
+            "/usr/bin/env",
+            ["python3", "-c", "import " + requiredModules.joined(separator: ", ")],
+            timeout: .seconds(30)
+        )
+        guard check.exitCode == 0 else {
+            throw LiveServerError(message: """
+                python3 with the packages of Tests/python/requirements.txt is required \
+                (pip install -r Tests/python/requirements.txt): \(check.output)
+                """)
+        }
+        let script = RepositoryRoot.url.appending(path: "Tests/python/\(name)").path
+        return try await ProcessRunner.run("/usr/bin/env", ["python3", "-u", script] + arguments, timeout: timeout)
+    }
+}
+
+/// Runs a process with a timeout and captures its output.
+public enum ProcessRunner {
+    /// Runs `executable` with `arguments`; terminates it after `timeout`.
+    public static func run(_ executable: String, _ arguments: [String], timeout: Duration) async throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do {
+            try process.run()
+        } catch {
+            throw LiveServerError(message: "cannot start \(executable) \(arguments.joined(separator: " ")): \(error)")
+        }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            process.terminate()
+            return true
+        }
+        // Read on a thread of its own: a blocking read must not hold one of the few cooperative threads.
+        let data = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
+            Thread.detachNewThread {
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: data)
+            }
+        }
+        timer.cancel()
+        let timedOut = (try? await timer.value) ?? false
+        return ProcessResult(exitCode: process.terminationStatus, output: String(decoding: data, as: UTF8.self), timedOut: timedOut)
+    }
+}
+
+/// The root of the repository (the folder holding Package.swift), found from this source file.
+public enum RepositoryRoot {
+    /// The root folder.
+    public static let url: URL = {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while url.path != "/" {
+            if FileManager.default.fileExists(atPath: url.appending(path: "Package.swift").path) { return url }
+            url = url.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+}

@@ -1,1 +1,0 @@
-// Placeholder: the EngineIO module is being built; see the issues.

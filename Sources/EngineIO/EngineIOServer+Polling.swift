@@ -1,0 +1,75 @@
+import Hummingbird
+import NIOCore
+
+extension EngineIOServer {
+    /// Registers the HTTP long-polling endpoint (every method, so wrong ones get the reference's answers)
+    /// on `configuration.path`. Other routes of the router are untouched.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        let path = RouterPath(stringLiteral: self.configuration.path)
+        for method: HTTPRequest.Method in [.get, .post, .options, .put, .delete, .patch, .head] {
+            router.on(path, method: method) { request, _ in
+                await self.respond(to: request)
+            }
+        }
+    }
+
+    /// Answers one polling request.
+    public func respond(to request: Request) async -> Response {
+        let engineRequest = EngineRequest(request.head)
+        let origin = request.headers[.origin]
+        let allowed = self.configuration.allowedOrigins.allows(origin: origin, host: engineRequest.authority)
+        let cors = allowed ? self.configuration.allowedOrigins.corsHeaders(origin: origin) : [:]
+        if request.method == .options {
+            guard allowed else { return EngineHTTPError.forbidden.response() }
+            var headers = cors
+            headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+            headers[.accessControlAllowHeaders] = request.headers[.accessControlRequestHeaders] ?? "Content-Type"
+            headers[.accessControlMaxAge] = "86400"
+            return Response(status: .noContent, headers: headers)
+        }
+        do {
+            switch try self.verify(engineRequest, isUpgrade: false) {
+            case .handshake:
+                let session = self.openSession(request: engineRequest, transport: .polling)
+                return Self.payloadResponse([session.openPacket(upgrades: self.configuration.allowUpgrades)], cors: cors)
+            case .session(let session, _):
+                return try await self.respond(to: request, session: session, cors: cors)
+            }
+        } catch {
+            return error.response(headers: cors)
+        }
+    }
+
+    private func respond(to request: Request, session: EngineSession, cors: HTTPFields) async throws(EngineHTTPError) -> Response {
+        switch request.method {
+        case .get:
+            return Self.payloadResponse(try await session.poll(), cors: cors)
+        case .post:
+            guard session.beginPost() else {
+                session.close()
+                throw .badRequest
+            }
+            defer { session.endPost() }
+            var request = request
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: self.configuration.maxPayload)
+            } catch {
+                session.close()
+                throw .payloadTooLarge
+            }
+            guard session.receive(payload: body) else { throw .badRequest }
+            var headers = cors
+            headers[.contentType] = "text/html"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "ok")))
+        default:
+            throw .badRequest
+        }
+    }
+
+    private static func payloadResponse(_ packets: [EnginePacket], cors: HTTPFields) -> Response {
+        var headers = cors
+        headers[.contentType] = "text/plain; charset=UTF-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: EnginePayload.encode(packets)))
+    }
+}

@@ -1,0 +1,98 @@
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+extension EngineIOServer {
+    /// The handler type Hummingbird's `.http1WebSocketUpgrade(shouldUpgrade:)` expects.
+    public typealias WebSocketHandler = WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
+
+    /// The WebSocket upgrade decision for a request head: nil when the path is not this endpoint's;
+    /// `.dontUpgrade` when the request is refused (the HTTP route then answers it with the reference's
+    /// error, e.g. 403 for a refused `Origin`); otherwise the upgrade and its connection handler.
+    public func webSocketUpgrade(for head: HTTPRequest) -> ShouldUpgradeResult<WebSocketHandler>? {
+        let request = EngineRequest(head)
+        guard request.matches(path: self.configuration.path) else { return nil }
+        let verdict: Verdict
+        do {
+            verdict = try self.verify(request, isUpgrade: true)
+        } catch {
+            return .dontUpgrade
+        }
+        switch verdict {
+        case .handshake(.webSocket):
+            return .upgrade([:]) { inbound, outbound, _ in
+                let session = self.openSession(request: request, transport: .webSocket)
+                await self.run(session: session, inbound: inbound, outbound: outbound) { link in
+                    session.attachWebSocket(link)
+                    return true
+                }
+            }
+        case .session(let session, .webSocket) where session.canUpgrade && self.configuration.allowUpgrades:
+            return .upgrade([:]) { inbound, outbound, _ in
+                await self.run(session: session, inbound: inbound, outbound: outbound) { link in
+                    session.attachProbe(link)
+                }
+            }
+        case .session(_, .webSocket):
+            // As the reference server: a WebSocket for a session that cannot upgrade (upgraded already,
+            // or upgrading) is accepted and closed at once.
+            return .upgrade([:]) { _, _, _ in }
+        default:
+            return .dontUpgrade
+        }
+    }
+
+    /// A ready-made server builder for apps whose only WebSocket endpoint is this one.
+    public func httpServerBuilder() -> HTTPServerBuilder {
+        .http1WebSocketUpgrade(configuration: Self.webSocketConfiguration(maxPayload: self.configuration.maxPayload)) { head, _, _ in
+            self.webSocketUpgrade(for: head) ?? .dontUpgrade
+        }
+    }
+
+    /// The HTTP/WebSocket channel settings the endpoint needs: frames up to `maxPayload`, no
+    /// WebSocket-level pings (Engine.IO has its own heartbeat).
+    public static func webSocketConfiguration(maxPayload: Int) -> HTTP1WebSocketUpgradeChannel.Configuration {
+        .init(ws: .init(maxFrameSize: max(maxPayload, 1 << 14), autoPing: .disabled))
+    }
+
+    /// Runs one WebSocket connection: a writer draining the session's frames and a reader feeding it.
+    /// Either side ending ends both, which closes the WebSocket.
+    private func run(
+        session: EngineSession,
+        inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter,
+        attach: (EngineSession.WebSocketLink) -> Bool
+    ) async {
+        let (frames, writer) = AsyncStream.makeStream(of: EngineSession.Frame.self)
+        let token = self.makeToken()
+        guard attach(EngineSession.WebSocketLink(token: token, writer: writer)) else { return }
+        let maxPayload = self.configuration.maxPayload
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await frame in frames {
+                    do {
+                        try await outbound.write(frame.frame)
+                    } catch {
+                        break
+                    }
+                    session.didWrite(byteCount: frame.byteCount)
+                }
+            }
+            group.addTask {
+                do {
+                    for try await message in inbound.messages(maxSize: maxPayload) {
+                        session.receive(webSocket: message, token: token)
+                    }
+                } catch {
+                    // A protocol error or an oversized message ends the connection like a close.
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        writer.finish()
+        session.webSocketEnded(token: token)
+    }
+}

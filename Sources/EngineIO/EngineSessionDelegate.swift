@@ -1,0 +1,14 @@
+/// Receives what happens on one Engine.IO session. Calls for one session never overlap and come in
+/// the order of the client's packets; they are synchronous, so a delegate hands slow work elsewhere.
+public protocol EngineSessionDelegate: Sendable {
+    /// A message arrived from the client.
+    func session(_ session: EngineSession, didReceive message: EngineMessage)
+    /// The session closed; no more calls follow.
+    func sessionDidClose(_ session: EngineSession, reason: EngineCloseReason)
+}
+
+/// Creates the delegate of each new Engine.IO session.
+public protocol EngineIOHandler: Sendable {
+    /// A session opened; the returned delegate receives its messages and its close.
+    func sessionDidOpen(_ session: EngineSession) -> any EngineSessionDelegate
+}

@@ -1,0 +1,143 @@
+import EngineIO
+import NIOCore
+import Synchronization
+
+/// The Socket.IO side of one Engine.IO session: its sockets by namespace, the reassembly of binary
+/// packets, and the connect timeout. Any malformed input closes the session.
+final class ClientConnection: EngineSessionDelegate {
+    private struct State {
+        var sockets: [String: Socket] = [:]
+        /// A binary packet waiting for its attachments.
+        var partial: (packet: SocketIOPacket, attachments: [ByteBuffer])?
+        var connectTimer: Scheduled<Void>?
+    }
+
+    let session: EngineSession
+    private let server: SocketIOServer
+    private let state = Mutex(State())
+
+    init(session: EngineSession, server: SocketIOServer) {
+        self.session = session
+        self.server = server
+    }
+
+    /// Starts the connect timeout: a session that connects no namespace in time is closed.
+    func startConnectTimer() {
+        let timer = self.session.schedule(after: self.server.configuration.connectTimeout) { [weak self] in
+            guard let self else { return }
+            if self.state.withLock({ $0.sockets.isEmpty }) { self.session.close() }
+        }
+        self.state.withLock { $0.connectTimer = timer }
+    }
+
+    func session(_ session: EngineSession, didReceive message: EngineMessage) {
+        do {
+            switch message {
+            case .text(let text):
+                try self.receive(text: text)
+            case .binary(let bytes):
+                try self.receive(attachment: bytes)
+            }
+        } catch {
+            self.server.logger.debug("closing Socket.IO connection", metadata: ["sid": "\(session.id)", "error": "\(error)"])
+            session.close()
+        }
+    }
+
+    func sessionDidClose(_ session: EngineSession, reason: EngineCloseReason) {
+        let sockets = self.state.withLock { state -> [Socket] in
+            state.connectTimer?.cancel()
+            state.connectTimer = nil
+            state.partial = nil
+            return Array(state.sockets.values)
+        }
+        for socket in sockets { socket.closed(reason: DisconnectReason(reason)) }
+    }
+
+    /// Forgets a socket that disconnected.
+    func remove(_ socket: Socket) {
+        self.state.withLock { state in
+            if state.sockets[socket.namespace] === socket { state.sockets[socket.namespace] = nil }
+        }
+    }
+
+    private func receive(text: ByteBuffer) throws(SocketIOError) {
+        guard self.state.withLock({ $0.partial == nil }) else { throw .unexpectedAttachment }
+        let packet = try SocketIOPacket.decode(text, maxAttachments: self.server.configuration.maxAttachments)
+        if packet.attachmentCount > 0 {
+            self.state.withLock { $0.partial = (packet, []) }
+        } else {
+            try self.handle(packet.reconstructed(with: []))
+        }
+    }
+
+    private func receive(attachment: ByteBuffer) throws(SocketIOError) {
+        let complete = try self.state.withLock { state throws(SocketIOError) -> (SocketIOPacket, [ByteBuffer])? in
+            guard var partial = state.partial else { throw .unexpectedAttachment }
+            partial.attachments.append(attachment)
+            if partial.attachments.count == partial.packet.attachmentCount {
+                state.partial = nil
+                return (partial.packet, partial.attachments)
+            }
+            state.partial = partial
+            return nil
+        }
+        if let (packet, attachments) = complete {
+            try self.handle(packet.reconstructed(with: attachments))
+        }
+    }
+
+    private func handle(_ packet: SocketIOPacket) throws(SocketIOError) {
+        let socket = self.state.withLock { $0.sockets[packet.namespace] }
+        switch (packet.kind, socket) {
+        case (.connect, nil):
+            self.connect(namespace: packet.namespace, auth: packet.data)
+        case (.disconnect, let socket?):
+            socket.closed(reason: .clientNamespaceDisconnect)
+        case (.event, let socket?):
+            guard case .array(let elements)? = packet.data, case .string(let name)? = elements.first else {
+                throw .invalidPacket
+            }
+            socket.receive(event: name, arguments: Array(elements.dropFirst()), ackID: packet.ackID)
+        case (.ack, let socket?):
+            guard let id = packet.ackID, case .array(let arguments)? = packet.data else { throw .invalidPacket }
+            socket.resolveAck(id, with: .success(arguments))
+        default:
+            // As the reference server: a packet for a namespace in the wrong state ends the connection.
+            throw .invalidPacket
+        }
+    }
+
+    private func connect(namespace name: String, auth: JSONValue?) {
+        guard let namespace = self.server.existingNamespace(name) else {
+            var body = ByteBuffer()
+            JSONValue.object(["message": "Invalid namespace"]).write(to: &body)
+            self.session.send(EncodedEvent.messages(body: body, attachments: [], kind: .connectError, namespace: name, ackID: nil))
+            return
+        }
+        let socket = Socket(
+            id: SessionID.make(),
+            namespace: name,
+            connection: self,
+            maxPendingAcks: self.server.configuration.maxPendingAcks
+        )
+        let timer = self.state.withLock { state -> Scheduled<Void>? in
+            state.sockets[name] = socket
+            defer { state.connectTimer = nil }
+            return state.connectTimer
+        }
+        timer?.cancel()
+        let request = ConnectRequest(auth: auth, headers: self.session.request.headers, query: self.session.request.query)
+        let handler = namespace.connectionHandler
+        socket.queue.enqueue {
+            do {
+                try await handler?(socket, request)
+                socket.accept()
+            } catch let error as ConnectError {
+                socket.refuse(error)
+            } catch {
+                socket.refuse(ConnectError(message: "\(error)"))
+            }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// The chat layer names OriginPolicy, EngineSession and friends through SocketIO alone.
+@_exported import EngineIO

@@ -1,0 +1,111 @@
+import EngineIO
+import NIOCore
+import Synchronization
+
+/// A client's connection to one namespace.
+///
+/// Handlers of one socket run one at a time, in packet order (the connection handler first).
+public final class Socket: Sendable, Hashable, Identifiable {
+    /// An event handler.
+    public typealias EventHandler = @Sendable (IncomingEvent) async -> Void
+    /// A disconnect handler.
+    public typealias DisconnectHandler = @Sendable (DisconnectReason) async -> Void
+    /// An ack callback of ``emit(_:onAck:)``.
+    public typealias AckHandler = @Sendable ([JSONValue]) async -> Void
+
+    /// The socket id (sent to the client in the CONNECT answer).
+    public let id: String
+    /// The namespace's name.
+    public let namespace: String
+    let connection: ClientConnection
+    let queue = SerialJobQueue()
+    let state: Mutex<SocketState>
+
+    init(id: String, namespace: String, connection: ClientConnection, maxPendingAcks: Int) {
+        self.id = id
+        self.namespace = namespace
+        self.connection = connection
+        self.state = Mutex(SocketState(maxPendingAcks: maxPendingAcks))
+    }
+
+    /// Registers the handler of an event, replacing an earlier one.
+    public func on(_ event: String, _ handler: @escaping EventHandler) {
+        self.state.withLock { $0.handlers[event] = handler }
+    }
+
+    /// Registers a handler run once when the socket disconnects, after its pending event handlers.
+    public func onDisconnect(_ handler: @escaping DisconnectHandler) {
+        self.state.withLock { $0.disconnectHandlers.append(handler) }
+    }
+
+    /// Whether the socket is still connected (or connecting).
+    public var isConnected: Bool {
+        self.state.withLock { !$0.phase.isDisconnected }
+    }
+
+    /// Emits an event. Suspends while the connection's outbound buffer is full; throws
+    /// ``SocketIOError/socketClosed`` when the socket is disconnected.
+    public func emit(_ event: String, _ arguments: [JSONValue]) async throws {
+        try await self.emit(EncodedEvent(event: event, arguments: arguments))
+    }
+
+    /// Emits a pre-encoded event (see ``emit(_:_:)``).
+    public func emit(_ event: EncodedEvent) async throws {
+        try await self.waitUntilWritable()
+        try self.sendOrThrow(event.messages(kind: .event, namespace: self.namespace, ackID: nil))
+    }
+
+    /// Emits an event expecting the client's ack; `onAck` runs with its arguments (in this socket's
+    /// handler order) and is not awaited here. At most `maxPendingAcks` may be in flight: beyond that
+    /// this suspends until some are answered. Unanswered ones are dropped when the socket disconnects.
+    public func emit(_ event: EncodedEvent, onAck: @escaping AckHandler) async throws {
+        try await self.waitUntilWritable()
+        let id = try await self.reserveAck(.callback(onAck))
+        try self.sendOrThrow(event.messages(kind: .event, namespace: self.namespace, ackID: id))
+    }
+
+    /// Emits an event and waits for the client's ack; throws ``SocketIOError/ackTimeout`` after `timeout`.
+    public func emitWithAck(_ event: String, _ arguments: [JSONValue], timeout: Duration) async throws -> [JSONValue] {
+        try await self.waitUntilWritable()
+        let encoded = EncodedEvent(event: event, arguments: arguments)
+        let id = try await self.reserveAck(.reserved)
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.resolveAck(id, with: .failure(SocketIOError.ackTimeout))
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            let installed = self.state.withLock { state -> Bool in
+                guard state.pendingAcks[id] != nil else { return false }
+                state.pendingAcks[id] = .continuation(continuation)
+                return true
+            }
+            guard installed else {
+                continuation.resume(throwing: SocketIOError.socketClosed)
+                return
+            }
+            do {
+                try self.sendOrThrow(encoded.messages(kind: .event, namespace: self.namespace, ackID: id))
+            } catch {
+                self.resolveAck(id, with: .failure(error))
+            }
+        }
+    }
+
+    /// Leaves the namespace: the client gets DISCONNECT, the disconnect handlers run.
+    public func disconnect() async {
+        self.send(EncodedEvent.disconnect(namespace: self.namespace))
+        self.closed(reason: .serverNamespaceDisconnect)
+    }
+
+    public static func == (lhs: Socket, rhs: Socket) -> Bool { lhs === rhs }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}
+
+extension EncodedEvent {
+    /// The messages of a DISCONNECT packet.
+    static func disconnect(namespace: String) -> [EngineMessage] {
+        messages(body: ByteBuffer(), attachments: [], kind: .disconnect, namespace: namespace, ackID: nil)
+    }
+}

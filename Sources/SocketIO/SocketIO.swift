@@ -1,1 +1,0 @@
-// Placeholder: the SocketIO module is being built; see the issues.

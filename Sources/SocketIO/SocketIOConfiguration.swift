@@ -1,0 +1,36 @@
+/// Settings of a Socket.IO server; the defaults are those of the reference server.
+public struct SocketIOConfiguration: Sendable {
+    /// The HTTP path of the endpoint.
+    public var path: String = "/socket.io/"
+    /// How often the server pings.
+    public var pingInterval: Duration = .seconds(25)
+    /// How long the server waits for a pong before it closes the connection.
+    public var pingTimeout: Duration = .seconds(20)
+    /// The largest POST body and WebSocket message accepted, in bytes.
+    public var maxPayload: Int = 1_000_000
+    /// How long a new connection may take to connect to a namespace before it is closed.
+    public var connectTimeout: Duration = .seconds(45)
+    /// Which browser origins may connect.
+    public var allowedOrigins: OriginPolicy = .sameOrigin
+    /// The most binary attachments one packet may announce.
+    public var maxAttachments: Int = 10
+    /// The most emits awaiting the client's ack per socket; further ones suspend until some are answered.
+    public var maxPendingAcks: Int = 1_000
+    /// Bytes queued for a connection beyond which emits suspend (back-pressure).
+    public var outboundHighWatermark: Int = 1 << 20
+
+    /// Creates a configuration with the defaults.
+    public init() {}
+
+    /// The Engine.IO settings these imply.
+    var engine: EngineIOConfiguration {
+        EngineIOConfiguration(
+            path: self.path,
+            pingInterval: self.pingInterval,
+            pingTimeout: self.pingTimeout,
+            maxPayload: self.maxPayload,
+            allowedOrigins: self.allowedOrigins,
+            outboundHighWatermark: self.outboundHighWatermark
+        )
+    }
+}

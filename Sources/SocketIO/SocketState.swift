@@ -1,0 +1,41 @@
+import EngineIO
+
+/// The mutable state of a ``Socket``.
+struct SocketState {
+    /// Where the socket stands.
+    enum Phase {
+        /// The connection handler runs; emits wait here until the CONNECT answer is sent.
+        case connecting([EngineMessage])
+        /// Connected.
+        case connected
+        /// Gone.
+        case disconnected
+
+        var isDisconnected: Bool {
+            if case .disconnected = self { return true }
+            return false
+        }
+    }
+
+    /// One emit waiting for the client's ack.
+    enum PendingAck {
+        /// The id is taken; the waiter is being installed.
+        case reserved
+        /// ``Socket/emit(_:onAck:)``.
+        case callback(Socket.AckHandler)
+        /// ``Socket/emitWithAck(_:_:timeout:)``.
+        case continuation(CheckedContinuation<[JSONValue], any Error>)
+    }
+
+    let maxPendingAcks: Int
+    var phase = Phase.connecting([])
+    var handlers: [String: Socket.EventHandler] = [:]
+    var disconnectHandlers: [Socket.DisconnectHandler] = []
+    var pendingAcks: [Int: PendingAck] = [:]
+    var nextAckID = 0
+    var ackSlotWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(maxPendingAcks: Int) {
+        self.maxPendingAcks = maxPendingAcks
+    }
+}

@@ -1,0 +1,75 @@
+import EngineIO
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import SocketIO
+
+/// Builds the application the public Engine.IO and Socket.IO test suites expect (PROTOCOL.md §1.3):
+/// pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6, connectTimeout 1 s, any origin;
+/// `/engine.io/` echoes every message; `/socket.io/` serves namespaces `/` and `/custom`.
+/// `request-ack` makes the server emit `ack-me` with an ack, then `ack-result` with the client's answer.
+func buildConformanceApplication(
+    configuration: ApplicationConfiguration,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    var engineConfiguration = EngineIOConfiguration(
+        path: "/engine.io/",
+        pingInterval: .milliseconds(300),
+        pingTimeout: .milliseconds(200),
+        maxPayload: 1_000_000,
+        allowedOrigins: .any
+    )
+    engineConfiguration.allowUpgrades = true
+    let echo = EngineIOServer(configuration: engineConfiguration, logger: logger, handler: EchoHandler())
+
+    var ioConfiguration = SocketIOConfiguration()
+    ioConfiguration.pingInterval = .milliseconds(300)
+    ioConfiguration.pingTimeout = .milliseconds(200)
+    ioConfiguration.maxPayload = 1_000_000
+    ioConfiguration.connectTimeout = .milliseconds(1000)
+    ioConfiguration.allowedOrigins = .any
+    let io = SocketIOServer(configuration: ioConfiguration, logger: logger)
+    for name in ["/", "/custom"] {
+        io.namespace(name).onConnection { socket, request in
+            try await socket.emit("auth", [request.auth ?? .object([:])])
+            socket.on("message") { event in
+                try? await socket.emit("message-back", event.arguments)
+            }
+            socket.on("message-with-ack") { event in
+                await event.ack?.send(event.arguments)
+            }
+            // Beyond the public suites: a server-to-client ack, used by the python live tests.
+            socket.on("request-ack") { event in
+                let reply = (try? await socket.emitWithAck("ack-me", event.arguments, timeout: .seconds(5))) ?? []
+                try? await socket.emit("ack-result", reply)
+            }
+        }
+    }
+
+    let router = Router()
+    router.get("/health") { _, _ in "ok" }
+    echo.addRoutes(to: router)
+    io.addRoutes(to: router)
+    return Application(
+        router: router,
+        server: .http1WebSocketUpgrade(configuration: EngineIOServer.webSocketConfiguration(maxPayload: 1_000_000)) { head, _, _ in
+            echo.webSocketUpgrade(for: head) ?? io.webSocketUpgrade(for: head) ?? .dontUpgrade
+        },
+        configuration: configuration,
+        onServerRunning: onServerRunning,
+        logger: logger
+    )
+}
+
+/// The raw Engine.IO endpoint's behaviour: every message goes back as it came.
+struct EchoHandler: EngineIOHandler, EngineSessionDelegate {
+    func sessionDidOpen(_ session: EngineSession) -> any EngineSessionDelegate { self }
+
+    func session(_ session: EngineSession, didReceive message: EngineMessage) {
+        session.send(message)
+    }
+
+    func sessionDidClose(_ session: EngineSession, reason: EngineCloseReason) {}
+}

@@ -1,0 +1,58 @@
+import NIOCore
+import SocketIO
+import Testing
+
+@Suite("JSONValue parser and serializer")
+struct JSONValueTests {
+    @Test func parsesAndSerializesEveryKind() throws {
+        let text = #"{"a":[1,-2.5,true,false,null,"x"],"b":{"c":{}},"d":[],"e":1e3,"f":-0}"#
+        let value = try JSONValue(parsing: text)
+        #expect(value["a"]?[0]?.intValue == 1)
+        #expect(value["a"]?[1]?.doubleValue == -2.5)
+        #expect(value["a"]?[2]?.boolValue == true)
+        #expect(value["a"]?[4]?.isNull == true)
+        #expect(value["a"]?[5]?.stringValue == "x")
+        #expect(value["b"]?["c"]?.objectValue?.isEmpty == true)
+        #expect(value["d"]?.arrayValue?.isEmpty == true)
+        #expect(value["e"]?.intValue == 1000)
+        #expect(value.jsonString == #"{"a":[1,-2.5,true,false,null,"x"],"b":{"c":{}},"d":[],"e":1000,"f":0}"#)
+        #expect(try JSONValue(parsing: value.jsonString) == value)
+    }
+
+    @Test func stringsWithEscapesAndUnicode() throws {
+        let value = try JSONValue(parsing: #"" \"q\" \\ \/ \b\f\n\r\t \u00e9 \ud83d\ude00 é 😀 \u0001""#)
+        #expect(value.stringValue == " \"q\" \\ / \u{8}\u{c}\n\r\t é 😀 é 😀 \u{1}")
+        #expect(value.jsonString == #"" \"q\" \\ / \b\f\n\r\t é 😀 é 😀 \u0001""#)
+        #expect(try JSONValue(parsing: value.jsonString) == value)
+    }
+
+    @Test func largeIntegersStayExact() throws {
+        #expect(try JSONValue(parsing: "9007199254740993").intValue == 9_007_199_254_740_993)
+        #expect(try JSONValue(parsing: "1e400").doubleValue == .infinity)
+        #expect(try JSONValue(parsing: "123456789012345678901234567890").doubleValue != nil)
+    }
+
+    @Test(arguments: [
+        "", " ", "{", "}", "[1,]", "[1 2]", "{\"a\"}", "{\"a\":}", "{a:1}", "{\"a\":1,}", "tru", "nul", "01", "-", "1.",
+        "1e", ".5", "+1", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\u{01}\"", "[1]x", "NaN", "'a'",
+        String(repeating: "[", count: 200) + String(repeating: "]", count: 200),
+    ])
+    func malformedJSONIsRejected(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
+    }
+
+    @Test func invalidUTF8IsRejected() {
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: [0x22, 0xFF, 0xFE, 0x22]) }
+    }
+
+    @Test func accessorsReturnNilForOtherKinds() {
+        let value: JSONValue = ["to": "bob", "n": 3, "ok": true, "list": [1, 2]]
+        #expect(value["to"]?.stringValue == "bob")
+        #expect(value["to"]?.intValue == nil)
+        #expect(value["n"]?.intValue == 3)
+        #expect(value["ok"]?.boolValue == true)
+        #expect(value["list"]?.arrayValue?.count == 2)
+        #expect(value["missing"] == nil)
+        #expect(value[0] == nil)
+    }
+}

@@ -1,0 +1,117 @@
+"""Sends malformed input on fresh sessions and checks each is closed within 150 ms while another
+session keeps working.
+
+usage: malformed_client.py URL
+"""
+import sys
+import time
+
+import requests
+import websocket
+
+BASE = sys.argv[1].rstrip("/")
+WS_BASE = BASE.replace("http", "ws", 1)
+LIMIT = 0.150
+
+
+def fail(message):
+    print(f"FAIL: {message}", flush=True)
+    sys.exit(1)
+
+
+def ws_session():
+    ws = websocket.create_connection(f"{WS_BASE}/socket.io/?EIO=4&transport=websocket", timeout=5)
+    if not ws.recv().startswith("0"):
+        fail("no Engine.IO handshake")
+    ws.send("40")
+    if not ws.recv().startswith("40"):
+        fail("no Socket.IO handshake")
+    ws.recv()  # the conformance server's "auth" event
+    return ws
+
+
+def recv_non_ping(ws):
+    while True:
+        message = ws.recv()
+        if message == "2":
+            ws.send("3")
+            continue
+        return message
+
+
+def check_alive(ws, label):
+    ws.send(f'42["message","{label}"]')
+    expected = f'42["message-back","{label}"]'
+    got = recv_non_ping(ws)
+    if got != expected:
+        fail(f"healthy session broken after {label}: got {got!r}")
+
+
+def closed_within(ws, limit):
+    start = time.monotonic()
+    ws.settimeout(2)
+    try:
+        while True:
+            opcode, _ = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        pass
+    except websocket.WebSocketTimeoutException:
+        return None
+    return time.monotonic() - start
+
+
+WS_CASES = {
+    "engine.io garbage": [("text", "abc")],
+    "unknown socket.io type": [("text", "4abc")],
+    "event not an array": [("text", "42{}")],
+    "invalid ack id": [("text", '42abc["message"]')],
+    "truncated JSON": [("text", '42["message",')],
+    "unexpected binary frame": [("binary", b"\x01\x02")],
+    "text instead of attachment": [("text", '451-["message",{"_placeholder":true,"num":0}]'), ("text", "42[\"x\"]")],
+    "too many attachments": [("text", '4599-["message"]')],
+    "client ping": [("text", "2")],
+    "event on unconnected namespace": [("text", '42/custom,["message"]')],
+}
+
+healthy = ws_session()
+check_alive(healthy, "start")
+
+for label, frames in WS_CASES.items():
+    victim = ws_session()
+    start = time.monotonic()
+    for kind, data in frames:
+        if kind == "text":
+            victim.send(data)
+        else:
+            victim.send_binary(data)
+    elapsed = closed_within(victim, LIMIT)
+    if elapsed is None:
+        fail(f"websocket session not closed after {label}")
+    total = time.monotonic() - start
+    if total > LIMIT:
+        fail(f"websocket session closed after {total * 1000:.0f} ms (> 150 ms) on {label}")
+    print(f"ok websocket {label}: closed in {total * 1000:.1f} ms", flush=True)
+    check_alive(healthy, label)
+
+POLL_CASES = {"engine.io garbage": "abc", "event not an array": "42{}", "empty packet": "4a\x1e\x1e4b"}
+for label, body in POLL_CASES.items():
+    sid = requests.get(f"{BASE}/socket.io/?EIO=4&transport=polling", timeout=5).text
+    sid = sid[sid.index('"sid":"') + 7:].split('"')[0]
+    url = f"{BASE}/socket.io/?EIO=4&transport=polling&sid={sid}"
+    requests.post(url, data="40", timeout=5)
+    requests.get(url, timeout=5)  # CONNECT answer and auth event
+    start = time.monotonic()
+    requests.post(url, data=body.encode(), timeout=5)
+    response = requests.get(url, timeout=5)
+    total = time.monotonic() - start
+    if not (response.status_code == 400 or response.text == "1"):
+        fail(f"polling session not closed after {label}: {response.status_code} {response.text!r}")
+    if total > LIMIT:
+        fail(f"polling session closed after {total * 1000:.0f} ms (> 150 ms) on {label}")
+    print(f"ok polling {label}: closed in {total * 1000:.1f} ms", flush=True)
+    check_alive(healthy, "polling " + label)
+
+healthy.close()
+print("OK malformed", flush=True)
