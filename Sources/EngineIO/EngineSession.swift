@@ -23,7 +23,7 @@ public final class EngineSession: Sendable {
 
     private struct Inner: Sendable {
         var machine: EngineSessionStateMachine
-        var pendingPoll: CheckedContinuation<[EnginePacket], Never>?
+        var pendingPoll: CheckedContinuation<Result<[EnginePacket], EngineHTTPError>, Never>?
         var webSocket: WebSocketLink?
         var probe: WebSocketLink?
         var webSocketBytes = 0
@@ -109,13 +109,13 @@ public final class EngineSession: Sendable {
 
     /// A GET poll: returns the packets to answer with, or throws the HTTP error to answer with.
     func poll() async throws(EngineHTTPError) -> [EnginePacket] {
-        var failure: EngineHTTPError?
-        let packets = await withCheckedContinuation { (continuation: CheckedContinuation<[EnginePacket], Never>) in
+        var graceTimer = false
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[EnginePacket], EngineHTTPError>, Never>) in
             var effects = Effects()
             let action = self.inner.withLock { inner -> EngineSessionStateMachine.PollAction in
                 let action = inner.machine.pollRequested()
                 switch action {
-                case .park:
+                case .park, .parkDuringUpgrade:
                     inner.pendingPoll = continuation
                 case .respond:
                     self.drainWaiters(&inner, into: &effects)
@@ -130,18 +130,32 @@ public final class EngineSession: Sendable {
             switch action {
             case .park:
                 break
+            case .parkDuringUpgrade:
+                graceTimer = true
             case .respond(let packets):
-                continuation.resume(returning: packets)
+                continuation.resume(returning: .success(packets))
             case .reject(let error):
-                failure = error
-                continuation.resume(returning: [])
+                continuation.resume(returning: .failure(error))
             case .rejectDuplicate:
-                failure = .badRequest
-                continuation.resume(returning: [])
+                continuation.resume(returning: .failure(.badRequest))
+            }
+            if graceTimer {
+                _ = self.schedule(after: Self.upgradeGrace) { [weak self] in self?.upgradeGraceEnded() }
             }
         }
-        if let failure { throw failure }
-        return packets
+        return try result.get()
+    }
+
+    /// How long a poll that arrives during an upgrade waits for the upgrade to complete.
+    static let upgradeGrace = Duration.milliseconds(100)
+
+    private func upgradeGraceEnded() {
+        let answer = self.inner.withLock { inner -> (CheckedContinuation<Result<[EnginePacket], EngineHTTPError>, Never>, [EnginePacket])? in
+            guard let packets = inner.machine.upgradeGraceEnded(), let poll = inner.pendingPoll else { return nil }
+            inner.pendingPoll = nil
+            return (poll, packets)
+        }
+        if let (poll, packets) = answer { poll.resume(returning: .success(packets)) }
     }
 
     /// Marks the start of a POST; false when another one is in flight (which the reference refuses).
@@ -255,9 +269,10 @@ public final class EngineSession: Sendable {
                 restart = true
             case .answerProbe(let poll):
                 if let probe = inner.probe { Self.write([.pong(EnginePacket.probeData)], to: probe, &inner) }
-                if let poll { effects.poll = (inner.pendingPoll, poll); inner.pendingPoll = nil }
-            case .upgraded(let poll, let flush):
-                if let poll { effects.poll = (inner.pendingPoll, poll); inner.pendingPoll = nil }
+                if let poll { effects.poll = (inner.pendingPoll, .success(poll)); inner.pendingPoll = nil }
+            case .upgraded(let poll, let reject, let flush):
+                if let poll { effects.poll = (inner.pendingPoll, .success(poll)); inner.pendingPoll = nil }
+                if reject { effects.poll = (inner.pendingPoll, .failure(.badRequest)); inner.pendingPoll = nil }
                 inner.webSocket = inner.probe
                 inner.probe = nil
                 if let link = inner.webSocket { Self.write(flush, to: link, &inner) }
@@ -286,7 +301,7 @@ public final class EngineSession: Sendable {
         case .buffered:
             return true
         case .completePoll(let packets):
-            effects.poll = (inner.pendingPoll, packets)
+            effects.poll = (inner.pendingPoll, .success(packets))
             inner.pendingPoll = nil
             self.drainWaiters(&inner, into: &effects)
             return true
@@ -309,7 +324,7 @@ public final class EngineSession: Sendable {
     private func closeLocked(_ inner: inout Inner, _ close: EngineSessionStateMachine.CloseAction) -> Effects {
         var effects = Effects()
         if let packets = close.completePoll {
-            effects.poll = (inner.pendingPoll, packets)
+            effects.poll = (inner.pendingPoll, .success(packets))
         }
         inner.pendingPoll = nil
         inner.webSocket?.writer.finish()
@@ -386,12 +401,12 @@ public final class EngineSession: Sendable {
 
     /// What to do once the lock is released.
     private struct Effects {
-        var poll: (CheckedContinuation<[EnginePacket], Never>?, [EnginePacket])?
+        var poll: (CheckedContinuation<Result<[EnginePacket], EngineHTTPError>, Never>?, Result<[EnginePacket], EngineHTTPError>)?
         var waiters: [CheckedContinuation<Void, Never>] = []
         var closed: ((any EngineSessionDelegate)?, EngineCloseReason)?
 
         func perform(_ session: EngineSession) {
-            if let (continuation, packets) = self.poll { continuation?.resume(returning: packets) }
+            if let (continuation, result) = self.poll { continuation?.resume(returning: result) }
             for waiter in self.waiters { waiter.resume() }
             if let (delegate, reason) = self.closed {
                 session.onClose(session)

@@ -20,6 +20,10 @@ public struct EngineSessionStateMachine: Sendable {
     public struct PollingState: Sendable, Equatable {
         /// A GET poll is parked, waiting for packets.
         public var pollPending = false
+        /// The parked poll arrived while a WebSocket was attached: it ends with `noop` after a grace
+        /// period, or with 400 when the upgrade completes first (as the reference server, whose
+        /// WebSocket frames are handled before a later HTTP request).
+        public var pollDuringUpgrade = false
         /// The progress of an upgrade to WebSocket.
         public var upgrade = UpgradeState.none
     }
@@ -40,6 +44,8 @@ public struct EngineSessionStateMachine: Sendable {
         case respond([EnginePacket])
         /// Park it until packets arrive (``SendAction/completePoll(_:)``).
         case park
+        /// Park it, and call ``upgradeGraceEnded()`` after a short grace period.
+        case parkDuringUpgrade
         /// Answer it with this HTTP error.
         case reject(EngineHTTPError)
         /// A second concurrent poll: answer it with 400 and perform `close`, whose pending poll gets `close`.
@@ -68,8 +74,9 @@ public struct EngineSessionStateMachine: Sendable {
         case restartHeartbeat
         /// Write `3probe` to the probing WebSocket, and end the parked poll, if any, with these packets.
         case answerProbe(completePoll: [EnginePacket]?)
-        /// The upgrade is done: end the parked poll, if any, and write `flush` to the WebSocket.
-        case upgraded(completePoll: [EnginePacket]?, flush: [EnginePacket])
+        /// The upgrade is done: end the parked poll, if any (with 400 when `rejectPoll`), and write
+        /// `flush` to the WebSocket.
+        case upgraded(completePoll: [EnginePacket]?, rejectPoll: Bool, flush: [EnginePacket])
         /// Close the session.
         case close(CloseAction)
     }
@@ -119,13 +126,20 @@ public struct EngineSessionStateMachine: Sendable {
             if !self.outbox.isEmpty {
                 return .respond(self.takeOutbox())
             }
-            if polling.upgrade == .probed {
-                return .respond([.noop])
-            }
             polling.pollPending = true
+            polling.pollDuringUpgrade = polling.upgrade != .none
             self.state = .polling(polling)
-            return .park
+            return polling.pollDuringUpgrade ? .parkDuringUpgrade : .park
         }
+    }
+
+    /// The grace period of a poll parked during an upgrade ended: answer it with `noop` if still parked.
+    public mutating func upgradeGraceEnded() -> [EnginePacket]? {
+        guard case .polling(var polling) = self.state, polling.pollPending, polling.pollDuringUpgrade else { return nil }
+        polling.pollPending = false
+        polling.pollDuringUpgrade = false
+        self.state = .polling(polling)
+        return [.noop]
     }
 
     /// The parked poll ended without an answer (its connection went away).
@@ -168,14 +182,16 @@ public struct EngineSessionStateMachine: Sendable {
             switch (packet, polling.upgrade) {
             case (.ping(EnginePacket.probeData), .attached):
                 polling.upgrade = .probed
-                let poll: [EnginePacket]? = polling.pollPending ? [.noop] : nil
-                polling.pollPending = false
+                // The poll parked before the WebSocket came ends now, so that the client can pause polling.
+                let endPoll = polling.pollPending && !polling.pollDuringUpgrade
+                if endPoll { polling.pollPending = false }
                 self.state = .polling(polling)
-                return .answerProbe(completePoll: poll)
+                return .answerProbe(completePoll: endPoll ? [.noop] : nil)
             case (.upgrade, .probed):
-                let poll: [EnginePacket]? = polling.pollPending ? [.noop] : nil
+                let poll: [EnginePacket]? = polling.pollPending && !polling.pollDuringUpgrade ? [.noop] : nil
+                let reject = polling.pollPending && polling.pollDuringUpgrade
                 self.state = .webSocket
-                return .upgraded(completePoll: poll, flush: self.takeOutbox())
+                return .upgraded(completePoll: poll, rejectPoll: reject, flush: self.takeOutbox())
             default:
                 return .close(self.close(reason: .parseError)!)
             }

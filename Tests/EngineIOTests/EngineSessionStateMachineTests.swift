@@ -40,17 +40,28 @@ struct EngineSessionStateMachineTests {
         #expect(!machine.webSocketAttached(), "a second WebSocket may not join")
         #expect(machine.received(.ping(EnginePacket.probeData), over: .webSocket) == .answerProbe(completePoll: [.noop]))
         #expect(machine.send([self.hello]) == .buffered)
-        #expect(machine.received(.upgrade, over: .webSocket) == .upgraded(completePoll: nil, flush: [self.hello]))
+        #expect(machine.received(.upgrade, over: .webSocket) == .upgraded(completePoll: nil, rejectPoll: false, flush: [self.hello]))
         #expect(machine.state == .webSocket)
         #expect(machine.pollRequested() == .reject(.badRequest))
         #expect(machine.send([self.hello]) == .writeWebSocket([self.hello]))
     }
 
-    @Test func pollsDuringProbeGetNoop() {
+    @Test func pollsDuringProbeGetNoopAfterTheGracePeriod() {
         var machine = EngineSessionStateMachine(transport: .polling)
         #expect(machine.webSocketAttached())
         #expect(machine.received(.ping(EnginePacket.probeData), over: .webSocket) == .answerProbe(completePoll: nil))
-        #expect(machine.pollRequested() == .respond([.noop]))
+        #expect(machine.pollRequested() == .parkDuringUpgrade)
+        #expect(machine.upgradeGraceEnded() == [.noop])
+        #expect(machine.upgradeGraceEnded() == nil)
+    }
+
+    @Test func pollDuringUpgradeIsRejectedWhenTheUpgradeCompletes() {
+        var machine = EngineSessionStateMachine(transport: .polling)
+        #expect(machine.webSocketAttached())
+        #expect(machine.pollRequested() == .parkDuringUpgrade)
+        #expect(machine.received(.ping(EnginePacket.probeData), over: .webSocket) == .answerProbe(completePoll: nil))
+        #expect(machine.received(.upgrade, over: .webSocket) == .upgraded(completePoll: nil, rejectPoll: true, flush: []))
+        #expect(machine.upgradeGraceEnded() == nil)
     }
 
     @Test func probeThatGoesAwayLeavesPolling() {
