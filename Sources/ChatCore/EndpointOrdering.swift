@@ -51,7 +51,7 @@ struct EndpointOrdering: Sendable {
     mutating func replayFinished(truncated: Bool) -> [Action] {
         guard case .replaying(let buffer) = state else { return [] }
         state = .live
-        var actions: [Action] = [.deliver(.synced(payload: JSONPayload.encode(SyncedEvent(seq: last, truncated: truncated))))]
+        var actions: [Action] = [.deliver(.synced(payload: JSONPayload.synced(seq: last, truncated: truncated)))]
         for (index, entry) in buffer.enumerated() {
             let step = liveEntry(entry)
             if case .fillGap = step.last {

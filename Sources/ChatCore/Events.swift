@@ -84,17 +84,3 @@ public struct PresenceEvent: Hashable, Sendable, Codable {
         self.lastSeen = lastSeen
     }
 }
-
-/// `synced` payload: `{"seq","truncated"?}`; `truncated` only when true.
-public struct SyncedEvent: Hashable, Sendable, Codable {
-    /// The latest seq at the end of the replay.
-    public var seq: Int64
-    /// Whether events after `since` were already pruned.
-    public var truncated: Bool?
-
-    /// Creates a synced payload.
-    public init(seq: Int64, truncated: Bool) {
-        self.seq = seq
-        self.truncated = truncated ? true : nil
-    }
-}

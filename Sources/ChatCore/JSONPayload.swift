@@ -10,6 +10,11 @@ public enum JSONPayload {
         return (try? Array(encoder.encode(value))) ?? Array("{}".utf8)
     }
 
+    /// The `synced` payload: `{"seq":N}` or `{"seq":N,"truncated":true}` (fixed field order).
+    public static func synced(seq: Int64, truncated: Bool) -> [UInt8] {
+        Array((truncated ? "{\"seq\":\(seq),\"truncated\":true}" : "{\"seq\":\(seq)}").utf8)
+    }
+
     /// Returns `payload` (a JSON object) with `"seq":seq` as its first field, without re-encoding.
     public static func splicingSeq(_ seq: Int64, into payload: [UInt8]) -> [UInt8] {
         let head = Array("{\"seq\":\(seq)".utf8)
