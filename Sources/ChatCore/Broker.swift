@@ -1,0 +1,69 @@
+/// What travels on a user's endpoint channel (`user:<id>`).
+public enum BrokerEnvelope: Hashable, Sendable {
+    /// An already stored timeline entry; `payload` includes `"seq"`.
+    case timeline(seq: Int64, event: String, payload: [UInt8])
+    /// An event that is never stored (`typing`, `presence`).
+    case ephemeral(event: String, payload: [UInt8])
+
+    /// The envelope as bytes for a byte-oriented pub/sub (Redis):
+    /// `T<seq> <event>\n<payload>` or `E<event>\n<payload>`.
+    public var bytes: [UInt8] {
+        switch self {
+        case .timeline(let seq, let event, let payload):
+            return Array("T\(seq) \(event)\n".utf8) + payload
+        case .ephemeral(let event, let payload):
+            return Array("E\(event)\n".utf8) + payload
+        }
+    }
+
+    /// Decodes `bytes`; `nil` when malformed.
+    public init?(bytes: [UInt8]) {
+        guard let first = bytes.first, let newline = bytes.firstIndex(of: 0x0A) else { return nil }
+        let header = String(decoding: bytes[1..<newline], as: UTF8.self)
+        let payload = Array(bytes[(newline + 1)...])
+        switch first {
+        case UInt8(ascii: "T"):
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, let seq = Int64(parts[0]) else { return nil }
+            self = .timeline(seq: seq, event: String(parts[1]), payload: payload)
+        case UInt8(ascii: "E"):
+            self = .ephemeral(event: header, payload: payload)
+        default:
+            return nil
+        }
+    }
+}
+
+/// A live subscription to one user's endpoint channel.
+public struct BrokerSubscription: Sendable {
+    /// Envelopes in publish order per publisher; unbounded buffering.
+    public let envelopes: AsyncStream<BrokerEnvelope>
+    private let cancelAction: @Sendable () async -> Void
+
+    /// Creates a subscription; `cancel` must finish `envelopes`.
+    public init(envelopes: AsyncStream<BrokerEnvelope>, cancel: @escaping @Sendable () async -> Void) {
+        self.envelopes = envelopes
+        self.cancelAction = cancel
+    }
+
+    /// Stops the subscription and finishes `envelopes`.
+    public func cancel() async { await cancelAction() }
+}
+
+/// Carries stored events to every node holding a connection of the user, and tracks presence.
+///
+/// One channel per user (`user:<id>`), never per conversation, so a Redis pub/sub
+/// implementation maps one to one. Publishing is best effort: whatever is lost is in the
+/// timeline and comes back on the next replay or gap fill.
+public protocol Broker: Sendable {
+    /// Publishes `envelope` on each user's channel.
+    func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws
+    /// Subscribes to a user's channel; envelopes published after this returns are delivered.
+    func subscribe(_ user: UserID) async throws -> BrokerSubscription
+    /// Registers a connection; `true` if it is the user's first across the cluster.
+    func connectionOpened(user: UserID, connection: String) async throws -> Bool
+    /// Unregisters a connection; `true` if it was the user's last across the cluster.
+    func connectionClosed(user: UserID, connection: String) async throws -> Bool
+    /// Whether the user has a connection anywhere.
+    func isOnline(_ user: UserID) async throws -> Bool
+}

@@ -1,1 +1,0 @@
-// Placeholder: the ChatCore module is being built; see the issues.

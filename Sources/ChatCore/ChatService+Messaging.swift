@@ -1,0 +1,102 @@
+extension ChatService {
+    /// Sends a message from the authenticated user.
+    ///
+    /// Idempotent on `(from, request.id)`: the same content again returns the original message
+    /// and delivers nothing twice; other content is a `conflict`. Unknown recipient → `not_found`,
+    /// group one is not in → `forbidden`, empty body → `bad_request`, too long → `too_large`.
+    /// Returns after the message and every recipient's timeline entry are durable.
+    public func send(from: UserID, _ request: SendRequest) async throws(ChatError) -> Message {
+        try Validation.messageID(request.id)
+        let conversation = try Validation.target(to: request.to, group: request.group, from: from)
+        try Validation.body(request.body, max: configuration.maxMessageChars)
+        let draft = MessageDraft(id: request.id, conversation: conversation, from: from, to: request.to,
+                                 group: request.group, body: request.body, ts: clock())
+        let outcome = try await storage("appendMessage") {
+            try await store.appendMessage(draft) { JSONPayload.encode($0) }
+        }
+        switch outcome {
+        case .created(let message, let entries):
+            await publish(entries)
+            return message
+        case .existing(let message):
+            guard message.conversation == draft.conversation, message.body == draft.body else {
+                throw .conflict("message id already used with other content")
+            }
+            return message
+        }
+    }
+
+    /// Marks the messages `ids` of `conversation` read by `reader`; each sender gets one `read`
+    /// receipt for their newly read messages (the reader's own messages are ignored; each
+    /// message is reported once per reader). Not a participant → `not_found`.
+    public func markRead(by reader: UserID, conversation: ConversationID, ids: [String]) async throws(ChatError) {
+        guard ids.count <= configuration.maxReadIds else { throw .tooLarge("at most \(configuration.maxReadIds) ids") }
+        for id in ids { try Validation.messageID(id) }
+        try await requireParticipant(reader, in: conversation)
+        guard !ids.isEmpty else { return }
+        let ts = clock()
+        let entries = try await storage("markRead") {
+            try await store.markRead(reader: reader, conversation: conversation, ids: ids, at: ts) { _, readIDs in
+                JSONPayload.encode(ReceiptEvent(conversation: conversation, ids: readIDs, by: reader, status: .read, ts: ts))
+            }
+        }
+        await publish(entries)
+    }
+
+    /// Relays a typing indicator to the peer or the group's other members; never stored.
+    public func typing(from: UserID, to: UserID?, group: GroupID?, typing: Bool) async throws(ChatError) {
+        let conversation = try Validation.target(to: to, group: group, from: from)
+        let recipients: [UserID]
+        if let to {
+            guard try await storage("user", { try await store.user(to) }) != nil else { throw .notFound("no such user") }
+            recipients = [to]
+        } else if let group {
+            let found = try await storage("group") { try await store.group(group) }
+            guard let found else { throw .notFound("no such group") }
+            guard found.members.contains(from) else { throw .forbidden("not a member of this group") }
+            recipients = found.members.filter { $0 != from }
+        } else {
+            recipients = []
+        }
+        let payload = JSONPayload.encode(TypingEvent(conversation: conversation, from: from, typing: typing))
+        await publish(.ephemeral(event: "typing", payload: payload), to: recipients)
+    }
+
+    /// A connection of `user` acknowledged timeline event `seq`: raises the acked mark and, for
+    /// a message not yet delivered to `user`, records the delivery and sends the sender a
+    /// `delivered` receipt (once per message per recipient). Failures are logged, not thrown:
+    /// the client's ack cannot be answered anyway.
+    public func acknowledge(user: UserID, seq: Int64) async {
+        guard seq > 0 else { return }
+        let ts = clock()
+        do {
+            let entries = try await store.acknowledge(user: user, seq: seq, at: ts) { message in
+                JSONPayload.encode(ReceiptEvent(conversation: message.conversation, ids: [message.id], by: user, status: .delivered, ts: ts))
+            }
+            await publish(entries)
+        } catch {
+            logger.error("acknowledge failed", metadata: ["user": "\(user)", "seq": "\(seq)", "error": "\(error)"])
+        }
+    }
+
+    /// The call log of `user`, newest first, with unread counts; a group's title is its name,
+    /// a direct conversation's the peer's name.
+    public func conversations(of user: UserID) async throws(ChatError) -> [ConversationSummary] {
+        try await storage("conversations") { try await store.conversations(of: user) }
+    }
+
+    /// The newest `limit` (clamped to 1...100) messages before `before`, ascending by `pos`,
+    /// with delivered/read lists. `not_found` unless `viewer` participates (current member for groups).
+    public func history(of conversation: ConversationID, viewer: UserID, before: Int64?, limit: Int) async throws(ChatError) -> HistoryPage {
+        try await requireParticipant(viewer, in: conversation)
+        return try await storage("history") {
+            try await store.history(of: conversation, before: before, limit: min(max(limit, 1), 100))
+        }
+    }
+
+    /// Deletes timeline entries older than `retentionDays`.
+    public func pruneExpired() async throws(ChatError) {
+        let cutoff = clock() - Int64(configuration.retentionDays) * 86_400_000
+        try await storage("pruneTimeline") { try await store.pruneTimeline(before: cutoff) }
+    }
+}

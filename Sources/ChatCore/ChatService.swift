@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+
+/// The chat domain: every rule of PROTOCOL.md §2-§4, over a `ChatStore` and a `Broker`.
+///
+/// It holds no mutable state of its own, so unrelated users never wait on each other here;
+/// every event is appended to the recipients' timelines (store) before it is published (broker).
+public final class ChatService: Sendable {
+    let store: any ChatStore
+    let broker: any Broker
+    /// The limits in force.
+    public let configuration: ChatConfiguration
+    let logger: Logger
+    let clock: @Sendable () -> Int64
+
+    /// Creates the service. `clock` returns "now" in ms since 1970 (inject a fixed one in tests).
+    public init(store: some ChatStore, broker: some Broker, configuration: ChatConfiguration = .init(), logger: Logger,
+                clock: @escaping @Sendable () -> Int64 = ChatService.wallClock) {
+        self.store = store
+        self.broker = broker
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// The system clock in ms since 1970.
+    public static let wallClock: @Sendable () -> Int64 = {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    /// Runs a store call, passing its `ChatError`s through and turning anything else into `unavailable`.
+    func storage<T>(_ what: String, _ body: () async throws -> T) async throws(ChatError) -> T {
+        do {
+            return try await body()
+        } catch let error as ChatError {
+            throw error
+        } catch {
+            logger.error("store failed", metadata: ["operation": "\(what)", "error": "\(error)"])
+            throw .unavailable("storage unavailable")
+        }
+    }
+
+    /// Publishes stored timeline entries to their users' endpoint channels.
+    /// A failure is only logged: the entries are durable and come back on replay or gap fill.
+    func publish(_ entries: [TimelineEntry]) async {
+        for entry in entries {
+            await publish(.timeline(seq: entry.seq, event: entry.event, payload: entry.wirePayload), to: [entry.user])
+        }
+    }
+
+    /// Publishes an envelope, logging failures (ephemeral events are best effort).
+    func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async {
+        guard !users.isEmpty else { return }
+        do {
+            try await broker.publish(envelope, to: users)
+        } catch {
+            logger.warning("broker publish failed", metadata: ["error": "\(error)", "recipients": "\(users.count)"])
+        }
+    }
+
+    /// Throws `not_found` unless `user` participates in `conversation` (current member for groups).
+    func requireParticipant(_ user: UserID, in conversation: ConversationID) async throws(ChatError) {
+        switch conversation.kind {
+        case .direct:
+            guard conversation.peer(of: user) != nil else { throw .notFound("no such conversation") }
+        case .group(let id):
+            _ = try await memberGroup(id, viewer: user)
+        }
+    }
+
+    /// The group, or `not_found` unless `viewer` is a current member (so ids don't leak).
+    func memberGroup(_ id: GroupID, viewer: UserID) async throws(ChatError) -> Group {
+        let group = try await storage("group") { try await store.group(id) }
+        guard let group, group.members.contains(viewer) else { throw .notFound("no such group") }
+        return group
+    }
+}

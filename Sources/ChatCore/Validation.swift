@@ -1,0 +1,42 @@
+/// Input rules shared by the service's operations.
+enum Validation {
+    /// A display name: 1-64 characters, not only whitespace.
+    static func displayName(_ name: String) throws(ChatError) -> String {
+        try text(name, max: 64, what: "name")
+    }
+
+    /// A name-like text of 1...max characters, not only whitespace.
+    static func text(_ value: String, max: Int, what: String) throws(ChatError) -> String {
+        guard !value.allSatisfy(\.isWhitespace) else { throw .badRequest("\(what) must not be empty") }
+        guard value.count <= max else { throw .badRequest("\(what) longer than \(max) characters") }
+        return value
+    }
+
+    /// A client message id: 1-64 of `[A-Za-z0-9_-]`.
+    static func messageID(_ id: String) throws(ChatError) {
+        let valid = (1...64).contains(id.utf8.count) && id.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
+        }
+        guard valid else { throw .badRequest("id must be 1-64 characters of [A-Za-z0-9_-]") }
+    }
+
+    /// A message body: 1...max characters.
+    static func body(_ body: String, max: Int) throws(ChatError) {
+        guard !body.isEmpty else { throw .badRequest("body must not be empty") }
+        // Cheap bound first: a character is at least one UTF-8 byte.
+        guard body.utf8.count <= max || body.count <= max else { throw .tooLarge("body longer than \(max) characters") }
+    }
+
+    /// Exactly one of a peer and a group.
+    static func target(to: UserID?, group: GroupID?, from: UserID) throws(ChatError) -> ConversationID {
+        switch (to, group) {
+        case (let to?, nil):
+            guard to != from else { throw .badRequest("cannot address yourself") }
+            return .direct(from, to)
+        case (nil, let group?):
+            return .group(group)
+        default:
+            throw .badRequest("exactly one of \"to\" and \"group\" is required")
+        }
+    }
+}

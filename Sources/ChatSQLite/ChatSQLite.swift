@@ -1,1 +1,0 @@
-// Placeholder: the ChatSQLite module is being built; see the issues.

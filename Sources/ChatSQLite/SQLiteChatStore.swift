@@ -1,0 +1,187 @@
+import ChatCore
+import Foundation
+import GRDB
+
+/// `ChatStore` on SQLite (GRDB `DatabasePool`, WAL), the embedded default.
+///
+/// Writes go through a group-commit writer: concurrent operations share one transaction, each
+/// in its own savepoint, and every caller resumes only after the commit, so an acknowledged
+/// send is durable. `synchronous = NORMAL` in WAL mode: a committed transaction is in the WAL
+/// file once `COMMIT` returns, so it survives a process crash (kill -9); only an OS crash or
+/// power loss may lose the last transactions. Reads run concurrently on WAL snapshots.
+/// See `SQLiteSchema` for which index serves which query.
+public final class SQLiteChatStore: ChatStore {
+    let pool: DatabasePool
+    let writer: GroupCommitWriter
+
+    /// Opens (creating the file and its folder) the database at `path` and migrates it.
+    public init(path: String) throws {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        configuration.busyMode = .timeout(10)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteSchema.migrator.migrate(pool)
+        writer = GroupCommitWriter(pool: pool)
+    }
+
+    // MARK: Users and tokens
+
+    public func insertUser(_ user: User, passwordHash: String?, at ts: Int64) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO users (id, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [user.id.rawValue, user.name, passwordHash, ts])
+            return db.changesCount == 1
+        }
+    }
+
+    public func user(_ id: UserID) async throws -> StoredUser? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue])?.storedUser() }
+    }
+
+    public func existingUsers(_ ids: [UserID]) async throws -> Set<UserID> {
+        guard !ids.isEmpty else { return [] }
+        return try await pool.read { db in
+            let rows = try String.fetchAll(db, sql: "SELECT id FROM users WHERE id IN (\(placeholders(ids.count)))",
+                                           arguments: StatementArguments(ids.map(\.rawValue)))
+            return Set(rows.compactMap(UserID.init))
+        }
+    }
+
+    public func users(withPrefix prefix: String, limit: Int) async throws -> [StoredUser] {
+        try await pool.read { db in
+            // A range on the primary key rather than LIKE, so the index serves it.
+            try Row.fetchAll(db, sql: "SELECT * FROM users WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                             arguments: [prefix, prefix + "\u{10FFFF}", limit]).map { try $0.storedUser() }
+        }
+    }
+
+    public func renameUser(_ id: UserID, to name: String) async throws -> User? {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE users SET name = ? WHERE id = ?", arguments: [name, id.rawValue])
+            return db.changesCount == 1 ? User(id: id, name: name) : nil
+        }
+    }
+
+    public func setLastSeen(_ id: UserID, at ts: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE users SET last_seen = ? WHERE id = ?", arguments: [ts, id.rawValue])
+        }
+    }
+
+    public func insertToken(hash: String, user: UserID, expiresAt: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO tokens (hash, user, expires_at) VALUES (?, ?, ?)",
+                           arguments: [hash, user.rawValue, expiresAt])
+        }
+    }
+
+    public func tokenOwner(hash: String, now: Int64) async throws -> UserID? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT user FROM tokens WHERE hash = ? AND revoked = 0 AND expires_at > ?",
+                                arguments: [hash, now]).flatMap(UserID.init)
+        }
+    }
+
+    public func revokeToken(hash: String) async throws {
+        try await writer.write { db in try db.execute(sql: "UPDATE tokens SET revoked = 1 WHERE hash = ?", arguments: [hash]) }
+    }
+
+    // MARK: Queries
+
+    public func group(_ id: GroupID) async throws -> Group? {
+        try await pool.read { db in try Self.group(id, db) }
+    }
+
+    public func contacts(of user: UserID) async throws -> [UserID] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT DISTINCT other.user FROM members mine
+                JOIN members other ON other.conversation = mine.conversation
+                WHERE mine.user = ? AND other.user != ? ORDER BY other.user
+                """, arguments: [user.rawValue, user.rawValue]).compactMap(UserID.init)
+        }
+    }
+
+    public func conversations(of user: UserID) async throws -> [ConversationSummary] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT m.conversation AS cid, m.unread, m.updated_at, c.name AS group_name, msg.*
+                FROM members m
+                JOIN conversations c ON c.id = m.conversation
+                LEFT JOIN messages msg ON msg.conversation = m.conversation AND msg.pos = c.last_pos
+                WHERE m.user = ? ORDER BY m.updated_at DESC, m.conversation DESC
+                """, arguments: [user.rawValue])
+            let peers = try rows.compactMap { try $0.conversationID("cid").peer(of: user) }
+            let names = try Dictionary(
+                Row.fetchAll(db, sql: "SELECT id, name FROM users WHERE id IN (\(placeholders(peers.count)))",
+                             arguments: StatementArguments(peers.map(\.rawValue))).map { ($0["id"] as String, $0["name"] as String) },
+                uniquingKeysWith: { a, _ in a })
+            return try rows.map { row in
+                let id = try row.conversationID("cid")
+                let peer = id.peer(of: user)
+                let title = (row["group_name"] as String?) ?? peer.flatMap { names[$0.rawValue] } ?? ""
+                let last = (row["client_id"] as String?) == nil ? nil : try row.message()
+                return ConversationSummary(id: id, kind: peer == nil ? .group : .dm, title: title, peer: peer, group: id.groupID,
+                                           last: last, unread: row["unread"], updatedAt: row["updated_at"])
+            }
+        }
+    }
+
+    public func history(of conversation: ConversationID, before: Int64?, limit: Int) async throws -> HistoryPage {
+        try await pool.read { db in
+            var messages = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation = ? AND pos < ? ORDER BY pos DESC LIMIT ?",
+                                            arguments: [conversation.rawValue, before ?? Int64.max, limit + 1]).map { try $0.message() }
+            let hasMore = messages.count > limit
+            messages = Array(messages.prefix(limit).reversed())
+            guard let low = messages.first?.pos, let high = messages.last?.pos else { return HistoryPage(messages: [], hasMore: false) }
+            func receipts(_ table: String) throws -> [Int64: [UserID]] {
+                let rows = try Row.fetchAll(db, sql: "SELECT pos, user FROM \(table) WHERE conversation = ? AND pos BETWEEN ? AND ? ORDER BY pos, ts, user",
+                                            arguments: [conversation.rawValue, low, high])
+                return try rows.reduce(into: [:]) { map, row in map[row["pos"] as Int64, default: []].append(try row.userID("user")) }
+            }
+            let delivered = try receipts("deliveries")
+            let read = try receipts("reads")
+            return HistoryPage(messages: messages.map { HistoryMessage(message: $0, delivered: delivered[$0.pos] ?? [], read: read[$0.pos] ?? []) },
+                               hasMore: hasMore)
+        }
+    }
+
+    public func timeline(of user: UserID, after seq: Int64, limit: Int) async throws -> [TimelineEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT user, seq, event, payload, ts FROM timeline WHERE user = ? AND seq > ? ORDER BY seq LIMIT ?",
+                             arguments: [user.rawValue, seq, limit]).map { try $0.timelineEntry() }
+        }
+    }
+
+    public func timelineHead(of user: UserID) async throws -> TimelineHead {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT last_seq, acked_seq FROM users WHERE id = ?", arguments: [user.rawValue])
+            return TimelineHead(latest: row?["last_seq"] ?? 0, acked: row?["acked_seq"] ?? 0)
+        }
+    }
+
+    public func pruneTimeline(before ts: Int64) async throws {
+        try await writer.write { db in try db.execute(sql: "DELETE FROM timeline WHERE ts < ?", arguments: [ts]) }
+    }
+
+    static func group(_ id: GroupID, _ db: Database) throws -> Group? {
+        let conversation = ConversationID.group(id).rawValue
+        guard let row = try Row.fetchOne(db, sql: "SELECT name, owner FROM conversations WHERE id = ? AND name IS NOT NULL",
+                                         arguments: [conversation]) else { return nil }
+        return Group(id: id, name: row["name"], owner: try row.userID("owner"), members: try members(of: conversation, db))
+    }
+
+    static func members(of conversation: String, _ db: Database) throws -> [UserID] {
+        try String.fetchAll(db, sql: "SELECT user FROM members WHERE conversation = ? ORDER BY rowid", arguments: [conversation])
+            .compactMap(UserID.init)
+    }
+}
+
+/// `?, ?, …` for an `IN (…)` list of `count` values.
+func placeholders(_ count: Int) -> String {
+    count == 0 ? "NULL" : Array(repeating: "?", count: count).joined(separator: ", ")
+}

@@ -1,0 +1,64 @@
+import GRDB
+
+/// The schema, as `DatabaseMigrator` migrations.
+///
+/// Which index serves which query:
+/// - `timeline` PRIMARY KEY (user, seq): replay and gap fill (`seq > ?` range per user), the
+///   entry looked up by an ack. `timeline_ts` (ts): retention pruning.
+/// - `messages` PRIMARY KEY (conversation, pos): history pages (`pos < before` descending),
+///   the call log's last message, and unread recount (`pos > last_read_pos`) on read.
+///   `messages_idempotency` UNIQUE (sender, client_id): idempotent sends.
+///   `messages_read_lookup` (conversation, client_id): resolving the ids of a `read`.
+/// - `members` UNIQUE (conversation, user): membership checks and fan-out lists (rowid gives
+///   join order); `members_call_log` (user, updated_at): the call log newest first and
+///   `contacts`. The per-member `unread` counter (+1 per message from others, recounted on read
+///   from `last_read_pos` via the messages primary key) means unread counts never scan history.
+/// - `deliveries`/`reads` PRIMARY KEY (conversation, pos, user): once-per-recipient inserts and
+///   the delivered/read lists of a history page (range over pos).
+/// - `users` PRIMARY KEY (id): lookups and prefix search (`id >= ? AND id < ?`), per-user
+///   `last_seq` counter (gap-free seq) and `acked_seq`. `tokens` PRIMARY KEY (hash).
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, password_hash TEXT, last_seen INTEGER,
+                    created_at INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0, acked_seq INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                CREATE TABLE tokens (
+                    hash TEXT PRIMARY KEY, user TEXT NOT NULL, expires_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                CREATE TABLE timeline (
+                    user TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, payload BLOB NOT NULL, ts INTEGER NOT NULL,
+                    conversation TEXT, pos INTEGER, PRIMARY KEY (user, seq)
+                ) WITHOUT ROWID;
+                CREATE INDEX timeline_ts ON timeline(ts);
+                CREATE TABLE conversations (
+                    id TEXT PRIMARY KEY, last_pos INTEGER NOT NULL DEFAULT 0, name TEXT, owner TEXT
+                ) WITHOUT ROWID;
+                CREATE TABLE members (
+                    conversation TEXT NOT NULL, user TEXT NOT NULL, updated_at INTEGER NOT NULL,
+                    last_read_pos INTEGER NOT NULL DEFAULT 0, unread INTEGER NOT NULL DEFAULT 0,
+                    UNIQUE (conversation, user)
+                );
+                CREATE INDEX members_call_log ON members(user, updated_at);
+                CREATE TABLE messages (
+                    conversation TEXT NOT NULL, pos INTEGER NOT NULL, client_id TEXT NOT NULL, sender TEXT NOT NULL,
+                    recipient TEXT, group_id TEXT, body TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (conversation, pos)
+                ) WITHOUT ROWID;
+                CREATE UNIQUE INDEX messages_idempotency ON messages(sender, client_id);
+                CREATE INDEX messages_read_lookup ON messages(conversation, client_id);
+                CREATE TABLE deliveries (
+                    conversation TEXT NOT NULL, pos INTEGER NOT NULL, user TEXT NOT NULL, ts INTEGER NOT NULL,
+                    PRIMARY KEY (conversation, pos, user)
+                ) WITHOUT ROWID;
+                CREATE TABLE reads (
+                    conversation TEXT NOT NULL, pos INTEGER NOT NULL, user TEXT NOT NULL, ts INTEGER NOT NULL,
+                    PRIMARY KEY (conversation, pos, user)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,49 @@
+import ChatCore
+import Testing
+
+@Suite(.timeLimit(.minutes(1))) struct EndpointContractTests {
+    @Test(arguments: StoreKind.allCases)
+    func replayThenSyncedThenLive(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob")
+        try await f.send(u[0], to: u[1], "one")
+        try await f.send(u[0], to: u[1], "two")
+        let endpoint = try await f.service.openEndpoint(user: u[1], since: nil)
+        var reader = EndpointReader(endpoint)
+        let first = try await reader.nextTimeline()
+        #expect(first.seq == 1 && first.event == "message" && first.payload["body"] as? String == "one" && first.payload["seq"] as? Int == 1)
+        #expect(try await reader.nextTimeline().seq == 2)
+        #expect(try await reader.next() == .synced(payload: Array(#"{"seq":2}"#.utf8)))
+        try await f.send(u[0], to: u[1], "three")
+        #expect(try await reader.nextTimeline().seq == 3)
+        try await f.service.typing(from: u[0], to: u[1], group: nil, typing: true)
+        guard case .ephemeral("typing", let typing) = try await reader.next() else { Issue.record("no typing"); return }
+        #expect(try json(typing)["from"] as? String == "alice")
+        #expect(try await f.timeline(u[1]).count == 3) // typing is never stored
+
+        // Acks move the high-water mark: a new endpoint without `since` replays only what is newer.
+        await f.service.acknowledge(user: u[1], seq: 2)
+        var second = EndpointReader(try await f.service.openEndpoint(user: u[1], since: nil))
+        #expect(try await second.nextTimeline().seq == 3)
+        #expect(try await second.next() == .synced(payload: Array(#"{"seq":3}"#.utf8)))
+        await endpoint.close()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func liveDuringReplayIsNeitherLostNorDuplicated(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob")
+        for i in 1...50 { try await f.send(u[0], to: u[1], "m\(i)") }
+        var reader = EndpointReader(try await f.service.openEndpoint(user: u[1], since: 0))
+        async let more: Void = { for i in 51...100 { try await f.send(u[0], to: u[1], "m\(i)") } }()
+        var seqs: [Int64] = []
+        while seqs.count < 100 {
+            switch try await reader.next() {
+            case .timeline(let seq, _, _): seqs.append(seq)
+            case .synced, .ephemeral: continue
+            }
+        }
+        try await more
+        #expect(seqs == Array(1...100))
+    }
+}

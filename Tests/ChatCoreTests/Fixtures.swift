@@ -1,0 +1,106 @@
+import ChatCore
+import ChatSQLite
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// The store implementations every contract test runs against.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case memory, sqlite
+    var testDescription: String { rawValue }
+}
+
+/// A clock tests move by hand.
+final class ManualClock: Sendable {
+    private let now = Atomic<Int64>(1_700_000_000_000)
+    var value: Int64 { now.load(ordering: .relaxed) }
+    func advance(by ms: Int64) { now.add(ms, ordering: .relaxed) }
+    var function: @Sendable () -> Int64 { { self.now.load(ordering: .relaxed) } }
+}
+
+/// A service over a fresh store of `kind`, with helpers for the contract tests.
+struct Fixture {
+    let store: any ChatStore
+    let broker = InProcessBroker()
+    let clock = ManualClock()
+    let service: ChatService
+
+    init(_ kind: StoreKind, configuration: ChatConfiguration = .init()) throws {
+        switch kind {
+        case .memory:
+            store = InMemoryChatStore()
+        case .sqlite:
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("chatcore-\(UUID().uuidString)")
+            store = try SQLiteChatStore(path: folder.appendingPathComponent("nested/chat.sqlite").path)
+        }
+        service = ChatService(store: store, broker: broker, configuration: configuration, logger: Logger(label: "test"), clock: clock.function)
+    }
+
+    /// Creates users named after their ids.
+    @discardableResult
+    func users(_ ids: String...) async throws -> [UserID] {
+        var result: [UserID] = []
+        for raw in ids {
+            let id = uid(raw)
+            _ = try await service.createUser(id: id, name: raw.capitalized, passwordHash: nil)
+            result.append(id)
+        }
+        return result
+    }
+
+    /// Sends a direct message.
+    @discardableResult
+    func send(_ from: UserID, to: UserID, _ body: String, id: String = UUID().uuidString) async throws -> Message {
+        try await service.send(from: from, SendRequest(id: id, to: to, body: body))
+    }
+
+    /// A user's whole stored timeline.
+    func timeline(_ user: UserID) async throws -> [TimelineEntry] {
+        try await store.timeline(of: user, after: 0, limit: 10_000)
+    }
+
+    /// The parsed payloads of a user's timeline entries with `event`.
+    func events(_ user: UserID, _ event: String) async throws -> [[String: Any]] {
+        try await timeline(user).filter { $0.event == event }.map { try json($0.wirePayload) }
+    }
+}
+
+func uid(_ raw: String) -> UserID { UserID(raw)! }
+
+func json(_ bytes: [UInt8]) throws -> [String: Any] {
+    try #require(JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+}
+
+/// Expects `body` to throw a `ChatError` with `code`.
+func expectError<T>(_ code: ChatError.Code, sourceLocation: SourceLocation = #_sourceLocation,
+                    _ body: () async throws -> T) async {
+    do {
+        _ = try await body()
+        Issue.record("expected \(code.rawValue), got success", sourceLocation: sourceLocation)
+    } catch let error as ChatError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Reads deliveries from an endpoint.
+struct EndpointReader {
+    var iterator: Endpoint.AsyncIterator
+
+    init(_ endpoint: Endpoint) { iterator = endpoint.makeAsyncIterator() }
+
+    mutating func next() async throws -> EndpointDelivery {
+        try #require(await iterator.next())
+    }
+
+    /// The next timeline delivery's seq, event and parsed payload (skipping nothing).
+    mutating func nextTimeline() async throws -> (seq: Int64, event: String, payload: [String: Any]) {
+        guard case .timeline(let seq, let event, let payload) = try await next() else {
+            Issue.record("expected a timeline delivery")
+            throw ChatError.internal("unexpected delivery")
+        }
+        return (seq, event, try json(payload))
+    }
+}

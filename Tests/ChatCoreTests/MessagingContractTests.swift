@@ -1,0 +1,170 @@
+import ChatCore
+import Foundation
+import Testing
+
+@Suite struct MessagingContractTests {
+    @Test(arguments: StoreKind.allCases)
+    func seqIsGapFreePerUser(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob", "carol")
+        try await f.send(u[0], to: u[1], "1")
+        try await f.send(u[2], to: u[1], "2")
+        _ = try await f.service.createGroup(by: u[0], name: "g", members: [u[1]])
+        try await f.send(u[1], to: u[0], "3")
+        await f.service.acknowledge(user: u[1], seq: 1)
+        #expect(try await f.timeline(u[1]).map(\.seq) == [1, 2, 3])
+        #expect(try await f.timeline(u[0]).map(\.event) == ["group", "message", "receipt"])
+        #expect(try await f.timeline(u[0]).map(\.seq) == [1, 2, 3])
+        #expect(try await f.timeline(u[2]).isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func idempotentSendAndConflict(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob")
+        let first = try await f.send(u[0], to: u[1], "hello", id: "m-1")
+        #expect(first.pos == 1 && first.conversation == .direct(u[0], u[1]) && first.to == u[1] && first.group == nil)
+        f.clock.advance(by: 10)
+        let again = try await f.send(u[0], to: u[1], "hello", id: "m-1")
+        #expect(again == first)
+        #expect(try await f.timeline(u[1]).count == 1)
+        await expectError(.conflict) { try await f.send(u[0], to: u[1], "other", id: "m-1") }
+        // Another sender may use the same id.
+        #expect(try await f.send(u[1], to: u[0], "hello", id: "m-1").pos == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func sendValidation(kind: StoreKind) async throws {
+        let f = try Fixture(kind, configuration: ChatConfiguration(maxMessageChars: 10))
+        let u = try await f.users("alice", "bob")
+        await expectError(.notFound) { try await f.send(u[0], to: uid("nobody"), "hi") }
+        await expectError(.badRequest) { try await f.send(u[0], to: u[1], "") }
+        await expectError(.tooLarge) { try await f.send(u[0], to: u[1], String(repeating: "é", count: 11)) }
+        #expect(try await f.send(u[0], to: u[1], String(repeating: "é", count: 10)).pos == 1)
+        await expectError(.badRequest) { try await f.send(u[0], to: u[1], "hi", id: "bad id") }
+        await expectError(.badRequest) { try await f.send(u[0], to: u[1], "hi", id: String(repeating: "a", count: 65)) }
+        await expectError(.badRequest) { try await f.send(u[0], to: u[0], "me") }
+        await expectError(.badRequest) { try await f.service.send(from: u[0], SendRequest(id: "x", body: "neither")) }
+        #expect(try await f.timeline(u[1]).count == 1)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func deliveredOncePerRecipient(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob")
+        let message = try await f.send(u[0], to: u[1], "hi")
+        await f.service.acknowledge(user: u[1], seq: 1)
+        await f.service.acknowledge(user: u[1], seq: 1)
+        await f.service.acknowledge(user: u[0], seq: 1) // alice acking her receipt delivers nothing
+        let receipts = try await f.events(u[0], "receipt")
+        #expect(receipts.count == 1)
+        let receipt = try #require(receipts.first)
+        #expect(Set(receipt.keys) == ["seq", "conversation", "ids", "by", "status", "ts"])
+        #expect(receipt["status"] as? String == "delivered")
+        #expect(receipt["ids"] as? [String] == [message.id])
+        #expect(receipt["by"] as? String == "bob")
+        #expect(receipt["conversation"] as? String == "dm:alice:bob")
+        let page = try await f.service.history(of: message.conversation, viewer: u[0], before: nil, limit: 10)
+        #expect(page.messages.first?.delivered == [u[1]])
+        #expect(try await f.store.timelineHead(of: u[1]) == TimelineHead(latest: 1, acked: 1))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func readReceiptsPerSender(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob", "carol")
+        let group = try await f.service.createGroup(by: u[0], name: "trio", members: [u[1], u[2]])
+        let conversation = ConversationID.group(group.id)
+        let a1 = try await f.service.send(from: u[0], SendRequest(id: "a1", group: group.id, body: "1"))
+        let a2 = try await f.service.send(from: u[0], SendRequest(id: "a2", group: group.id, body: "2"))
+        let b1 = try await f.service.send(from: u[1], SendRequest(id: "b1", group: group.id, body: "3"))
+        let c1 = try await f.service.send(from: u[2], SendRequest(id: "c1", group: group.id, body: "4"))
+        try await f.service.markRead(by: u[2], conversation: conversation, ids: [a1.id, a2.id, b1.id, c1.id])
+        try await f.service.markRead(by: u[2], conversation: conversation, ids: [a1.id, a2.id]) // once per reader
+        let toAlice = try await f.events(u[0], "receipt")
+        let toBob = try await f.events(u[1], "receipt")
+        #expect(toAlice.count == 1 && toBob.count == 1)
+        #expect(toAlice.first?["ids"] as? [String] == ["a1", "a2"])
+        #expect(toAlice.first?["status"] as? String == "read")
+        #expect(toBob.first?["ids"] as? [String] == ["b1"])
+        #expect(try await f.events(u[2], "receipt").isEmpty) // own message ignored
+        let page = try await f.service.history(of: conversation, viewer: u[1], before: nil, limit: 10)
+        #expect(page.messages.map(\.read) == [[u[2]], [u[2]], [u[2]], []])
+        await expectError(.tooLarge) {
+            try await f.service.markRead(by: u[2], conversation: conversation, ids: (0...100).map { "x\($0)" })
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func callLogOrderAndUnread(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob", "carol")
+        let m1 = try await f.send(u[0], to: u[1], "one")
+        f.clock.advance(by: 1)
+        try await f.send(u[0], to: u[1], "two")
+        f.clock.advance(by: 1)
+        let m3 = try await f.send(u[2], to: u[1], "three")
+        var log = try await f.service.conversations(of: u[1])
+        #expect(log.map(\.id) == [.direct(u[1], u[2]), .direct(u[0], u[1])])
+        #expect(log.map(\.unread) == [1, 2])
+        #expect(log.map(\.title) == ["Carol", "Alice"])
+        #expect(log[0].last == m3 && log[0].peer == u[2] && log[0].kind == .dm && log[0].updatedAt == m3.ts)
+        #expect(try await f.service.conversations(of: u[0]).map(\.unread) == [0])
+
+        try await f.service.markRead(by: u[1], conversation: m1.conversation, ids: [m1.id])
+        log = try await f.service.conversations(of: u[1])
+        #expect(log.map(\.unread) == [1, 1])
+        let two = try #require(log[1].last)
+        try await f.service.markRead(by: u[1], conversation: m1.conversation, ids: [two.id])
+        #expect(try await f.service.conversations(of: u[1]).map(\.unread) == [1, 0])
+
+        f.clock.advance(by: 1)
+        let group = try await f.service.createGroup(by: u[0], name: "Team", members: [u[1]])
+        log = try await f.service.conversations(of: u[1])
+        #expect(log.first?.id == .group(group.id) && log.first?.title == "Team" && log.first?.group == group.id && log.first?.last == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func historyPaging(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob", "carol")
+        for i in 1...5 { try await f.send(u[0], to: u[1], "m\(i)", id: "m\(i)") }
+        await f.service.acknowledge(user: u[1], seq: 5)
+        try await f.service.markRead(by: u[1], conversation: .direct(u[0], u[1]), ids: ["m4"])
+        let conversation = ConversationID.direct(u[0], u[1])
+        var page = try await f.service.history(of: conversation, viewer: u[1], before: nil, limit: 2)
+        #expect(page.messages.map(\.message.pos) == [4, 5] && page.hasMore)
+        #expect(page.messages.map(\.delivered) == [[], [u[1]]])
+        #expect(page.messages.map(\.read) == [[u[1]], []])
+        page = try await f.service.history(of: conversation, viewer: u[0], before: 4, limit: 2)
+        #expect(page.messages.map(\.message.pos) == [2, 3] && page.hasMore)
+        page = try await f.service.history(of: conversation, viewer: u[0], before: 2, limit: 2)
+        #expect(page.messages.map(\.message.body) == ["m1"] && !page.hasMore)
+        page = try await f.service.history(of: conversation, viewer: u[0], before: nil, limit: 5)
+        #expect(page.messages.count == 5 && !page.hasMore)
+
+        await expectError(.notFound) { try await f.service.history(of: conversation, viewer: u[2], before: nil, limit: 10) }
+        await expectError(.notFound) { try await f.service.markRead(by: u[2], conversation: conversation, ids: ["m1"]) }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func retentionTruncatesReplay(kind: StoreKind) async throws {
+        let f = try Fixture(kind, configuration: ChatConfiguration(retentionDays: 30))
+        let u = try await f.users("alice", "bob")
+        for i in 1...3 { try await f.send(u[0], to: u[1], "old\(i)") }
+        f.clock.advance(by: 31 * 86_400_000)
+        try await f.send(u[0], to: u[1], "new")
+        try await f.service.pruneExpired()
+        #expect(try await f.timeline(u[1]).map(\.seq) == [4])
+
+        var reader = EndpointReader(try await f.service.openEndpoint(user: u[1], since: 0))
+        #expect(try await reader.nextTimeline().seq == 4)
+        guard case .synced(let synced) = try await reader.next() else { Issue.record("no synced"); return }
+        #expect(try json(synced)["truncated"] as? Bool == true)
+
+        var fresh = EndpointReader(try await f.service.openEndpoint(user: u[1], since: 3))
+        #expect(try await fresh.nextTimeline().seq == 4)
+        guard case .synced(let notTruncated) = try await fresh.next() else { Issue.record("no synced"); return }
+        #expect(String(decoding: notTruncated, as: UTF8.self) == #"{"seq":4}"#)
+    }
+}
