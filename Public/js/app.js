@@ -11,6 +11,7 @@ const CONNECTION_TEXT = { connected: "Connected", connecting: "Connecting…", o
 
 let chat = null;
 let messageView = null;
+const drafts = new Map(); // conversation id -> unsent composer text
 
 function showError(form, message) {
   const p = $("[data-error]", form);
@@ -57,6 +58,9 @@ async function signOut() {
 function endSession() {
   chat?.stop();
   chat = null;
+  drafts.clear();
+  if (messageView) messageView.reset(null);
+  byTestId("composer").value = "";
   storage.clearSession();
   setToken(null);
   location.hash = "";
@@ -167,6 +171,10 @@ function renderChatPane() {
   $("[data-placeholder]").hidden = open;
   if (!open) return;
   if (messageView.conversation !== chat.current) {
+    const composer = byTestId("composer");
+    if (messageView.conversation) drafts.set(messageView.conversation, composer.value);
+    composer.value = drafts.get(chat.current) ?? "";
+    composer.dispatchEvent(new Event("autosize"));
     messageView.reset(chat.current);
     $("#invite-form").hidden = true;
     byTestId("group-invite").setAttribute("aria-expanded", "false");
@@ -315,14 +323,21 @@ function wireChat() {
     if (!body.trim() || !chat?.current) return;
     chat.send(chat.current, body);
     composer.value = "";
+    drafts.delete(chat.current);
     autosize();
     messageView.scrollToBottom();
   };
-  const autosize = () => { composer.style.height = "auto"; composer.style.height = `${Math.min(composer.scrollHeight, 160)}px`; };
+  const autosize = () => {
+    composer.style.height = "auto";
+    const full = composer.scrollHeight + composer.offsetHeight - composer.clientHeight;
+    composer.style.height = `${Math.min(full, 160)}px`;
+    composer.style.overflowY = full > 160 ? "auto" : "hidden";
+  };
   form.addEventListener("submit", (ev) => { ev.preventDefault(); submit(); composer.focus(); });
   composer.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); submit(); }
   });
+  composer.addEventListener("autosize", autosize);
   composer.addEventListener("input", () => { autosize(); if (composer.value) chat?.typed(); else chat?.stopTyping(); });
 
   const messages = $("[data-messages]");

@@ -124,7 +124,7 @@ export class MessageView {
       class: `message ${mine ? "mine" : "theirs"}`, role: "listitem", "data-testid": "message", "data-id": m.id,
       "data-status": status ?? null, "data-from": m.from,
     });
-    if (showName && !mine) bubble.append(el("div", { class: "sender", text: this.chat.users.get(m.from)?.name ?? m.from }));
+    if (showName && !mine) bubble.append(el("div", { class: "sender", text: this.chat.user(m.from).name ?? m.from }));
     bubble.append(el("div", { class: "body", text: m.body ?? "" }));
     const meta = el("div", { class: "meta" }, el("time", { datetime: m.ts ? new Date(m.ts).toISOString() : null, text: formatTime(m.ts) }));
     if (mine) {
