@@ -1,0 +1,65 @@
+"""Helpers shared by the browser tests: ports, headless Chromium, error collection."""
+
+import os
+import socket
+import tempfile
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")
+
+# Installed before any page script runs: records uncaught errors and rejections.
+ERROR_HOOK = """
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e)));
+window.addEventListener('unhandledrejection', e => window.__errors.push('unhandled: ' + String(e.reason && e.reason.stack || e.reason)));
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    """Waits until GET url answers 200."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            last = e
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not ready: {last}")
+
+
+def make_driver(width: int = 1200, height: int = 800, profile_dir: str | None = None) -> webdriver.Chrome:
+    """A headless Chromium with its own profile (so localStorage is per person)."""
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                f"--window-size={width},{height}", "--force-device-scale-factor=1"):
+        opts.add_argument(arg)
+    opts.add_argument(f"--user-data-dir={profile_dir or tempfile.mkdtemp(prefix='webchat-profile-')}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ERROR_HOOK})
+    driver.set_window_size(width, height)
+    return driver
+
+
+def script_errors(driver) -> list[str]:
+    """Uncaught errors seen by the page hook plus SEVERE console entries."""
+    errors = list(driver.execute_script("return window.__errors || []") or [])
+    for entry in driver.get_log("browser"):
+        if entry.get("level") == "SEVERE":
+            errors.append(entry.get("message", ""))
+    return errors

@@ -1,0 +1,190 @@
+"""A person using the web client, in terms of the data-testid hooks."""
+
+import secrets
+import time
+
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from helpers import script_errors
+
+PASSWORD = "correct horse battery"
+TIMEOUT = 15
+
+
+def unique(prefix: str) -> str:
+    """A fresh user id, so tests never collide on a shared server."""
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def dm(a: str, b: str) -> str:
+    return f"dm:{min(a, b)}:{max(a, b)}"
+
+
+class Person:
+    def __init__(self, driver, base_url: str, uid: str, name: str | None = None):
+        self.d = driver
+        self.base = base_url
+        self.id = uid
+        self.name = name or uid.split("-")[0].capitalize()
+
+    # --- finding things ---
+
+    def tid(self, testid: str, root=None):
+        return (root or self.d).find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def tids(self, testid: str, root=None):
+        return (root or self.d).find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def wait(self, cond, timeout: float = TIMEOUT, message: str = ""):
+        def safe(_):
+            try:
+                return cond()
+            except StaleElementReferenceException:
+                return False
+        return WebDriverWait(self.d, timeout, poll_frequency=0.1).until(safe, message)
+
+    # --- account ---
+
+    def open_app(self):
+        self.d.get(self.base + "/")
+        return self
+
+    def sign_up(self):
+        self.open_app()
+        self.wait(lambda: self.tid("login-id").is_displayed() or self.tid("me").is_displayed())
+        if self.tid("show-register").is_displayed():
+            self.tid("show-register").click()
+        self.tid("register-id").send_keys(self.id)
+        self.tid("register-name").send_keys(self.name)
+        self.tid("register-password").send_keys(PASSWORD)
+        self.tid("register-submit").click()
+        self.wait_signed_in()
+        return self
+
+    def sign_in(self, password: str = PASSWORD):
+        self.open_app()
+        self.wait(lambda: self.tid("login-id").is_displayed())
+        self.tid("login-id").send_keys(self.id)
+        self.tid("login-password").send_keys(password)
+        self.tid("login-submit").click()
+        return self
+
+    def wait_signed_in(self):
+        self.wait(lambda: self.tid("me").text == self.id, message=f"{self.id} not signed in")
+        self.wait_connected()
+        return self
+
+    def connection_state(self) -> str:
+        return self.tid("connection-status").get_attribute("data-state")
+
+    def wait_connected(self, timeout: float = TIMEOUT):
+        self.wait(lambda: self.connection_state() == "connected", timeout, f"{self.id} not connected")
+
+    # --- conversations ---
+
+    def new_chat(self, peer: str):
+        self.tid("new-chat").click()
+        box = self.tid("new-chat-id")
+        box.clear()
+        box.send_keys(peer)
+        self.tid("new-chat-submit").click()
+        return self
+
+    def start_chat(self, peer: str):
+        self.new_chat(peer)
+        self.wait_open(dm(self.id, peer))
+        return self
+
+    def new_group(self, name: str, members: list[str]):
+        self.tid("new-group").click()
+        self.tid("new-group-name").send_keys(name)
+        self.tid("new-group-members").send_keys(", ".join(members))
+        self.tid("new-group-submit").click()
+
+    def conversation(self, conv_id: str):
+        found = [e for e in self.tids("conversation") if e.get_attribute("data-conversation") == conv_id]
+        return found[0] if found else None
+
+    def wait_conversation(self, conv_id: str | None = None, title: str | None = None):
+        def find():
+            for e in self.tids("conversation"):
+                if (conv_id and e.get_attribute("data-conversation") == conv_id) or (title and title in e.text):
+                    return e
+            return None
+        return self.wait(find, message=f"{self.id}: conversation {conv_id or title} not listed")
+
+    def unread(self, conv_id: str) -> int:
+        e = self.conversation(conv_id)
+        if not e:
+            return 0
+        badges = self.tids("unread", e)
+        return int(badges[0].text) if badges and badges[0].text else 0
+
+    def open(self, conv_id: str):
+        self.wait_conversation(conv_id).find_element(By.TAG_NAME, "button").click()
+        self.wait_open(conv_id)
+        return self
+
+    def wait_open(self, conv_id: str):
+        self.wait(lambda: self.d.execute_script("return decodeURIComponent(location.hash.slice(1))") == conv_id
+                  and self.tid("composer").is_displayed(), message=f"{conv_id} not open")
+
+    # --- messages ---
+
+    def type(self, text: str):
+        self.tid("composer").send_keys(text)
+
+    def send(self, text: str) -> str:
+        """Types and presses Enter; returns the new message's id."""
+        before = {m["id"] for m in self.snapshot()}
+        self.tid("composer").send_keys(text, Keys.ENTER)
+        new = self.wait(lambda: [m for m in self.snapshot() if m["id"] not in before and m["from"] == self.id],
+                        message="sent message not shown")
+        return new[-1]["id"]
+
+    def snapshot(self) -> list[dict]:
+        """The bubbles as shown, read in one go (bubbles are replaced when they change)."""
+        return self.d.execute_script("""
+            return [...document.querySelectorAll('[data-testid="message"]')].map(e => ({
+              id: e.dataset.id, from: e.dataset.from, status: e.dataset.status || null,
+              body: e.querySelector('.body').textContent }));""")
+
+    def messages(self):
+        return self.tids("message")
+
+    def message(self, mid: str):
+        return self.d.find_element(By.CSS_SELECTOR, f'[data-testid="message"][data-id="{mid}"]')
+
+    def status(self, mid: str) -> str | None:
+        return next((m["status"] for m in self.snapshot() if m["id"] == mid), None)
+
+    def wait_status(self, mid: str, status: str, timeout: float = TIMEOUT):
+        try:
+            self.wait(lambda: self.status(mid) == status, timeout)
+        except Exception as e:
+            raise AssertionError(f"{self.id}: message {mid} never {status} (is {self.status(mid)})") from e
+
+    def bodies(self) -> list[str]:
+        return [m["body"] for m in self.snapshot()]
+
+    def wait_body(self, body: str, timeout: float = TIMEOUT):
+        self.wait(lambda: body in self.bodies(), timeout, f"{self.id}: never saw {body!r} in {self.bodies()}")
+
+    # --- ending ---
+
+    def errors(self) -> list[str]:
+        return [e for e in script_errors(self.d)
+                if not any(x in e for x in ("Failed to load resource", "WebSocket connection to"))]
+
+    def close(self):
+        """Quits the browser (after asserting the page had no script errors)."""
+        errs = self.errors()
+        self.d.quit()
+        assert not errs, errs
+
+
+def settle(seconds: float = 1.0) -> None:
+    time.sleep(seconds)
