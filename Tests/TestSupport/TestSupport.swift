@@ -63,27 +63,38 @@ public struct ProcessResult: Sendable {
     public var timedOut: Bool
 }
 
-/// Runs the python client scripts of `Tests/python`.
+/// Runs the python client scripts of `Tests/python` and `Tests/e2e`.
 public enum PythonScript {
-    /// The python packages the scripts need (`Tests/python/requirements.txt`), as import names.
+    /// The python packages the scripts need (`Tests/requirements.txt`), as import names.
     public static let requiredModules = ["socketio", "websocket", "requests"]
 
-    /// Runs `Tests/python/<name>` with `python3` and returns its exit code and output. Throws (never
-    /// skips) when python3 or a required package is missing, saying how to install it.
+    /// The interpreter: `$WEBCHAT_PYTHON` (scripts/test points it at `.venv`) or `python3`.
+    public static var interpreter: [String] {
+        if let python = ProcessInfo.processInfo.environment["WEBCHAT_PYTHON"], !python.isEmpty { return [python] }
+        return ["python3"]
+    }
+
+    /// Runs `Tests/python/<name>` and returns its exit code and output.
     public static func run(_ name: String, arguments: [String] = [], timeout: Duration = .seconds(60)) async throws -> ProcessResult {
+        try await run(path: "Tests/python/\(name)", arguments: arguments, timeout: timeout)
+    }
+
+    /// Runs the script at `path` (relative to the repository root). Throws (never skips) when
+    /// python or a required package is missing, saying how to install it.
+    public static func run(path: String, arguments: [String] = [], timeout: Duration = .seconds(60)) async throws -> ProcessResult {
         let check = try await ProcessRunner.run(
             "/usr/bin/env",
-            ["python3", "-c", "import " + requiredModules.joined(separator: ", ")],
+            interpreter + ["-c", "import " + requiredModules.joined(separator: ", ")],
             timeout: .seconds(30)
         )
         guard check.exitCode == 0 else {
             throw LiveServerError(message: """
-                python3 with the packages of Tests/python/requirements.txt is required \
-                (pip install -r Tests/python/requirements.txt): \(check.output)
+                python with the packages of Tests/requirements.txt is required \
+                (scripts/test installs them into .venv): \(check.output)
                 """)
         }
-        let script = RepositoryRoot.url.appending(path: "Tests/python/\(name)").path
-        return try await ProcessRunner.run("/usr/bin/env", ["python3", "-u", script] + arguments, timeout: timeout)
+        let script = RepositoryRoot.url.appending(path: path).path
+        return try await ProcessRunner.run("/usr/bin/env", interpreter + ["-u", script] + arguments, timeout: timeout)
     }
 }
 

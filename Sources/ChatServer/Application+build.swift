@@ -1,0 +1,152 @@
+import ChatCore
+import ChatSQLite
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import ServiceLifecycle
+import SocketIO
+
+/// Builds the webchat application: REST API, Socket.IO gateway, web client and the
+/// services they need, ready for `runService()`.
+///
+/// `onServerRunning` is told the bound port (useful with port 0).
+public func buildApplication(
+    configuration: ServerConfiguration,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    let store = try makeStore(configuration.store, logger: logger)
+    let broker = InProcessBroker()
+    let chat = ChatService(store: store, broker: broker, configuration: configuration.chat, logger: logger)
+    let accounts = Accounts(chat: chat, configuration: configuration, now: now)
+    let metrics = ServerMetrics()
+
+    if configuration.auth == .open {
+        logger.warning("""
+            AUTH MODE IS 'open': anyone can sign in as any user without a password. \
+            Use this for development, tests and benchmarks only; never expose this server.
+            """)
+    }
+
+    let socketIO = SocketIOServer(configuration: socketIOConfiguration(configuration), logger: logger)
+    ChatGateway(chat: chat, accounts: accounts, configuration: configuration, metrics: metrics, logger: logger)
+        .install(on: socketIO)
+
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: APIErrorMiddleware())
+    if let publicDirectory = configuration.publicDirectory ?? locatePublicDirectory() {
+        router.add(middleware: FileMiddleware(publicDirectory, searchForIndexHtml: true, logger: logger))
+    } else {
+        logger.warning("no web client folder found; set --public-dir to serve it")
+    }
+    socketIO.addRoutes(to: router)
+    addOperationalRoutes(to: router, chat: chat, metrics: metrics)
+
+    let api = router.group("api/v1")
+    SessionController(accounts: accounts).addPublicRoutes(to: api)
+    let authenticated = api.group().add(middleware: TokenAuthenticator(accounts: accounts))
+    SessionController(accounts: accounts).addAuthenticatedRoutes(to: authenticated)
+    UserController(chat: chat).addRoutes(to: authenticated)
+    ConversationController(chat: chat).addRoutes(to: authenticated)
+    GroupController(chat: chat).addRoutes(to: authenticated)
+
+    return Application(
+        router: router,
+        server: socketIO.httpServerBuilder(),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "webchat"),
+        services: [RetentionService(chat: chat, logger: logger)],
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            logger.info("webchat listening on http://\(configuration.host):\(port)")
+            await onServerRunning(port)
+        },
+        logger: logger
+    )
+}
+
+private func makeStore(_ location: ServerConfiguration.StoreLocation, logger: Logger) throws -> any ChatStore {
+    switch location {
+    case .memory:
+        return InMemoryChatStore()
+    case .sqlite(let path):
+        let store = try SQLiteChatStore(path: path)
+        logger.info("storing data in \(path)")
+        return store
+    }
+}
+
+private func socketIOConfiguration(_ configuration: ServerConfiguration) -> SocketIOConfiguration {
+    var socketIO = SocketIOConfiguration()
+    socketIO.pingInterval = .milliseconds(configuration.pingIntervalMS)
+    socketIO.pingTimeout = .milliseconds(configuration.pingTimeoutMS)
+    socketIO.maxPayload = configuration.maxPayloadBytes
+    socketIO.connectTimeout = .milliseconds(configuration.connectTimeoutMS)
+    switch configuration.corsOrigins {
+    case []: socketIO.allowedOrigins = .sameOrigin
+    case ["*"]: socketIO.allowedOrigins = .any
+    case let origins: socketIO.allowedOrigins = .list(origins)
+    }
+    return socketIO
+}
+
+/// `Public/` in the working directory, or beside this source tree (for `swift run` and tests).
+private func locatePublicDirectory() -> String? {
+    let candidates = [
+        FileManager.default.currentDirectoryPath + "/Public",
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Public").path,
+    ]
+    return candidates.first { FileManager.default.fileExists(atPath: $0 + "/index.html") }
+}
+
+private func addOperationalRoutes(to router: Router<AppRequestContext>, chat: ChatService, metrics: ServerMetrics) {
+    router.get("healthz") { _, _ in ["status": "ok"] }
+    router.get("readyz") { _, _ -> Response in
+        do {
+            _ = try await chat.searchUsers(prefix: "", limit: 1)
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
+        } catch {
+            return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"store unavailable"}"#)))
+        }
+    }
+    router.get("metrics") { _, _ -> Response in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
+        )
+    }
+    router.get("openapi.yaml") { _, _ -> Response in
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/yaml; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml))
+        )
+    }
+}
+
+/// Drops timeline events older than the retention period, hourly, until shutdown.
+struct RetentionService: Service {
+    let chat: ChatService
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await chat.pruneExpired()
+            } catch {
+                logger.error("retention pruning failed", metadata: ["error": "\(error)"])
+            }
+            try? await gracefulShutdownSleep(for: .seconds(3600))
+        }
+    }
+}
+
+/// Sleeps, returning early on graceful shutdown or cancellation.
+private func gracefulShutdownSleep(for duration: Duration) async throws {
+    try await cancelWhenGracefulShutdown {
+        try await Task.sleep(for: duration)
+    }
+}

@@ -1,1 +1,0 @@
-// Placeholder: the ChatServer module is being built; see the issues.

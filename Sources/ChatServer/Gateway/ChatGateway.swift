@@ -1,0 +1,76 @@
+import ChatCore
+import Logging
+import NIOCore
+import Metrics
+import SocketIO
+
+/// Connects Socket.IO to the chat domain: authenticates each connection, opens its
+/// endpoint (timeline replay, then live events) and turns client events into
+/// `ChatService` calls.
+struct ChatGateway: Sendable {
+    let chat: ChatService
+    let accounts: Accounts
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let logger: Logger
+
+    /// Registers the connection handler on the main namespace.
+    func install(on server: SocketIOServer) {
+        server.namespace("/").onConnection { socket, request in
+            try await self.accept(socket, request: request)
+        }
+    }
+
+    private func accept(_ socket: Socket, request: ConnectRequest) async throws {
+        let user = try await authenticate(request.auth)
+        var since: Int64?
+        if let value = request.auth?["since"], !value.isNull {
+            guard let seq = value.intValue, seq >= 0 else {
+                throw ConnectError(message: "bad_request", data: .object(["reason": .string("since must be a non-negative integer")]))
+            }
+            since = Int64(seq)
+        }
+        let start = ContinuousClock.now
+        let endpoint: Endpoint
+        do {
+            endpoint = try await chat.openEndpoint(user: user, since: since)
+        } catch {
+            logger.error("could not open endpoint", metadata: ["user": "\(user)", "error": "\(error)"])
+            throw ConnectError(message: "unavailable")
+        }
+        metrics.endpointOpenLatency.recordInterval(since: start)
+        metrics.connections.increment()
+
+        let connection = ClientConnection(socket: socket, user: user, gateway: self)
+        connection.registerHandlers()
+        let pump = Task { await connection.forward(endpoint) }
+        socket.onDisconnect { reason in
+            pump.cancel()
+            await endpoint.close()
+            metrics.connections.decrement()
+            logger.debug("disconnected", metadata: ["user": "\(user)", "reason": "\(reason)"])
+        }
+    }
+
+    /// The user of a CONNECT auth payload, or CONNECT_ERROR `unauthorized`.
+    private func authenticate(_ auth: JSONValue?) async throws -> UserID {
+        let refused = ConnectError(message: "unauthorized")
+        if let token = auth?["token"]?.stringValue {
+            guard let user = try? await accounts.user(forToken: token) else { throw refused }
+            return user
+        }
+        if configuration.auth == .open, let raw = auth?["user"]?.stringValue, let id = UserID(raw) {
+            guard let user = try? await chat.ensureUser(id: id) else { throw refused }
+            return user.id
+        }
+        throw refused
+    }
+}
+
+extension Metrics.Timer {
+    /// Records the time since `start`.
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,139 @@
+import ChatCore
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import SocketIO
+
+/// One authenticated Socket.IO connection: its event handlers and the task that
+/// forwards its endpoint's deliveries to the socket.
+final class ClientConnection: Sendable {
+    let socket: Socket
+    let user: UserID
+    let gateway: ChatGateway
+    private let limiter: Mutex<RateLimiter>
+
+    init(socket: Socket, user: UserID, gateway: ChatGateway) {
+        self.socket = socket
+        self.user = user
+        self.gateway = gateway
+        self.limiter = Mutex(RateLimiter(burst: gateway.configuration.rateBurst, perSecond: gateway.configuration.ratePerSecond))
+    }
+
+    private var chat: ChatService { gateway.chat }
+
+    /// Emits every delivery of the endpoint in order; timeline events ask for an ack,
+    /// and the ack is what marks them delivered.
+    func forward(_ endpoint: Endpoint) async {
+        let chat = self.chat
+        let user = self.user
+        let deliveries = gateway.metrics.deliveries
+        do {
+            for try await delivery in endpoint {
+                switch delivery {
+                case .timeline(let seq, let event, let payload):
+                    try await socket.emit(Self.encode(event, payload)) { _ in
+                        deliveries.increment()
+                        await chat.acknowledge(user: user, seq: seq)
+                    }
+                case .synced(let payload):
+                    try await socket.emit(Self.encode("synced", payload))
+                case .ephemeral(let event, let payload):
+                    try await socket.emit(Self.encode(event, payload))
+                }
+            }
+        } catch is CancellationError {
+        } catch {
+            gateway.logger.debug("endpoint forwarding ended", metadata: ["user": "\(user)", "error": "\(error)"])
+            await socket.disconnect()
+        }
+    }
+
+    private static func encode(_ event: String, _ payload: [UInt8]) -> EncodedEvent {
+        EncodedEvent(event: event, rawJSONArguments: [ByteBuffer(bytes: payload)])
+    }
+
+    /// Registers a handler per client event of PROTOCOL.md §4.
+    func registerHandlers() {
+        handle("message") { connection, args in
+            let request = try SendRequest(args)
+            let start = ContinuousClock.now
+            let message = try await connection.chat.send(from: connection.user, request)
+            connection.gateway.metrics.messagesIn.increment()
+            connection.gateway.metrics.sendLatency.recordInterval(since: start)
+            return ["message": try JSONValue(encoding: message)]
+        }
+        handle("read") { connection, args in
+            let conversation = try args.conversationID("conversation")
+            let ids = try args.strings("ids", max: connection.gateway.configuration.chat.maxReadIds)
+            try await connection.chat.markRead(by: connection.user, conversation: conversation, ids: ids)
+            return [:]
+        }
+        handle("typing") { connection, args in
+            let target = try args.target()
+            guard let typing = args["typing"]?.boolValue else { throw ChatError(.badRequest, "typing must be true or false") }
+            try await connection.chat.typing(from: connection.user, to: target.to, group: target.group, typing: typing)
+            return [:]
+        }
+        handle("group:create") { connection, args in
+            let name = try args.string("name")
+            let members = try GroupController.userIDs(try args.strings("members", max: connection.gateway.configuration.chat.maxGroupMembers, optional: true))
+            let group = try await connection.chat.createGroup(by: connection.user, name: name, members: members)
+            return ["group": try JSONValue(encoding: group)]
+        }
+        handle("group:invite") { connection, args in
+            let group = try args.groupID("group")
+            let members = try GroupController.userIDs(try args.strings("members", max: connection.gateway.configuration.chat.maxGroupMembers))
+            let updated = try await connection.chat.invite(by: connection.user, group: group, members: members)
+            return ["group": try JSONValue(encoding: updated)]
+        }
+        handle("group:leave") { connection, args in
+            let group = try args.groupID("group")
+            try await connection.chat.removeMember(by: connection.user, group: group, member: connection.user)
+            return [:]
+        }
+    }
+
+    /// Wraps a handler with the parts every event shares: counting, rate limiting,
+    /// argument checks and the `{"ok":…}` ack.
+    private func handle(
+        _ event: String,
+        _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> [String: JSONValue]
+    ) {
+        socket.on(event) { [self] incoming in
+            gateway.metrics.countEvent(event)
+            switch limiter.withLock({ $0.take(at: .now) }) {
+            case .allow:
+                break
+            case .limit:
+                gateway.metrics.rateLimited.increment()
+                await incoming.ack?.send([Self.failure(.rateLimited, "slow down: at most \(gateway.configuration.ratePerSecond) events per second")])
+                return
+            case .disconnect:
+                gateway.metrics.rateLimited.increment()
+                gateway.logger.notice("disconnecting a flooding connection", metadata: ["user": "\(user)"])
+                await socket.disconnect()
+                return
+            }
+            let reply: JSONValue
+            do {
+                let args = try EventArguments(incoming.arguments)
+                var fields = try await body(self, args)
+                fields["ok"] = .bool(true)
+                reply = .object(fields)
+            } catch let error as ChatError {
+                reply = Self.failure(error.code, error.message)
+            } catch let error as APIError {
+                reply = Self.failure(error.code, error.message)
+            } catch {
+                gateway.logger.error("event failed", metadata: ["event": "\(event)", "error": "\(error)"])
+                reply = Self.failure(.internal, "internal error")
+            }
+            await incoming.ack?.send([reply])
+        }
+    }
+
+    private static func failure(_ code: ChatError.Code, _ message: String) -> JSONValue {
+        .object(["ok": .bool(false), "error": .object(["code": .string(code.rawValue), "message": .string(message)])])
+    }
+}

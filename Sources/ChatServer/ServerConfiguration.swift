@@ -1,0 +1,84 @@
+import ChatCore
+import Foundation
+import Logging
+
+/// Everything `buildApplication` needs to know, resolved from the command line, the
+/// environment and defaults by the `webchat` executable.
+public struct ServerConfiguration: Sendable {
+    /// How clients prove who they are.
+    public enum AuthMode: String, Sendable, CaseIterable {
+        /// Passwords (bcrypt) and bearer tokens: the default.
+        case password
+        /// No passwords: any user id is accepted. For development, tests and benchmarks only.
+        case open
+    }
+
+    /// Where durable state lives.
+    public enum StoreLocation: Sendable, Equatable {
+        /// A SQLite file (created with its folder if missing).
+        case sqlite(path: String)
+        /// Process memory: lost on exit. For tests.
+        case memory
+    }
+
+    /// How events reach the nodes that hold a user's connections.
+    public enum BrokerLocation: Sendable, Equatable {
+        /// In-process: a single node.
+        case memory
+    }
+
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var auth = AuthMode.password
+    public var store = StoreLocation.sqlite(path: "data/webchat.sqlite")
+    public var broker = BrokerLocation.memory
+    /// Origins allowed to call the API and open sockets from a browser; empty means same origin only, `["*"]` any.
+    public var corsOrigins: [String] = []
+    /// Folder with the web client.
+    public var publicDirectory: String? = nil
+    public var chat = ChatConfiguration()
+    /// Lifetime of a session token.
+    public var tokenTTLDays = 30
+    /// bcrypt cost factor for stored passwords.
+    public var bcryptCost = 12
+    /// Events a connection may send at once before it is limited.
+    public var rateBurst = 100
+    /// Events a connection may send per second, sustained.
+    public var ratePerSecond = 50.0
+    /// Engine.IO heartbeat interval and timeout, in milliseconds.
+    public var pingIntervalMS = 25_000
+    public var pingTimeoutMS = 20_000
+    /// Largest Engine.IO payload accepted, in bytes.
+    public var maxPayloadBytes = 1_000_000
+    /// How long a client may take to connect a namespace, in milliseconds.
+    public var connectTimeoutMS = 45_000
+    public var logLevel = Logger.Level.info
+
+    public init() {}
+
+    /// Parses `sqlite:PATH` or `memory` as given to `--store`.
+    public static func parseStore(_ text: String) throws -> StoreLocation {
+        if text == "memory" { return .memory }
+        if text.hasPrefix("sqlite:") {
+            let path = String(text.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw ConfigurationError("--store sqlite: needs a file path, e.g. sqlite:data/webchat.sqlite") }
+            return .sqlite(path: path)
+        }
+        throw ConfigurationError("--store must be sqlite:PATH or memory, not '\(text)'")
+    }
+
+    /// Parses `memory` as given to `--broker`.
+    public static func parseBroker(_ text: String) throws -> BrokerLocation {
+        if text == "memory" { return .memory }
+        if text.hasPrefix("redis://") {
+            throw ConfigurationError("--broker redis:// is not available in this build yet; use --broker memory")
+        }
+        throw ConfigurationError("--broker must be memory, not '\(text)'")
+    }
+}
+
+/// A configuration value that cannot be used, with a message for the operator.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

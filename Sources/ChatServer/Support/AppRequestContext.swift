@@ -1,0 +1,25 @@
+import ChatCore
+import Hummingbird
+
+/// The request context of the webchat API: Hummingbird's core storage plus the user that
+/// the bearer token identified (set by `TokenAuthenticator`).
+struct AppRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    /// The authenticated user, when the route is behind `TokenAuthenticator`.
+    var user: UserID?
+    /// The hash of the bearer token that authenticated this request.
+    var tokenHash: String?
+
+    init(source: Source) {
+        self.coreContext = .init(source: source)
+    }
+
+    /// JSON bodies are small; anything larger is refused before it is read.
+    var maxUploadSize: Int { 64 * 1024 }
+
+    /// The authenticated user, or a 401.
+    func requireUser() throws -> UserID {
+        guard let user else { throw APIError.unauthorized() }
+        return user
+    }
+}

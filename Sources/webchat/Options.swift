@@ -1,0 +1,94 @@
+import ChatServer
+import Configuration
+import Logging
+
+/// The command-line options (each also readable from `WEBCHAT_<NAME>` in the environment)
+/// and how they map onto `ServerConfiguration`.
+enum Options {
+    /// Flag name, config key, help text.
+    static let all: [(flag: String, key: String, help: String)] = [
+        ("host", "host", "address to listen on (default 127.0.0.1)"),
+        ("port", "port", "port to listen on; 0 picks a free one (default 8080)"),
+        ("auth", "auth", "password | open (default password; open is for development only)"),
+        ("store", "store", "sqlite:PATH | memory (default sqlite:data/webchat.sqlite)"),
+        ("broker", "broker", "memory (default memory)"),
+        ("cors-origins", "corsOrigins", "comma-separated origins allowed from browsers, or * (default: same origin only)"),
+        ("public-dir", "publicDir", "folder of the web client (default ./Public)"),
+        ("retention-days", "retentionDays", "days timeline events stay replayable (default 30)"),
+        ("max-message-chars", "maxMessageChars", "longest message body (default 4000)"),
+        ("max-group-members", "maxGroupMembers", "largest group (default 1000)"),
+        ("token-ttl-days", "tokenTtlDays", "lifetime of a session token (default 30)"),
+        ("bcrypt-cost", "bcryptCost", "bcrypt cost factor, 4-31 (default 12)"),
+        ("rate-burst", "rateBurst", "events a connection may send at once (default 100)"),
+        ("rate-per-second", "ratePerSecond", "events a connection may send per second, sustained (default 50)"),
+        ("ping-interval-ms", "pingIntervalMs", "Engine.IO ping interval (default 25000)"),
+        ("ping-timeout-ms", "pingTimeoutMs", "Engine.IO ping timeout (default 20000)"),
+        ("max-payload-bytes", "maxPayloadBytes", "largest Engine.IO payload (default 1000000)"),
+        ("connect-timeout-ms", "connectTimeoutMs", "time to connect a namespace (default 45000)"),
+        ("log-level", "logLevel", "trace | debug | info | notice | warning | error | critical (default info)"),
+    ]
+
+    static var usage: String {
+        var text = "usage: webchat [--option value ...]\n\nOptions (each also from the environment as WEBCHAT_<OPTION>, e.g. WEBCHAT_PORT):\n"
+        for option in all {
+            text += "  --\(option.flag.padding(toLength: 20, withPad: " ", startingAt: 0)) \(option.help)\n"
+        }
+        return text
+    }
+
+    /// Refuses flags nobody knows, so a typo is an error rather than a silent default.
+    static func checkFlags(_ arguments: [String]) throws {
+        let known = Set(all.map { "--" + $0.flag })
+        for argument in arguments where argument.hasPrefix("--") {
+            let flag = String(argument.split(separator: "=", maxSplits: 1)[0])
+            guard known.contains(flag) else { throw ConfigurationError("unknown option \(flag)") }
+        }
+    }
+
+    static func resolve(_ reader: ConfigReader) throws -> ServerConfiguration {
+        var c = ServerConfiguration()
+        func string(_ key: String) -> String? { reader.string(forKey: ConfigKey(key)) }
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let text = string(key) else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw ConfigurationError("--\(flag(key)) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+            }
+            return value
+        }
+        if let v = string("host") { c.host = v }
+        if let v = try int("port", 0...65535) { c.port = v }
+        if let v = string("auth") {
+            guard let mode = ServerConfiguration.AuthMode(rawValue: v) else { throw ConfigurationError("--auth must be password or open, not '\(v)'") }
+            c.auth = mode
+        }
+        if let v = string("store") { c.store = try ServerConfiguration.parseStore(v) }
+        if let v = string("broker") { c.broker = try ServerConfiguration.parseBroker(v) }
+        if let v = string("corsOrigins") {
+            c.corsOrigins = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if let v = string("publicDir") { c.publicDirectory = v }
+        if let v = try int("retentionDays", 1...36_500) { c.chat.retentionDays = v }
+        if let v = try int("maxMessageChars", 1...1_000_000) { c.chat.maxMessageChars = v }
+        if let v = try int("maxGroupMembers", 2...100_000) { c.chat.maxGroupMembers = v }
+        if let v = try int("tokenTtlDays", 1...3650) { c.tokenTTLDays = v }
+        if let v = try int("bcryptCost", 4...31) { c.bcryptCost = v }
+        if let v = try int("rateBurst", 1...1_000_000) { c.rateBurst = v }
+        if let v = string("ratePerSecond") {
+            guard let rate = Double(v), rate > 0 else { throw ConfigurationError("--rate-per-second must be a positive number, not '\(v)'") }
+            c.ratePerSecond = rate
+        }
+        if let v = try int("pingIntervalMs", 10...3_600_000) { c.pingIntervalMS = v }
+        if let v = try int("pingTimeoutMs", 10...3_600_000) { c.pingTimeoutMS = v }
+        if let v = try int("maxPayloadBytes", 1024...100_000_000) { c.maxPayloadBytes = v }
+        if let v = try int("connectTimeoutMs", 10...3_600_000) { c.connectTimeoutMS = v }
+        if let v = string("logLevel") {
+            guard let level = Logger.Level(rawValue: v) else { throw ConfigurationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+            c.logLevel = level
+        }
+        return c
+    }
+
+    private static func flag(_ key: String) -> String {
+        all.first { $0.key == key }?.flag ?? key
+    }
+}

@@ -1,0 +1,40 @@
+import ChatServer
+import Configuration
+import Foundation
+import Hummingbird
+import Logging
+
+/// The webchat server: configuration (command line > environment > defaults) →
+/// `buildApplication` → `runService()`, which drains gracefully on SIGTERM/SIGINT.
+@main
+struct WebChat {
+    static func main() async {
+        let arguments = CommandLine.arguments
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(Options.usage)
+            return
+        }
+        let configuration: ServerConfiguration
+        do {
+            try Options.checkFlags(Array(arguments.dropFirst()))
+            let reader = ConfigReader(providers: [
+                CommandLineArgumentsProvider(),
+                EnvironmentVariablesProvider().prefixKeys(with: "webchat"),
+            ])
+            configuration = try Options.resolve(reader)
+        } catch {
+            FileHandle.standardError.write(Data("webchat: \(error)\nRun 'webchat --help' for the options.\n".utf8))
+            exit(2)
+        }
+
+        var logger = Logger(label: "webchat")
+        logger.logLevel = configuration.logLevel
+        do {
+            let app = try await buildApplication(configuration: configuration, logger: logger)
+            try await app.runService()
+        } catch {
+            logger.critical("webchat stopped: \(error)")
+            exit(1)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ChatServer
+import Foundation
+import Testing
+import TestSupport
+
+/// PROTOCOL.md §2-§5 end to end: each scenario of `Tests/e2e/run_scenario.py` drives a
+/// live server with python-socketio clients and the REST API, and must exit 0.
+@Suite("Chat end to end", .serialized)
+struct ChatEndToEndTests {
+    static let inProcessScenarios = [
+        "online_delivery", "delivered_after_ack", "read_receipts", "from_is_ignored", "idempotent_resend",
+        "store_and_forward", "unacked_replayed", "since_replay", "bad_input_errors", "call_log",
+        "history_paging", "history_of_others_is_404", "rest_requires_token", "socket_requires_token",
+        "typing", "presence", "polling_transport", "operational_endpoints", "openapi_matches",
+    ]
+
+    @Test("scenario on an in-process server (open auth, SQLite)", arguments: inProcessScenarios)
+    func scenario(_ name: String) async throws {
+        try await LiveChatServer.with(.openAuth) { server in
+            try await E2E.run(name, "--url", server.url)
+        }
+    }
+
+    @Test("rate limits answer rate_limited and disconnect a flood only")
+    func rateLimited() async throws {
+        var configuration = LiveChatServer.openAuth
+        configuration.rateBurst = 20
+        configuration.ratePerSecond = 5
+        try await LiveChatServer.with(configuration) { server in
+            try await E2E.run("rate_limited", "--url", server.url)
+        }
+    }
+
+    @Test("kill -9 right after acks, restart: nothing lost", arguments: ["kill9_nothing_lost", "password_mode"])
+    func childProcessScenario(_ name: String) async throws {
+        let binary = try Executables.path(of: "webchat")
+        let tmp = try TemporaryDirectory()
+        try await E2E.run(name, "--server-bin", binary, "--tmp", tmp.path)
+    }
+}

@@ -1,0 +1,447 @@
+"""One-to-one chat, accounts and REST scenarios (PROTOCOL.md §2-§5)."""
+
+import time
+
+from harness import Api, Chat, ServerProcess, check, dm, error_code, new_id, scenario, synced
+
+
+@scenario
+def online_delivery(ctx):
+    bob = ctx.chat("bob")
+    synced(bob)
+    alice = ctx.chat("alice")
+    synced(alice)
+    reply = alice.send(to="bob", body="hello bob")
+    check(reply["ok"] is True, "send acked ok", reply)
+    m = reply["message"]
+    check(m["from"] == "alice" and m["to"] == "bob" and m["conversation"] == dm("alice", "bob"), "message fields", m)
+    check(m["pos"] == 1 and isinstance(m["ts"], int), "pos and ts", m)
+    got = bob.expect("message")
+    check(got["id"] == m["id"] and got["body"] == "hello bob" and got["seq"] == 1, "bob got it with seq 1", got)
+    check(alice.received("message") == [], "the sender does not get its own message back", alice.received("message"))
+
+
+@scenario
+def delivered_after_ack(ctx):
+    alice = ctx.chat("alice")
+    synced(alice)
+    bob = ctx.chat("bob", ack=False)
+    synced(bob)
+    m = alice.send(to="bob", body="are you there")["message"]
+    bob.expect("message", lambda p: p["id"] == m["id"])
+    alice.expect_none("receipt", within=1.0)
+    bob.disconnect()
+    bob2 = ctx.chat("bob")  # acks this time: the unacknowledged message is replayed and acked
+    bob2.expect("message", lambda p: p["id"] == m["id"])
+    r = alice.expect("receipt", lambda p: p["status"] == "delivered")
+    check(r["ids"] == [m["id"]] and r["by"] == "bob" and r["conversation"] == m["conversation"], "delivered receipt", r)
+    check(isinstance(r["seq"], int) and isinstance(r["ts"], int), "receipt has seq and ts", r)
+    alice.expect_none("receipt", lambda p: p["status"] == "delivered", within=0.5)
+
+
+@scenario
+def read_receipts(ctx):
+    alice = ctx.chat("alice")
+    bob = ctx.chat("bob")
+    synced(alice), synced(bob)
+    ids = [alice.send(to="bob", body=f"m{i}")["message"]["id"] for i in range(3)]
+    for i in ids:
+        bob.expect("message", lambda p, i=i: p["id"] == i)
+    reply = bob.call("read", {"conversation": dm("alice", "bob"), "ids": ids[:2]})
+    check(reply == {"ok": True}, "read acked", reply)
+    r = alice.expect("receipt", lambda p: p["status"] == "read")
+    check(sorted(r["ids"]) == sorted(ids[:2]) and r["by"] == "bob", "read receipt for the two ids", r)
+    # Reading again, or reading one's own message, produces nothing new.
+    bob.call("read", {"conversation": dm("alice", "bob"), "ids": ids[:2]})
+    alice.call("read", {"conversation": dm("alice", "bob"), "ids": ids})
+    alice.expect_none("receipt", lambda p: p["status"] == "read", within=0.7)
+
+
+@scenario
+def from_is_ignored(ctx):
+    ctx.token("mallory")
+    alice = ctx.chat("alice")
+    bob = ctx.chat("bob")
+    synced(bob)
+    reply = alice.send(to="bob", body="who am i", **{"from": "mallory"})
+    check(reply["ok"] and reply["message"]["from"] == "alice", "ack says alice", reply)
+    got = bob.expect("message")
+    check(got["from"] == "alice", "recipient sees alice", got)
+
+
+@scenario
+def idempotent_resend(ctx):
+    alice = ctx.chat("alice")
+    bob = ctx.chat("bob")
+    synced(bob)
+    mid = new_id()
+    first = alice.send(to="bob", body="once", id=mid)
+    again = alice.send(to="bob", body="once", id=mid)
+    check(first["ok"] and again["ok"], "both acked", first, again)
+    check(first["message"] == again["message"], "the resend acks with the original message", first, again)
+    bob.expect("message", lambda p: p["id"] == mid)
+    bob.expect_none("message", lambda p: p["id"] == mid, within=0.7)
+    other = alice.send(to="bob", body="different", id=mid)
+    check(other == {"ok": False, "error": {"code": "conflict", "message": other.get("error", {}).get("message")}}, "conflict", other)
+    check(ctx.user_api("bob").call("GET", f"/conversations/{dm('alice', 'bob')}/messages")[1]["messages"].__len__() == 1,
+          "one message stored")
+
+
+@scenario
+def store_and_forward(ctx):
+    ctx.token("bob")
+    alice = ctx.chat("alice")
+    sent = [alice.send(to="bob", body=f"offline {i}")["message"] for i in range(5)]
+    bob = ctx.chat("bob")
+    got = [bob.expect("message") for _ in sent]
+    check([g["id"] for g in got] == [s["id"] for s in sent], "replayed in order", got)
+    check([g["seq"] for g in got] == [1, 2, 3, 4, 5], "gap-free seqs", [g["seq"] for g in got])
+    s = synced(bob)
+    check(s["seq"] == 5 and not s.get("truncated"), "synced after the replay", s)
+    live = alice.send(to="bob", body="live now")["message"]
+    check(bob.expect("message")["id"] == live["id"], "then live")
+
+
+@scenario
+def unacked_replayed(ctx):
+    alice = ctx.chat("alice")
+    bob = ctx.chat("bob", ack=False)
+    synced(bob)
+    ids = [alice.send(to="bob", body=f"n{i}")["message"]["id"] for i in range(3)]
+    for i in ids:
+        bob.expect("message", lambda p, i=i: p["id"] == i)
+    bob.disconnect()
+    bob2 = ctx.chat("bob")
+    again = [bob2.expect("message")["id"] for _ in ids]
+    check(again == ids, "the unacknowledged events come again, in order", again, ids)
+    synced(bob2)
+    bob2.disconnect()
+    time.sleep(0.3)
+    bob3 = ctx.chat("bob")
+    s = synced(bob3)
+    check(bob3.received("message") == [], "acknowledged events are not replayed", bob3.received("message"))
+    check(s["seq"] == 3, "synced seq", s)
+
+
+@scenario
+def since_replay(ctx):
+    ctx.token("bob")
+    alice = ctx.chat("alice")
+    ids = [alice.send(to="bob", body=f"s{i}")["message"]["id"] for i in range(4)]
+    bob = ctx.chat("bob", since=2)
+    got = [bob.expect("message") for _ in range(2)]
+    check([g["seq"] for g in got] == [3, 4] and [g["id"] for g in got] == ids[2:], "replay after since", got)
+    synced(bob)
+    bob.disconnect()
+    bob0 = ctx.chat("bob", since=0)
+    check([bob0.expect("message")["seq"] for _ in range(4)] == [1, 2, 3, 4], "since 0 replays everything")
+
+
+@scenario
+def bad_input_errors(ctx):
+    ctx.token("bob")
+    ctx.token("carol")
+    alice = ctx.chat("alice")
+    synced(alice)
+    cases = [
+        ("message", {"id": new_id(), "to": "bob"}, "bad_request"),                       # no body
+        ("message", {"id": new_id(), "to": "bob", "body": ""}, "bad_request"),           # empty body
+        ("message", {"id": new_id(), "to": "bob", "body": 5}, "bad_request"),            # wrong type
+        ("message", {"id": "bad id!", "to": "bob", "body": "x"}, "bad_request"),         # id charset
+        ("message", {"id": "x" * 65, "to": "bob", "body": "x"}, "bad_request"),          # id length
+        ("message", {"id": new_id(), "body": "x"}, "bad_request"),                       # no target
+        ("message", {"id": new_id(), "to": "bob", "group": "g", "body": "x"}, "bad_request"),
+        ("message", "not an object", "bad_request"),
+        ("message", {"id": new_id(), "to": "nobody-here", "body": "x"}, "not_found"),
+        ("message", {"id": new_id(), "to": "bob", "body": "x" * 4001}, "too_large"),
+        ("read", {"conversation": dm("bob", "carol"), "ids": ["a"]}, "not_found"),
+        ("read", {"conversation": dm("alice", "bob"), "ids": ["a"] * 101}, "too_large"),
+        ("read", {"conversation": dm("alice", "bob")}, "bad_request"),
+        ("typing", {"to": "bob"}, "bad_request"),
+        ("typing", {"to": "nobody-here", "typing": True}, "not_found"),
+        ("group:invite", {"group": "nosuchgroup", "members": ["bob"]}, "not_found"),
+        ("group:create", {"name": "", "members": ["bob"]}, "bad_request"),
+        ("group:create", {"name": "g", "members": ["nobody-here"]}, "not_found"),
+    ]
+    for event, payload, expected in cases:
+        reply = alice.call(event, payload)
+        check(error_code(reply) == expected, f"{event} {str(payload)[:60]} → {expected}", reply)
+    # forbidden: a group alice is not in.
+    group = ctx.user_api("bob").call("POST", "/groups", {"name": "bc", "members": ["carol"]}, expect=201)[1]
+    check(error_code(alice.send(group=group["id"], body="let me in")) == "forbidden", "posting to a foreign group is forbidden")
+    # The connection is still usable after all of that.
+    check(alice.send(to="bob", body="still here")["ok"], "connection still usable")
+
+
+@scenario
+def rate_limited(ctx):
+    # The server for this scenario runs with --rate-burst 20 --rate-per-second 5.
+    ctx.token("bob")
+    alice = ctx.chat("alice")
+    synced(alice)
+    replies = [alice.call("typing", {"to": "bob", "typing": True}) for _ in range(25)]
+    limited = [r for r in replies if not r.get("ok")]
+    check(limited and all(r["error"]["code"] == "rate_limited" for r in limited), "over the burst → rate_limited", replies[-3:])
+    time.sleep(1.2)
+    check(alice.call("typing", {"to": "bob", "typing": False})["ok"], "usable again after backing off")
+    bob = ctx.chat("bob")
+    synced(bob)
+    # A flood that ignores rate_limited is disconnected; others are untouched.
+    for _ in range(200):
+        if not alice.sio.connected:
+            break
+        try:
+            alice.sio.emit("typing", {"to": "bob", "typing": True})
+        except Exception:
+            break
+    deadline = time.time() + 5
+    while alice.sio.connected and time.time() < deadline:
+        time.sleep(0.05)
+    check(not alice.sio.connected, "the flooding connection was closed")
+    check(bob.call("typing", {"to": "alice", "typing": True})["ok"], "another connection is unaffected")
+
+
+@scenario
+def call_log(ctx):
+    ctx.token("bob"), ctx.token("carol")
+    alice = ctx.chat("alice")
+    alice.send(to="bob", body="to bob")
+    time.sleep(0.01)
+    carol = ctx.chat("carol")
+    for i in range(3):
+        carol.send(to="alice", body=f"carol {i}")
+    _, log = ctx.user_api("alice").call("GET", "/conversations", expect=200)
+    convs = log["conversations"]
+    check([c["id"] for c in convs] == [dm("alice", "carol"), dm("alice", "bob")], "newest first", convs)
+    first = convs[0]
+    check(first["kind"] == "dm" and first["peer"] == "carol" and first["title"] == "carol", "dm fields", first)
+    check(first["last"]["body"] == "carol 2" and first["unread"] == 3, "last message and unread", first)
+    check(convs[1]["unread"] == 0, "own messages are not unread", convs[1])
+    ids = [m["id"] for m in ctx.user_api("alice").call("GET", f"/conversations/{dm('alice', 'carol')}/messages")[1]["messages"]]
+    check(alice.call("read", {"conversation": dm("alice", "carol"), "ids": ids[:2]})["ok"], "read")
+    _, log = ctx.user_api("alice").call("GET", "/conversations", expect=200)
+    check(log["conversations"][0]["unread"] == 1, "unread drops after read", log["conversations"][0])
+    _, bob_log = ctx.user_api("bob").call("GET", "/conversations", expect=200)
+    check([c["id"] for c in bob_log["conversations"]] == [dm("alice", "bob")] and bob_log["conversations"][0]["unread"] == 1,
+          "bob's call log", bob_log)
+
+
+@scenario
+def history_paging(ctx):
+    alice = ctx.chat("alice")
+    bob = ctx.chat("bob")
+    synced(bob)
+    sent = [alice.send(to="bob", body=f"h{i}")["message"] for i in range(5)]
+    for s in sent:
+        bob.expect("message", lambda p, s=s: p["id"] == s["id"])
+    bob.call("read", {"conversation": dm("alice", "bob"), "ids": [sent[0]["id"]]})
+    alice.expect("receipt", lambda p: p["status"] == "read")
+    api = ctx.user_api("alice")
+    conv = dm("alice", "bob")
+    _, page = api.call("GET", f"/conversations/{conv}/messages?limit=2", expect=200)
+    check([m["pos"] for m in page["messages"]] == [4, 5] and page["hasMore"] is True, "latest page ascending", page)
+    _, page2 = api.call("GET", f"/conversations/{conv}/messages?limit=2&before=4", expect=200)
+    check([m["pos"] for m in page2["messages"]] == [2, 3] and page2["hasMore"] is True, "second page", page2)
+    _, page3 = api.call("GET", f"/conversations/{conv}/messages?limit=2&before=2", expect=200)
+    check([m["pos"] for m in page3["messages"]] == [1] and page3["hasMore"] is False, "last page", page3)
+    first = page3["messages"][0]
+    check(first["delivered"] == ["bob"] and first["read"] == ["bob"], "receipt state of the first", first)
+    check(page["messages"][1]["delivered"] == ["bob"] and page["messages"][1]["read"] == [], "delivered, unread", page["messages"][1])
+    for bad in ["limit=0", "limit=101", "limit=x", "before=-1", "before=abc"]:
+        status, body = api.call("GET", f"/conversations/{conv}/messages?{bad}")
+        check(status == 400 and body["error"]["code"] == "bad_request", f"{bad} → 400", status, body)
+
+
+@scenario
+def history_of_others_is_404(ctx):
+    alice = ctx.chat("alice")
+    ctx.token("bob")
+    alice.send(to="bob", body="private")
+    carol = ctx.user_api("carol")
+    for conv in [dm("alice", "bob"), "dm:zz:zzz", "grp:nope", "garbage"]:
+        status, body = carol.call("GET", f"/conversations/{conv}/messages")
+        check(status == 404 and body["error"]["code"] == "not_found", f"{conv} → 404", status, body)
+
+
+@scenario
+def rest_requires_token(ctx):
+    api = Api(ctx.url)
+    for method, path in [("GET", "/conversations"), ("GET", "/me"), ("GET", "/users/alice"),
+                         ("GET", f"/conversations/{dm('a1', 'b1')}/messages"), ("POST", "/groups"), ("DELETE", "/sessions/current")]:
+        for token in [None, "forged-token", "x" * 300]:
+            status, body = api.call(method, path, token=token or "")
+            check(status == 401 and body["error"]["code"] == "unauthorized", f"{method} {path} token={str(token)[:10]} → 401", status, body)
+
+
+@scenario
+def socket_requires_token(ctx):
+    for auth in [{}, {"token": "forged"}, {"token": 5}, {"token": ""}, {"token": None}]:
+        err = Chat(ctx.url, auth).try_connect()
+        check(err is not None and "unauthorized" in str(err), f"auth {auth} refused", err)
+
+
+@scenario
+def typing(ctx):
+    alice = ctx.chat("alice")
+    bob = ctx.chat("bob")
+    synced(bob)
+    check(alice.call("typing", {"to": "bob", "typing": True}) == {"ok": True}, "typing acked")
+    t = bob.expect("typing")
+    check(t == {"conversation": dm("alice", "bob"), "from": "alice", "typing": True}, "typing payload", t)
+    alice.call("typing", {"to": "bob", "typing": False})
+    check(bob.expect("typing")["typing"] is False, "stopped typing")
+    check(alice.received("typing") == [], "the typist is not told")
+    bob.disconnect()
+    bob2 = ctx.chat("bob")
+    synced(bob2)
+    check(bob2.received("typing") == [], "typing is never stored")
+
+
+@scenario
+def presence(ctx):
+    alice0 = ctx.chat("alice")
+    alice0.send(to="bob", body="we share a conversation")
+    alice0.disconnect()
+    ctx.token("carol")
+    bob = ctx.chat("bob")
+    synced(bob)
+    time.sleep(0.2)
+    alice = ctx.chat("alice")
+    p = bob.expect("presence", lambda p: p["user"] == "alice")
+    check(p["online"] is True, "online on first connection", p)
+    alice2 = ctx.chat("alice")  # a second connection: no new presence event
+    bob.expect_none("presence", lambda p: p["user"] == "alice", within=0.5)
+    _, profile = ctx.user_api("bob").call("GET", "/users/alice", expect=200)
+    check(profile["online"] is True, "profile shows online", profile)
+    alice.disconnect()
+    bob.expect_none("presence", lambda p: p["user"] == "alice", within=0.5)
+    before = int(time.time() * 1000)
+    alice2.disconnect()
+    p = bob.expect("presence", lambda p: p["user"] == "alice")
+    check(p["online"] is False and abs(p["lastSeen"] - before) < 5000, "offline on last disconnect with lastSeen", p)
+    _, profile = ctx.user_api("bob").call("GET", "/users/alice", expect=200)
+    check(profile["online"] is False and profile["lastSeen"] == p["lastSeen"], "profile shows last seen", profile)
+
+
+@scenario
+def polling_transport(ctx):
+    alice = ctx.chat("alice", transports=("polling",))
+    bob = ctx.chat("bob", transports=("polling",))
+    synced(bob)
+    m = alice.send(to="bob", body="over long-polling")["message"]
+    check(bob.expect("message")["id"] == m["id"], "delivered over polling")
+    alice.expect("receipt", lambda p: p["status"] == "delivered")
+
+
+@scenario
+def kill9_nothing_lost(ctx):
+    """kill -9 right after acks, restart on the same data: every acked message is there."""
+    server = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "open").start()
+    try:
+        api = Api(server.url)
+        alice = Chat(server.url, {"token": api.session("alice")}).connect()
+        api.session("bob")
+        acked = []
+        for i in range(100):
+            reply = alice.send(to="bob", body=f"durable {i}")
+            check(reply["ok"], "acked", reply)
+            acked.append(reply["message"]["id"])
+        server.kill()
+        alice.disconnect()
+        server.start()
+        bob = Chat(server.url, {"token": Api(server.url).session("bob")}).connect()
+        got = [bob.expect("message")["id"] for _ in acked]
+        check(got == acked, "all acked messages survived, in order")
+        check(synced(bob)["seq"] == 100, "timeline intact")
+        bob.disconnect()
+    finally:
+        server.stop()
+
+
+@scenario
+def password_mode(ctx):
+    """Accounts in password mode, and no secret in the logs (trace level)."""
+    server = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "password", "--bcrypt-cost", "4", "--log-level", "trace").start()
+    try:
+        api = Api(server.url)
+        pw = "correct horse battery"
+        status, reg = api.call("POST", "/users", {"id": "alice", "name": "Alice", "password": pw})
+        check(status == 201 and reg["user"] == {"id": "alice", "name": "Alice"} and reg["token"], "registered", status, reg)
+        status, body = api.call("POST", "/users", {"id": "alice", "name": "Other", "password": pw})
+        check(status == 409 and body["error"]["code"] == "conflict", "duplicate id 409", status, body)
+        for bad in ["A", "x", "-lead", "a" * 33, "sp ace", "ünï"]:
+            status, body = api.call("POST", "/users", {"id": bad, "name": "n", "password": pw})
+            check(status == 400 and body["error"]["code"] == "bad_request", f"invalid id {bad!r} 400", status, body)
+        status, body = api.call("POST", "/users", {"id": "shortpw", "name": "n", "password": "123"})
+        check(status == 400, "short password 400", status, body)
+        status, body = api.call("POST", "/users", {"id": "noname", "name": "", "password": pw})
+        check(status == 400, "empty name 400", status, body)
+        status, body = api.call("POST", "/sessions", {"id": "alice", "password": "wrong password"})
+        check(status == 401 and body["error"]["code"] == "unauthorized", "wrong password 401", status, body)
+        status, body = api.call("POST", "/sessions", {"id": "nobody", "password": pw})
+        check(status == 401, "unknown user 401", status, body)
+        status, body = api.call("POST", "/sessions", {"id": "alice"})
+        check(status == 401, "no password 401", status, body)
+        status, session = api.call("POST", "/sessions", {"id": "alice", "password": pw})
+        check(status == 200 and session["token"] != reg["token"], "signed in", status, session)
+        token = session["token"]
+        api.call("GET", "/me", token=token, expect=200)
+        bob_token = api.call("POST", "/users", {"id": "bob", "name": "Bob", "password": pw}, expect=201)[1]["token"]
+        chat = Chat(server.url, {"token": token})
+        check(chat.try_connect() is None, "socket accepts the token")
+        chat.disconnect()
+        api.call("DELETE", "/sessions/current", token=token, expect=204)
+        status, body = api.call("GET", "/me", token=token)
+        check(status == 401, "revoked token refused on REST", status, body)
+        err = Chat(server.url, {"token": token}).try_connect()
+        check(err is not None and "unauthorized" in str(err), "revoked token refused on the socket", err)
+        err = Chat(server.url, {"user": "alice"}).try_connect()
+        check(err is not None and "unauthorized" in str(err), "no password-less connect in password mode", err)
+        api.call("GET", "/me", token=reg["token"], expect=200)  # other sessions stay valid
+        api.call("GET", "/me", token=bob_token, expect=200)
+        logs = server.logs()
+        check("listening" in logs, "the server logged (at trace level)", logs[:500])
+        for secret in [pw, token, reg["token"], bob_token]:
+            check(secret not in logs, "no password or token in the logs")
+    finally:
+        server.stop()
+
+
+@scenario
+def operational_endpoints(ctx):
+    import requests
+    check(requests.get(ctx.url + "/healthz", timeout=5).status_code == 200, "healthz")
+    check(requests.get(ctx.url + "/readyz", timeout=5).status_code == 200, "readyz")
+    alice = ctx.chat("alice")
+    ctx.token("bob")
+    alice.send(to="bob", body="counted")
+    text = requests.get(ctx.url + "/metrics", timeout=5).text
+    for name in ["webchat_connections", "webchat_messages_in_total", "webchat_send_duration_seconds", 'webchat_events_in_total{event="message"}']:
+        check(name in text, f"metric {name}", text[:800])
+    page = requests.get(ctx.url + "/", timeout=5)
+    check(page.status_code == 200 and "<html" in page.text.lower(), "the web client is served at /", page.status_code)
+
+
+@scenario
+def openapi_matches(ctx):
+    """/openapi.yaml is a valid OpenAPI 3 document, and every operation in it reaches a
+    handler of the server (not the router's 'no route' answer)."""
+    import requests
+    import yaml
+    from openapi_spec_validator import validate
+
+    r = requests.get(ctx.url + "/openapi.yaml", timeout=5)
+    check(r.status_code == 200, "served", r.status_code)
+    doc = yaml.safe_load(r.text)
+    validate(doc)
+    api = ctx.user_api("alice")
+    no_route = api.call("GET", "/no/such/route")
+    check(no_route[0] == 404, "unknown routes are 404", no_route)
+    operations = 0
+    for path, item in doc["paths"].items():
+        concrete = path.replace("{id}", "x1").replace("{user}", "u1")
+        for method in item:
+            status, body = api.call(method.upper(), concrete, {} if method in ("post", "patch") else None)
+            check((status, body) != no_route, f"{method.upper()} {path} is routed", status, body)
+            operations += 1
+    check(operations >= 14, "all operations checked", operations)
