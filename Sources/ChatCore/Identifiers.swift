@@ -1,5 +1,5 @@
 /// A user id: `^[a-z0-9][a-z0-9_.-]{1,31}$` (PROTOCOL.md §2).
-public struct UserID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct UserID: StringIdentifier {
     /// The id as it appears on the wire.
     public let rawValue: String
 
@@ -11,22 +11,10 @@ public struct UserID: Hashable, Comparable, Sendable, Codable, CustomStringConve
         else { return nil }
         rawValue = raw
     }
-
-    public var description: String { rawValue }
-    public static func < (lhs: UserID, rhs: UserID) -> Bool { lhs.rawValue < rhs.rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        self = try decodeIdentifier(from: decoder, UserID.init)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A group id, made by the server: 12 random characters of `[a-z0-9]`.
-public struct GroupID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct GroupID: StringIdentifier {
     /// The id as it appears on the wire.
     public let rawValue: String
 
@@ -42,22 +30,10 @@ public struct GroupID: Hashable, Comparable, Sendable, Codable, CustomStringConv
         var generator = SystemRandomNumberGenerator()
         return GroupID(String((0..<12).map { _ in alphabet.randomElement(using: &generator)! }))!
     }
-
-    public var description: String { rawValue }
-    public static func < (lhs: GroupID, rhs: GroupID) -> Bool { lhs.rawValue < rhs.rawValue }
-
-    public init(from decoder: any Decoder) throws {
-        self = try decodeIdentifier(from: decoder, GroupID.init)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A conversation id: `dm:<a>:<b>` with `a < b`, or `grp:<groupId>`.
-public struct ConversationID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct ConversationID: StringIdentifier {
     /// What a conversation id names.
     public enum Kind: Hashable, Sendable {
         /// A direct conversation between two users, in ascending order.
@@ -112,12 +88,26 @@ public struct ConversationID: Hashable, Comparable, Sendable, Codable, CustomStr
         if b == user { return a }
         return nil
     }
+}
 
+/// An id that is a validated string on the wire: compared, printed and coded as that string.
+public protocol StringIdentifier: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    /// The id as it appears on the wire.
+    var rawValue: String { get }
+    /// Validates `raw`; `nil` when invalid.
+    init?(_ raw: String)
+}
+
+extension StringIdentifier {
     public var description: String { rawValue }
-    public static func < (lhs: ConversationID, rhs: ConversationID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
     public init(from decoder: any Decoder) throws {
-        self = try decodeIdentifier(from: decoder, ConversationID.init)
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        guard let id = Self(raw) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid \(Self.self): \(raw)"))
+        }
+        self = id
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -128,12 +118,4 @@ public struct ConversationID: Hashable, Comparable, Sendable, Codable, CustomStr
 
 private func isLowerAlphanumeric(_ b: UInt8) -> Bool {
     (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
-}
-
-private func decodeIdentifier<T>(from decoder: any Decoder, _ make: (String) -> T?) throws -> T {
-    let raw = try decoder.singleValueContainer().decode(String.self)
-    guard let id = make(raw) else {
-        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid \(T.self): \(raw)"))
-    }
-    return id
 }

@@ -23,6 +23,10 @@ final class GroupCommitWriter: Sendable {
     private let pool: DatabasePool
     private let maxBatch: Int
     private let state = Mutex(State())
+    private let transactionCount = Atomic<Int>(0)
+
+    /// How many transactions were committed or attempted (tests check that batching happens).
+    var transactions: Int { transactionCount.load(ordering: .relaxed) }
 
     init(pool: DatabasePool, maxBatch: Int = 512) {
         self.pool = pool
@@ -67,6 +71,7 @@ final class GroupCommitWriter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
+            transactionCount.add(1, ordering: .relaxed)
             do {
                 let completions = try await pool.write { db in batch.map { $0.run(db) } }
                 for complete in completions { complete() }

@@ -1,4 +1,5 @@
 import ChatCore
+@testable import ChatSQLite
 import Testing
 
 @Suite struct ConcurrencyTests {
@@ -9,6 +10,7 @@ import Testing
         let f = try Fixture(kind)
         let senders = try await f.users("bob", "s1", "s2", "s3", "s4")
         let bob = senders[0]
+        let transactionsBefore = (f.store as? SQLiteChatStore)?.writer.transactions ?? 0
         let messages = try await withThrowingTaskGroup(of: Message.self) { group in
             for i in 0..<200 {
                 group.addTask { try await f.send(senders[1 + i % 4], to: bob, "n\(i)", id: "c\(i)") }
@@ -20,6 +22,10 @@ import Testing
             return try await group.reduce(into: [Message]()) { $0.append($1) }
         }
         #expect(Set(messages.map(\.id)).count == 200)
+        if let sqlite = f.store as? SQLiteChatStore {
+            // Group commit: 220 writes shared far fewer transactions.
+            #expect(sqlite.writer.transactions - transactionsBefore < 220)
+        }
         let timeline = try await f.timeline(bob)
         #expect(timeline.map(\.seq) == Array(1...200))
         #expect(try await f.store.timelineHead(of: bob).latest == 200)
