@@ -34,7 +34,7 @@ class Api:
     """The REST API under /api/v1."""
 
     def __init__(self, url, token=None):
-        self.url = url.rstrip("/")
+        self.url = (url or "").rstrip("/")
         self.token = token
 
     def call(self, method, path, body=None, token=None, expect=None):
@@ -58,6 +58,18 @@ class Api:
 
 class WithheldAck(Exception):
     """Raised from an event handler so python-socketio sends no ack for that event."""
+
+
+_default_excepthook = threading.excepthook
+
+
+def _quiet_withheld_acks(args):
+    # A WithheldAck is how a scenario declines to ack; it is not an error worth a traceback.
+    if not isinstance(args.exc_value, WithheldAck):
+        _default_excepthook(args)
+
+
+threading.excepthook = _quiet_withheld_acks
 
 
 class Chat:

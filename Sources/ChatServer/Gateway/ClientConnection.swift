@@ -114,6 +114,8 @@ final class ClientConnection: Sendable {
                 gateway.logger.notice("disconnecting a flooding connection", metadata: ["user": "\(user)"])
                 await socket.disconnect()
                 return
+            case .ignore:
+                return
             }
             let reply: JSONValue
             do {

@@ -10,6 +10,8 @@ struct RateLimiter: Sendable {
         case allow
         case limit
         case disconnect
+        /// Already told to disconnect: drop quietly.
+        case ignore
     }
 
     let burst: Double
@@ -17,6 +19,7 @@ struct RateLimiter: Sendable {
     private var tokens: Double
     private var refused: Double = 0
     private var last: ContinuousClock.Instant?
+    private var disconnected = false
 
     init(burst: Int, perSecond: Double) {
         self.burst = Double(max(1, burst))
@@ -26,6 +29,7 @@ struct RateLimiter: Sendable {
 
     /// Takes one token at `now`.
     mutating func take(at now: ContinuousClock.Instant) -> Decision {
+        if disconnected { return .ignore }
         if let last {
             let elapsed = now - last
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -39,6 +43,8 @@ struct RateLimiter: Sendable {
             return .allow
         }
         refused += 1
-        return refused > burst ? .disconnect : .limit
+        guard refused > burst else { return .limit }
+        disconnected = true
+        return .disconnect
     }
 }

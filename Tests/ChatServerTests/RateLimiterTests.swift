@@ -1,0 +1,51 @@
+@testable import ChatServer
+import Testing
+
+@Suite("Rate limiter")
+struct RateLimiterTests {
+    let start = ContinuousClock.now
+
+    @Test("a burst is allowed, the next event is limited")
+    func burst() {
+        var limiter = RateLimiter(burst: 3, perSecond: 1)
+        #expect((0..<3).map { _ in limiter.take(at: start) } == [.allow, .allow, .allow])
+        #expect(limiter.take(at: start) == .limit)
+    }
+
+    @Test("tokens refill at the sustained rate")
+    func refill() {
+        var limiter = RateLimiter(burst: 2, perSecond: 10)
+        _ = limiter.take(at: start)
+        _ = limiter.take(at: start)
+        #expect(limiter.take(at: start) == .limit)
+        #expect(limiter.take(at: start + .milliseconds(100)) == .allow)
+        #expect(limiter.take(at: start + .milliseconds(100)) == .limit)
+        // A long pause refills to the burst, not beyond.
+        let later = start + .seconds(60)
+        #expect((0..<2).map { _ in limiter.take(at: later) } == [.allow, .allow])
+        #expect(limiter.take(at: later) == .limit)
+    }
+
+    @Test("a client that keeps sending after being limited is disconnected once")
+    func flood() {
+        var limiter = RateLimiter(burst: 5, perSecond: 1)
+        let decisions = (0..<12).map { _ in limiter.take(at: start) }
+        #expect(decisions.prefix(5).allSatisfy { $0 == .allow })
+        #expect(decisions[5..<10].allSatisfy { $0 == .limit })
+        #expect(decisions[10] == .disconnect)
+        #expect(decisions[11] == .ignore)
+    }
+
+    @Test("a client that backs off after being limited is forgiven")
+    func backOff() {
+        var limiter = RateLimiter(burst: 2, perSecond: 2)
+        var now = start
+        for _ in 0..<20 {
+            // Two events then a pause of a second: never more than the sustained rate.
+            #expect(limiter.take(at: now) == .allow)
+            #expect(limiter.take(at: now) == .allow)
+            #expect(limiter.take(at: now) == .limit)
+            now += .seconds(1)
+        }
+    }
+}
