@@ -8,7 +8,8 @@ struct RateLimiterTests {
     @Test("a burst is allowed, the next event is limited")
     func burst() {
         var limiter = RateLimiter(burst: 3, perSecond: 1)
-        #expect((0..<3).map { _ in limiter.take(at: start) } == [.allow, .allow, .allow])
+        let decisions = limiter.take(3, at: start)
+        #expect(decisions == [.allow, .allow, .allow])
         #expect(limiter.take(at: start) == .limit)
     }
 
@@ -22,14 +23,15 @@ struct RateLimiterTests {
         #expect(limiter.take(at: start + .milliseconds(100)) == .limit)
         // A long pause refills to the burst, not beyond.
         let later = start + .seconds(60)
-        #expect((0..<2).map { _ in limiter.take(at: later) } == [.allow, .allow])
+        let refilled = limiter.take(2, at: later)
+        #expect(refilled == [.allow, .allow])
         #expect(limiter.take(at: later) == .limit)
     }
 
     @Test("a client that keeps sending after being limited is disconnected once")
     func flood() {
         var limiter = RateLimiter(burst: 5, perSecond: 1)
-        let decisions = (0..<12).map { _ in limiter.take(at: start) }
+        let decisions = limiter.take(12, at: start)
         #expect(decisions.prefix(5).allSatisfy { $0 == .allow })
         #expect(decisions[5..<10].allSatisfy { $0 == .limit })
         #expect(decisions[10] == .disconnect)
@@ -47,5 +49,14 @@ struct RateLimiterTests {
             #expect(limiter.take(at: now) == .limit)
             now += .seconds(1)
         }
+    }
+}
+
+extension RateLimiter {
+    /// `count` events at one instant.
+    mutating func take(_ count: Int, at now: ContinuousClock.Instant) -> [Decision] {
+        var decisions: [Decision] = []
+        for _ in 0..<count { decisions.append(take(at: now)) }
+        return decisions
     }
 }
