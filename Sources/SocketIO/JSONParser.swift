@@ -131,13 +131,7 @@ struct JSONParser {
             guard self.bytes[self.index] == UInt8(ascii: ":") else { throw .unexpectedCharacter(self.index) }
             self.index += 1
             members[key] = try self.parseValue()
-            self.skipWhitespace()
-            guard self.index < self.bytes.count else { throw .unexpectedEnd(self.index) }
-            switch self.bytes[self.index] {
-            case UInt8(ascii: ","): self.index += 1
-            case UInt8(ascii: "}"): self.index += 1; return .object(members)
-            default: throw .unexpectedCharacter(self.index)
-            }
+            if try self.endOfContainer(UInt8(ascii: "}")) { return .object(members) }
         }
     }
 
@@ -153,14 +147,18 @@ struct JSONParser {
         }
         while true {
             elements.append(try self.parseValue())
-            self.skipWhitespace()
-            guard self.index < self.bytes.count else { throw .unexpectedEnd(self.index) }
-            switch self.bytes[self.index] {
-            case UInt8(ascii: ","): self.index += 1
-            case UInt8(ascii: "]"): self.index += 1; return .array(elements)
-            default: throw .unexpectedCharacter(self.index)
-            }
+            if try self.endOfContainer(UInt8(ascii: "]")) { return .array(elements) }
         }
+    }
+
+    /// After a member or element: consumes `,` (false) or the closing bracket (true).
+    private mutating func endOfContainer(_ close: UInt8) throws(JSONParseError) -> Bool {
+        self.skipWhitespace()
+        guard self.index < self.bytes.count else { throw .unexpectedEnd(self.index) }
+        let byte = self.bytes[self.index]
+        guard byte == UInt8(ascii: ",") || byte == close else { throw .unexpectedCharacter(self.index) }
+        self.index += 1
+        return byte == close
     }
 
     private mutating func parseString() throws(JSONParseError) -> String {

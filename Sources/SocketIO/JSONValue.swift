@@ -2,9 +2,10 @@ import NIOCore
 
 /// A JSON value, plus `binary` for Socket.IO attachments (sent as `_placeholder`s and separate frames).
 ///
-/// Numbers keep integers exact: `int` for whole numbers that fit in 64 bits, `double` otherwise.
+/// Numbers keep integers exact: `int` for whole numbers that fit in 64 bits, `double` otherwise;
+/// equality compares numbers by value (`.int(1) == .double(1)`).
 /// Objects keep their members in a dictionary; the serializer writes keys in sorted order.
-public enum JSONValue: Sendable, Hashable {
+public enum JSONValue: Sendable {
     /// `null`.
     case null
     /// `true` / `false`.
@@ -106,5 +107,33 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
     /// An object; a repeated key keeps the last value.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+extension JSONValue: Hashable {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let a), .bool(let b)): a == b
+        case (.int(let a), .int(let b)): a == b
+        case (.int, .double), (.double, .int), (.double, .double): lhs.doubleValue == rhs.doubleValue
+        case (.string(let a), .string(let b)): a == b
+        case (.array(let a), .array(let b)): a == b
+        case (.object(let a), .object(let b)): a == b
+        case (.binary(let a), .binary(let b)): a == b
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let value): hasher.combine(value)
+        case .int, .double: hasher.combine(self.doubleValue)
+        case .string(let value): hasher.combine(value)
+        case .array(let value): hasher.combine(value)
+        case .object(let value): hasher.combine(value)
+        case .binary(let value): hasher.combine(value)
+        }
     }
 }

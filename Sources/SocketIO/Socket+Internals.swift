@@ -73,17 +73,34 @@ extension Socket {
     }
 
     /// The connection handler accepted the client: answer CONNECT, then flush what was emitted meanwhile.
+    ///
+    /// The emits follow a moment later, not in the same write: clients that register their next
+    /// listener only after handling the CONNECT answer (the public test suite does) would miss a
+    /// message coalesced into the same TCP read. The reference server has the same gap (it writes the
+    /// next packet on the transport's drain).
     func accept() {
         let answer = JSONValue.object(["sid": .string(self.id)])
         var body = ByteBuffer()
         answer.write(to: &body)
         let connect = EncodedEvent.messages(body: body, attachments: [], kind: .connect, namespace: self.namespace, ackID: nil)
-        self.state.withLock { state in
-            guard case .connecting(let buffered) = state.phase else { return }
-            state.phase = .connected
-            self.connection.session.send(connect + buffered)
+        let hasBuffered = self.state.withLock { state -> Bool in
+            guard case .connecting(let buffered) = state.phase else { return false }
+            self.connection.session.send(connect)
+            if buffered.isEmpty { state.phase = .connected }
+            return !buffered.isEmpty
+        }
+        guard hasBuffered else { return }
+        _ = self.connection.session.schedule(after: Self.connectFlushDelay) { [self] in
+            self.state.withLock { state in
+                guard case .connecting(let buffered) = state.phase else { return }
+                state.phase = .connected
+                self.connection.session.send(buffered)
+            }
         }
     }
+
+    /// The gap between the CONNECT answer and the emits made by the connection handler.
+    static let connectFlushDelay = Duration.milliseconds(2)
 
     /// The connection handler refused the client: CONNECT_ERROR, and the socket is gone without
     /// running disconnect handlers.

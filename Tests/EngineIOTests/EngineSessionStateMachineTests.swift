@@ -36,8 +36,8 @@ struct EngineSessionStateMachineTests {
     @Test func upgradeFromPolling() {
         var machine = EngineSessionStateMachine(transport: .polling)
         #expect(machine.pollRequested() == .park)
-        #expect(machine.webSocketAttached())
-        #expect(!machine.webSocketAttached(), "a second WebSocket may not join")
+        #expect(machine.webSocketAttached() == true)
+        #expect(machine.webSocketAttached() == false, "a second WebSocket may not join")
         #expect(machine.received(.ping(EnginePacket.probeData), over: .webSocket) == .answerProbe(completePoll: [.noop]))
         #expect(machine.send([self.hello]) == .buffered)
         #expect(machine.received(.upgrade, over: .webSocket) == .upgraded(completePoll: nil, rejectPoll: false, flush: [self.hello]))
@@ -48,7 +48,7 @@ struct EngineSessionStateMachineTests {
 
     @Test func pollsDuringProbeGetNoopAfterTheGracePeriod() {
         var machine = EngineSessionStateMachine(transport: .polling)
-        #expect(machine.webSocketAttached())
+        #expect(machine.webSocketAttached() == true)
         #expect(machine.received(.ping(EnginePacket.probeData), over: .webSocket) == .answerProbe(completePoll: nil))
         #expect(machine.pollRequested() == .parkDuringUpgrade)
         #expect(machine.upgradeGraceEnded() == [.noop])
@@ -57,7 +57,7 @@ struct EngineSessionStateMachineTests {
 
     @Test func pollDuringUpgradeIsRejectedWhenTheUpgradeCompletes() {
         var machine = EngineSessionStateMachine(transport: .polling)
-        #expect(machine.webSocketAttached())
+        #expect(machine.webSocketAttached() == true)
         #expect(machine.pollRequested() == .parkDuringUpgrade)
         #expect(machine.received(.ping(EnginePacket.probeData), over: .webSocket) == .answerProbe(completePoll: nil))
         #expect(machine.received(.upgrade, over: .webSocket) == .upgraded(completePoll: nil, rejectPoll: true, flush: []))
@@ -66,15 +66,15 @@ struct EngineSessionStateMachineTests {
 
     @Test func probeThatGoesAwayLeavesPolling() {
         var machine = EngineSessionStateMachine(transport: .polling)
-        #expect(machine.webSocketAttached())
+        #expect(machine.webSocketAttached() == true)
         machine.webSocketDetached()
         #expect(machine.state == .polling(.init()))
-        #expect(machine.webSocketAttached())
+        #expect(machine.webSocketAttached() == true)
     }
 
     @Test func upgradeWithoutProbeIsAnError() {
         var machine = EngineSessionStateMachine(transport: .polling)
-        #expect(machine.webSocketAttached())
+        #expect(machine.webSocketAttached() == true)
         #expect(machine.received(.upgrade, over: .webSocket) == .close(.init(reason: .parseError, completePoll: nil)))
     }
 

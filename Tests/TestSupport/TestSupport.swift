@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Shared helpers for live tests: run an application on a free port, run a python client script
 /// with a timeout, find the repository root.
@@ -26,11 +27,22 @@ public enum LiveServer {
             continuation.yield(channel.localAddress?.port ?? 0)
             continuation.finish()
         }
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        defer { server.cancel() }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
+        let server = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw LiveServerError(message: "the application did not start") }
-        try await body(port)
+        guard let port = await iterator.next() else {
+            server.cancel()
+            throw LiveServerError(message: "the application did not start")
+        }
+        do {
+            try await body(port)
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await server.value
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await server.value
     }
 
     /// An ordinary `ApplicationConfiguration` bound to 127.0.0.1 on a port chosen by the system.
