@@ -4,17 +4,19 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SocketIO
 
 /// Builds the webchat application: REST API, Socket.IO gateway, web client and the
 /// services they need, ready for `runService()`.
 ///
-/// `onServerRunning` is told the bound port (useful with port 0).
+/// `onServerRunning` is given the listening channel (its `localAddress` tells the port
+/// when the configuration asked for port 0).
 public func buildApplication(
     configuration: ServerConfiguration,
     logger: Logger,
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     let store = try makeStore(configuration.store, logger: logger)
@@ -60,7 +62,7 @@ public func buildApplication(
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             logger.info("webchat listening on http://\(configuration.host):\(port)")
-            await onServerRunning(port)
+            await onServerRunning(channel)
         },
         logger: logger
     )

@@ -16,7 +16,7 @@ struct ChatEndToEndTests {
 
     @Test("scenario on an in-process server (open auth, SQLite)", arguments: inProcessScenarios)
     func scenario(_ name: String) async throws {
-        try await LiveChatServer.with(.openAuth) { server in
+        try await LiveChatServer.with(LiveChatServer.openAuth) { server in
             try await E2E.run(name, "--url", server.url)
         }
     }
@@ -31,7 +31,7 @@ struct ChatEndToEndTests {
         }
     }
 
-    @Test("kill -9 right after acks, restart: nothing lost", arguments: ["kill9_nothing_lost", "password_mode"])
+    @Test("scenario with the server as a child process (kill -9 and restart; password mode and its logs)", arguments: ["kill9_nothing_lost", "password_mode"])
     func childProcessScenario(_ name: String) async throws {
         let binary = try Executables.path(of: "webchat")
         let tmp = try TemporaryDirectory()

@@ -1,7 +1,5 @@
 import ChatServer
 import Foundation
-import Logging
-import ServiceLifecycle
 import Testing
 import TestSupport
 
@@ -10,35 +8,27 @@ import TestSupport
 struct LiveChatServer {
     let url: String
 
+    /// Open auth (tests create users by signing in), cheap bcrypt, quiet logs.
     static var openAuth: ServerConfiguration {
         var configuration = ServerConfiguration()
         configuration.auth = .open
-        configuration.port = 0
         configuration.bcryptCost = 4
         configuration.logLevel = .warning
         return configuration
     }
 
-    static func with<T: Sendable>(_ configuration: ServerConfiguration, _ body: (LiveChatServer) async throws -> T) async throws -> T {
+    static func with(_ configuration: ServerConfiguration, _ body: (LiveChatServer) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         var configuration = configuration
         configuration.port = 0
         configuration.store = .sqlite(path: directory.path + "/chat.sqlite")
-        var logger = Logger(label: "webchat-test")
-        logger.logLevel = configuration.logLevel
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try await buildApplication(configuration: configuration, logger: logger) { port in
-            portContinuation.yield(port)
+        var logger = LiveServer.logger("webchat-test")
+        logger.logLevel = min(logger.logLevel, configuration.logLevel)
+        try await LiveServer.withApplication({ onServerRunning in
+            try await buildApplication(configuration: configuration, logger: logger, onServerRunning: onServerRunning)
+        }) { port in
+            try await body(LiveChatServer(url: "http://127.0.0.1:\(port)"))
         }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let running = Task { try await group.run() }
-        defer { running.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw LiveServerError(message: "server did not start") }
-        let result = try await body(LiveChatServer(url: "http://127.0.0.1:\(port)"))
-        await group.triggerGracefulShutdown()
-        _ = await running.result
-        return result
     }
 }
 

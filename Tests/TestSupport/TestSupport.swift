@@ -19,11 +19,11 @@ public enum LiveServer {
     /// Builds an application with the callback it must pass as `Application(onServerRunning:)`, runs it
     /// (bound to port 0 by the caller's configuration), calls `body` with the port it got, then stops it.
     public static func withApplication<App: ApplicationProtocol>(
-        _ build: (_ onServerRunning: @escaping @Sendable (any Channel) async -> Void) throws -> App,
+        _ build: (_ onServerRunning: @escaping @Sendable (any Channel) async -> Void) async throws -> App,
         _ body: (_ port: Int) async throws -> Void
     ) async throws {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try build { channel in
+        let app = try await build { channel in
             continuation.yield(channel.localAddress?.port ?? 0)
             continuation.finish()
         }
@@ -63,6 +63,10 @@ public struct LiveServerError: Error, CustomStringConvertible {
     /// What went wrong.
     public var message: String
     public var description: String { self.message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 /// The result of a finished process.
