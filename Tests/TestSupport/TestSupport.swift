@@ -82,7 +82,7 @@ public struct ProcessResult: Sendable {
 /// Runs the python client scripts of `Tests/python` and `Tests/e2e`.
 public enum PythonScript {
     /// The python packages the scripts need (`Tests/requirements.txt`), as import names.
-    public static let requiredModules = ["socketio", "websocket", "requests"]
+    public static let requiredModules = ["socketio", "websocket", "requests", "pytest", "selenium", "yaml", "openapi_spec_validator"]
 
     /// The interpreter: `$WEBCHAT_PYTHON` (scripts/test points it at `.venv`) or `python3`.
     public static var interpreter: [String] {
@@ -98,6 +98,23 @@ public enum PythonScript {
     /// Runs the script at `path` (relative to the repository root). Throws (never skips) when
     /// python or a required package is missing, saying how to install it.
     public static func run(path: String, arguments: [String] = [], timeout: Duration = .seconds(60)) async throws -> ProcessResult {
+        try await requirePackages()
+        let script = RepositoryRoot.url.appending(path: path).path
+        return try await ProcessRunner.run("/usr/bin/env", interpreter + ["-u", script] + arguments, timeout: timeout)
+    }
+
+    /// Runs `python -m <module>` in the repository root with extra environment variables.
+    public static func run(
+        module: String, arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) async throws -> ProcessResult {
+        try await requirePackages()
+        return try await ProcessRunner.run(
+            "/usr/bin/env", interpreter + ["-u", "-m", module] + arguments,
+            environment: environment, directory: RepositoryRoot.url.path, timeout: timeout
+        )
+    }
+
+    private static func requirePackages() async throws {
         let check = try await ProcessRunner.run(
             "/usr/bin/env",
             interpreter + ["-c", "import " + requiredModules.joined(separator: ", ")],
@@ -109,18 +126,26 @@ public enum PythonScript {
                 (scripts/test installs them into .venv): \(check.output)
                 """)
         }
-        let script = RepositoryRoot.url.appending(path: path).path
-        return try await ProcessRunner.run("/usr/bin/env", interpreter + ["-u", script] + arguments, timeout: timeout)
     }
 }
 
 /// Runs a process with a timeout and captures its output.
 public enum ProcessRunner {
-    /// Runs `executable` with `arguments`; terminates it after `timeout`.
-    public static func run(_ executable: String, _ arguments: [String], timeout: Duration) async throws -> ProcessResult {
+    /// Runs `executable` with `arguments` (and `environment` added to this process's, in
+    /// `directory` when given); terminates it after `timeout`.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+        timeout: Duration
+    ) async throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        if let directory {
+            process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -1,17 +1,13 @@
 """Fixtures for the browser tests.
 
-Which server the web-client tests drive:
-  WEBCHAT_BIN=/path/to/webchat  start that binary per test on a free port with a fresh
-                                SQLite store (kill/restart tests run);
-  WEBCHAT_URL=http://host:port  use a running server (kill/restart tests are skipped);
-  neither                       start Tests/browser/mock_server.py, the python stand-in,
-                                exactly like a binary (same arguments).
+The web-client tests drive the real server: WEBCHAT_BIN=/path/to/webchat is started per
+test on a free port with a fresh SQLite store, and can be killed and restarted. The
+Swift test suite (ChatServerTests/BrowserTests) sets it; without it the tests fail.
 """
 
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,7 +15,6 @@ import pytest
 
 from helpers import free_port, make_driver, script_errors, wait_http
 
-HERE = Path(__file__).resolve().parent
 
 # Console noise that is expected while a server is killed or a lookup 404s.
 EXPECTED_CONSOLE = ("Failed to load resource", "WebSocket connection to", "ERR_CONNECTION_REFUSED")
@@ -35,7 +30,6 @@ class Server:
                                    "--store", f"sqlite:{data_dir}/chat.sqlite", "--auth", "password"]
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
-        self.can_restart = True
         self.log = open(os.path.join(data_dir, "server.log"), "ab")
 
     def start(self) -> None:
@@ -63,34 +57,12 @@ class Server:
         self.log.close()
 
 
-class ExternalServer:
-    """A server someone else runs (WEBCHAT_URL): no kill or restart."""
-
-    can_restart = False
-
-    def __init__(self, url: str):
-        self.url = url.rstrip("/")
-
-    def kill(self):
-        pytest.skip("needs WEBCHAT_BIN (server restart)")
-
-    restart = kill
-
-    def stop(self):
-        pass
-
-
 @pytest.fixture
 def server():
     binary = os.environ.get("WEBCHAT_BIN")
-    url = os.environ.get("WEBCHAT_URL")
-    if not binary and url:
-        s = ExternalServer(url)
-        wait_http(s.url + "/healthz")
-        yield s
-        return
-    prefix = [binary] if binary else [sys.executable, str(HERE / "mock_server.py")]
-    s = Server(prefix, tempfile.mkdtemp(prefix="webchat-test-"))
+    if not binary:
+        pytest.fail("set WEBCHAT_BIN to the webchat binary (swift build puts it in .build/debug/webchat)")
+    s = Server([binary, "--bcrypt-cost", "4"], tempfile.mkdtemp(prefix="webchat-test-"))
     s.start()
     try:
         yield s

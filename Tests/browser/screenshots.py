@@ -2,8 +2,8 @@
 
   python Tests/browser/screenshots.py [BASE_URL]
 
-BASE_URL defaults to $WEBCHAT_URL; a live server is needed (the Swift one, or
-Tests/browser/mock_server.py). It signs up three fresh users and chats a little.
+BASE_URL defaults to $WEBCHAT_URL; a live webchat server is needed. It signs up
+three fresh users and chats a little.
 """
 
 import os

@@ -84,8 +84,6 @@ def test_peer_closes_browser_then_returns(server, browsers):
 
 
 def test_pending_message_survives_server_restart(server, browsers):
-    if not server.can_restart:
-        server.kill()  # skips
     alice, bob = pair(server, browsers)
     conv = dm(alice.id, bob.id)
     alice.start_chat(bob.id)

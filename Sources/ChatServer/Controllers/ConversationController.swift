@@ -16,7 +16,7 @@ struct ConversationController {
         }
         group.get("conversations/{id}/messages") { request, context -> HistoryPage in
             let me = try context.requireUser()
-            let raw = try context.parameters.require("id")
+            let raw = try context.pathParameter("id")
             // Unknown and foreign conversations answer the same 404, so ids don't leak.
             guard let conversation = ConversationID(raw) else { throw APIError.notFound("no conversation '\(raw)'") }
             let query = request.uri.queryParameters

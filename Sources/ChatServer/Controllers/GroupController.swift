@@ -32,7 +32,7 @@ struct GroupController {
         }
         group.delete("groups/{id}/members/{user}") { _, context -> HTTPResponse.Status in
             let me = try context.requireUser()
-            let raw = try context.parameters.require("user")
+            let raw = try context.pathParameter("user")
             guard let member = UserID(raw) else { throw APIError.notFound("no member '\(raw)'") }
             try await chat.removeMember(by: me, group: try Self.groupID(context), member: member)
             return .noContent
@@ -40,7 +40,7 @@ struct GroupController {
     }
 
     private static func groupID(_ context: AppRequestContext) throws -> GroupID {
-        let raw = try context.parameters.require("id")
+        let raw = try context.pathParameter("id")
         guard let id = GroupID(raw) else { throw APIError.notFound("no group '\(raw)'") }
         return id
     }

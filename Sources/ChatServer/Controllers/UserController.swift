@@ -28,7 +28,7 @@ struct UserController {
         }
         group.get("users/{id}") { _, context -> UserProfile in
             _ = try context.requireUser()
-            let raw = try context.parameters.require("id")
+            let raw = try context.pathParameter("id")
             guard let id = UserID(raw), let profile = try await chat.profile(of: id) else {
                 throw APIError.notFound("no user '\(raw)'")
             }

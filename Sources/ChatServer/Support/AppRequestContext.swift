@@ -1,3 +1,4 @@
+import Foundation
 import ChatCore
 import Hummingbird
 
@@ -21,5 +22,13 @@ struct AppRequestContext: RequestContext {
     func requireUser() throws -> UserID {
         guard let user else { throw APIError.unauthorized() }
         return user
+    }
+}
+
+extension AppRequestContext {
+    /// A path parameter, percent-decoded: clients may encode the `:` of conversation ids.
+    func pathParameter(_ name: String) throws -> String {
+        let raw = try parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
     }
 }
