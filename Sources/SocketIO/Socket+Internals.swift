@@ -123,7 +123,7 @@ extension Socket {
     func receive(event name: String, arguments: [JSONValue], ackID: Int?) {
         let ack = ackID.map { Ack(socket: self, id: $0) }
         self.queue.enqueue {
-            guard let handler = self.state.withLock({ $0.handlers[name] }) else { return }
+            guard let handler = self.state.withLock({ $0.handlers[name] ?? $0.fallbackHandler }) else { return }
             await handler(IncomingEvent(name: name, arguments: arguments, ack: ack))
         }
     }

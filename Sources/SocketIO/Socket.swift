@@ -33,6 +33,12 @@ public final class Socket: Sendable, Hashable, Identifiable {
         self.state.withLock { $0.handlers[event] = handler }
     }
 
+    /// Registers the handler of every event that has no handler of its own (for example to
+    /// answer its ack with an error); without one, such events are dropped.
+    public func onUnhandled(_ handler: @escaping EventHandler) {
+        self.state.withLock { $0.fallbackHandler = handler }
+    }
+
     /// Registers a handler run once when the socket disconnects, after its pending event handlers.
     public func onDisconnect(_ handler: @escaping DisconnectHandler) {
         self.state.withLock { $0.disconnectHandlers.append(handler) }

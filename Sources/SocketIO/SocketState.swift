@@ -30,6 +30,7 @@ struct SocketState {
     let maxPendingAcks: Int
     var phase = Phase.connecting([])
     var handlers: [String: Socket.EventHandler] = [:]
+    var fallbackHandler: Socket.EventHandler?
     var disconnectHandlers: [Socket.DisconnectHandler] = []
     var pendingAcks: [Int: PendingAck] = [:]
     var nextAckID = 0

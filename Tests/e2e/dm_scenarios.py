@@ -164,6 +164,7 @@ def bad_input_errors(ctx):
         ("group:invite", {"group": "nosuchgroup", "members": ["bob"]}, "not_found"),
         ("group:create", {"name": "", "members": ["bob"]}, "bad_request"),
         ("group:create", {"name": "g", "members": ["nobody-here"]}, "not_found"),
+        ("no-such-event", {"x": 1}, "bad_request"),
     ]
     for event, payload, expected in cases:
         reply = alice.call(event, payload)

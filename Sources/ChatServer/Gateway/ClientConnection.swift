@@ -92,6 +92,7 @@ final class ClientConnection: Sendable {
             try await connection.chat.removeMember(by: connection.user, group: group, member: connection.user)
             return [:]
         }
+        socket.onUnhandled(wrap(nil) { _, _ in [:] })
     }
 
     /// Wraps a handler with the parts every event shares: counting, rate limiting,
@@ -100,8 +101,17 @@ final class ClientConnection: Sendable {
         _ event: String,
         _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> [String: JSONValue]
     ) {
-        socket.on(event) { [self] incoming in
-            gateway.metrics.countEvent(event)
+        socket.on(event, wrap(event, body))
+    }
+
+    /// The handler of `event`; nil makes the handler of events without one of their own,
+    /// which answers `bad_request` (after the rate limit, so unknown events can't flood either).
+    private func wrap(
+        _ event: String?,
+        _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> [String: JSONValue]
+    ) -> Socket.EventHandler {
+        { [self] incoming in
+            gateway.metrics.countEvent(event ?? "other")
             switch limiter.withLock({ $0.take(at: .now) }) {
             case .allow:
                 break
@@ -119,6 +129,7 @@ final class ClientConnection: Sendable {
             }
             let reply: JSONValue
             do {
+                guard event != nil else { throw ChatError(.badRequest, "unknown event '\(incoming.name.prefix(64))'") }
                 let args = try EventArguments(incoming.arguments)
                 var fields = try await body(self, args)
                 fields["ok"] = .bool(true)
@@ -128,7 +139,7 @@ final class ClientConnection: Sendable {
             } catch let error as APIError {
                 reply = Self.failure(error.code, error.message)
             } catch {
-                gateway.logger.error("event failed", metadata: ["event": "\(event)", "error": "\(error)"])
+                gateway.logger.error("event failed", metadata: ["event": "\(incoming.name)", "error": "\(error)"])
                 reply = Self.failure(.internal, "internal error")
             }
             await incoming.ack?.send([reply])
