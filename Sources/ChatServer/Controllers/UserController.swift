@@ -15,24 +15,19 @@ struct UserController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("me") { _, context -> UserProfile in
-            let me = try context.requireUser()
-            guard let profile = try await chat.profile(of: me) else { throw APIError.notFound("no such user") }
-            return profile
+            try await profile(of: try context.requireUser())
         }
         group.patch("me") { request, context -> UserProfile in
             let me = try context.requireUser()
             let body = try await request.decode(as: Rename.self, context: context)
             _ = try await chat.rename(me, to: body.name)
-            guard let profile = try await chat.profile(of: me) else { throw APIError.notFound("no such user") }
-            return profile
+            return try await profile(of: me)
         }
         group.get("users/{id}") { _, context -> UserProfile in
             _ = try context.requireUser()
             let raw = try context.pathParameter("id")
-            guard let id = UserID(raw), let profile = try await chat.profile(of: id) else {
-                throw APIError.notFound("no user '\(raw)'")
-            }
-            return profile
+            guard let id = UserID(raw) else { throw APIError.notFound("no user '\(raw)'") }
+            return try await profile(of: id)
         }
         group.get("users") { request, context -> SearchResult in
             _ = try context.requireUser()
@@ -41,6 +36,21 @@ struct UserController {
             guard prefix.utf8.count <= 32 else { throw APIError.badRequest("prefix is at most 32 characters") }
             return SearchResult(users: try await chat.searchUsers(prefix: prefix.lowercased(), limit: limit))
         }
+    }
+}
+
+extension UserController {
+    // Kept out of the route closures: in release builds, Swift 6.3's optimizer crashed
+    // (coroutine splitting) on a `guard let … = try await` of a typed-throws call there.
+    private func profile(of id: UserID) async throws -> UserProfile {
+        let profile: UserProfile?
+        do {
+            profile = try await chat.profile(of: id)
+        } catch {
+            throw APIError(error)
+        }
+        guard let profile else { throw APIError.notFound("no user '\(id)'") }
+        return profile
     }
 }
 
