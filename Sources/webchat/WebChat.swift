@@ -32,6 +32,7 @@ struct WebChat {
         do {
             let app = try await buildApplication(configuration: configuration, logger: logger)
             try await app.runService()
+            logger.info("webchat stopped")
         } catch {
             logger.critical("webchat stopped: \(error)")
             exit(1)
