@@ -8,6 +8,8 @@ import Synchronization
 /// Counters and the latency histogram of one run, shared by every client.
 final class BenchStats: Sendable {
     let connections = Atomic<Int>(0)
+    /// The most connections open at once (what the report calls `connections`).
+    let peakConnections = Atomic<Int>(0)
     let failedConnections = Atomic<Int>(0)
     let sent = Atomic<Int>(0)
     let acked = Atomic<Int>(0)
@@ -15,6 +17,12 @@ final class BenchStats: Sendable {
     let errors = Atomic<Int>(0)
     private let latency = NIOLockedValueBox(Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three))
     private let firstErrors = NIOLockedValueBox([String]())
+
+    /// Counts a connection that completed its namespace CONNECT.
+    func connected() {
+        let now = connections.add(1, ordering: .relaxed).newValue
+        peakConnections.max(now, ordering: .relaxed)
+    }
 
     /// Records one latency, measured from `sentAt` (monotonic nanoseconds) to now.
     func recordLatency(sentAt: UInt64) {
@@ -51,7 +59,7 @@ final class BenchStats: Sendable {
         let delivered = self.delivered.load(ordering: .relaxed)
         var object: [String: JSONValue] = [
             "scenario": .string(scenario),
-            "connections": .int(connections.load(ordering: .relaxed)),
+            "connections": .int(max(connections.load(ordering: .relaxed), peakConnections.load(ordering: .relaxed))),
             "sent": .int(sent.load(ordering: .relaxed)),
             "acked": .int(acked.load(ordering: .relaxed)),
             "delivered": .int(delivered),

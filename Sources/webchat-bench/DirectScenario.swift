@@ -36,7 +36,7 @@ struct DirectScenario: AsyncParsableCommand {
                 SocketIOClient(authJSON: "{\"token\":\"\(tokens[index])\"}", index: index < pairs ? 0 : 1, delegate: runs[index % pairs])
             })
         guard await waitUntil(timeout: .seconds(60), { runs.allSatisfy { $0.ready } }) else {
-            throw BenchError("not every pair connected and synced (failed: \(stats.failedConnections.load(ordering: .relaxed)))")
+            throw BenchError("not every pair connected and synced (failed: \(stats.failedConnections.load(ordering: .relaxed))): \(stats.errorSamples)")
         }
         log("direct: \(pairs) pairs synced; sending for \(duration)s")
         let start = BenchStats.now()
@@ -123,7 +123,7 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
     }
 
     func clientConnected(_ client: SocketIOClient) {
-        stats.connections.add(1, ordering: .relaxed)
+        stats.connected()
         if client.index == 0 { sender = client }
     }
 

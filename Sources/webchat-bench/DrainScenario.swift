@@ -91,7 +91,7 @@ final class DrainClients: SocketIOClientDelegate, @unchecked Sendable {
     }
 
     func clientConnected(_ client: SocketIOClient) {
-        stats.connections.add(1, ordering: .relaxed)
+        stats.connected()
         if client.index == 1 { connectedAt.store(BenchStats.now(), ordering: .relaxed) }
     }
 

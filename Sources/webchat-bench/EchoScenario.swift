@@ -64,7 +64,7 @@ final class EchoClients: SocketIOClientDelegate, Sendable {
     }
 
     func clientConnected(_ client: SocketIOClient) {
-        stats.connections.add(1, ordering: .relaxed)
+        stats.connected()
     }
 
     func client(_ client: SocketIOClient, event name: String, arguments: ArraySlice<JSONValue>, ackID: Int?) {

@@ -109,7 +109,7 @@ final class GroupFanout: SocketIOClientDelegate, Sendable {
     }
 
     func clientConnected(_ client: SocketIOClient) {
-        stats.connections.add(1, ordering: .relaxed)
+        stats.connected()
     }
 
     func client(_ client: SocketIOClient, event name: String, arguments: ArraySlice<JSONValue>, ackID: Int?) {

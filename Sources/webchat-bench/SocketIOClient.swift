@@ -35,6 +35,8 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
     private var nextAckID = 0
     private(set) var isConnected = false
     private var closed = false
+    private var closeReason: String?
+    private var lastPacket = ""
 
     init(authJSON: String, index: Int, delegate: any SocketIOClientDelegate) {
         self.authJSON = authJSON
@@ -69,7 +71,7 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
                 }
             }
             let config: NIOHTTPClientUpgradeSendableConfiguration = (upgraders: [upgrader], completionHandler: { _ in })
-            return channel.pipeline.addHTTPClientHandlers(withClientUpgrade: config).flatMap {
+            return channel.pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, withClientUpgrade: config).flatMap {
                 channel.pipeline.addHandler(writer)
             }
         }
@@ -82,7 +84,7 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(error: isConnected ? nil : "closed before connect")
+        finish(error: isConnected ? closeReason : "closed before connect (\(closeReason ?? "no close frame"), last packet \(lastPacket))")
         context.fireChannelInactive()
     }
 
@@ -99,6 +101,9 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
         case .binary:
             break
         case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self).map(String.init) ?? "none"
+            closeReason = "close frame \(code) \(data.readString(length: data.readableBytes) ?? "")"
             context.close(promise: nil)
         case .ping:
             send(frame.unmaskedData, opcode: .pong)
@@ -109,6 +114,7 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
 
     private func handleEnginePacket(_ payload: ByteBuffer) {
         var payload = payload
+        if !isConnected { lastPacket = String(buffer: payload) }
         guard let type = payload.readInteger(as: UInt8.self) else { return }
         switch type {
         case UInt8(ascii: "0"):  // open: join the main namespace
