@@ -72,6 +72,16 @@ func timedBody(size: Int, at nanos: UInt64) -> String {
     return stamp.count >= size ? stamp : stamp + String(repeating: "x", count: size - stamp.count)
 }
 
+extension SocketIOClient {
+    /// Emits a chat `message` (with ack) to `target` ("to" or "group" → `id`), its body
+    /// stamped with the send time, and counts it as sent.
+    func sendTimedMessage(id: String, target: (key: String, id: String), size: Int, stats: BenchStats) {
+        let body = timedBody(size: size, at: BenchStats.now())
+        emit("message", argumentJSON: "{\"id\":\"\(id)\",\"\(target.key)\":\"\(target.id)\",\"body\":\"\(body)\"}", withAck: true)
+        stats.sent.add(1, ordering: .relaxed)
+    }
+}
+
 /// The send time at the start of a body made by `timedBody`.
 func sentTime(ofBody body: String?) -> UInt64? {
     guard let body, let colon = body.firstIndex(of: ":") else { return nil }

@@ -117,9 +117,7 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
         guard let sender else { return }
         count += 1
         inFlight += 1
-        let body = timedBody(size: size, at: BenchStats.now())
-        sender.emit("message", argumentJSON: "{\"id\":\"\(id)m\(count)\",\"to\":\"\(recipient)\",\"body\":\"\(body)\"}", withAck: true)
-        stats.sent.add(1, ordering: .relaxed)
+        sender.sendTimedMessage(id: "\(id)m\(count)", target: ("to", recipient), size: size, stats: stats)
     }
 
     func clientConnected(_ client: SocketIOClient) {

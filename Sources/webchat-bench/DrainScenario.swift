@@ -84,9 +84,7 @@ final class DrainClients: SocketIOClientDelegate, @unchecked Sendable {
         while inFlight < window, count < total {
             count += 1
             inFlight += 1
-            let body = timedBody(size: size, at: BenchStats.now())
-            client.emit("message", argumentJSON: "{\"id\":\"\(tag)m\(count)\",\"to\":\"\(recipient)\",\"body\":\"\(body)\"}", withAck: true)
-            stats.sent.add(1, ordering: .relaxed)
+            client.sendTimedMessage(id: "\(tag)m\(count)", target: ("to", recipient), size: size, stats: stats)
         }
     }
 

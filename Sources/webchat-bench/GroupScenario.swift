@@ -103,9 +103,7 @@ final class GroupFanout: SocketIOClientDelegate, Sendable {
         let n = counters.withLockedValue { $0[client.index] += 1; return $0[client.index] }
         let id = "\(tag)k\(client.index)n\(n)"
         pending.withLockedValue { $0[id] = members - 1 }
-        let body = timedBody(size: size, at: BenchStats.now())
-        client.emit("message", argumentJSON: "{\"id\":\"\(id)\",\"group\":\"\(group)\",\"body\":\"\(body)\"}", withAck: true)
-        stats.sent.add(1, ordering: .relaxed)
+        client.sendTimedMessage(id: id, target: ("group", group), size: size, stats: stats)
     }
 
     func clientConnected(_ client: SocketIOClient) {
