@@ -6,37 +6,37 @@ import GRDB
 extension SQLiteChatStore {
     public func appendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>) async throws -> AppendOutcome {
         try await writer.write { db in
-            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE sender = ? AND client_id = ?",
+            if let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE sender = ? AND client_id = ?"),
                                                arguments: [draft.from.rawValue, draft.id]) {
                 return .existing(try existing.message())
             }
             let conversation = draft.conversation.rawValue
             let recipients: [UserID]
             if let to = draft.to {
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [to.rawValue]) != nil else {
+                guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [to.rawValue]) != nil else {
                     throw ChatError.notFound("no such user")
                 }
                 recipients = [to]
-                try db.execute(sql: "INSERT OR IGNORE INTO conversations (id) VALUES (?)", arguments: [conversation])
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO conversations (id) VALUES (?)").execute(arguments: [conversation])
                 for user in [draft.from, to] {
-                    try db.execute(sql: "INSERT OR IGNORE INTO members (conversation, user, updated_at) VALUES (?, ?, ?)",
+                    try db.cachedStatement(sql: "INSERT OR IGNORE INTO members (conversation, user, updated_at) VALUES (?, ?, ?)").execute(
                                    arguments: [conversation, user.rawValue, draft.ts])
                 }
             } else {
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM conversations WHERE id = ? AND name IS NOT NULL", arguments: [conversation]) != nil else {
+                guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM conversations WHERE id = ? AND name IS NOT NULL"), arguments: [conversation]) != nil else {
                     throw ChatError.notFound("no such group")
                 }
                 let members = try Self.members(of: conversation, db)
                 guard members.contains(draft.from) else { throw ChatError.forbidden("not a member of this group") }
                 recipients = members.filter { $0 != draft.from }
             }
-            let pos = try Int64.fetchOne(db, sql: "UPDATE conversations SET last_pos = last_pos + 1 WHERE id = ? RETURNING last_pos",
+            let pos = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE conversations SET last_pos = last_pos + 1 WHERE id = ? RETURNING last_pos"),
                                          arguments: [conversation])!
             let message = draft.message(pos: pos)
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO messages (conversation, pos, client_id, sender, recipient, group_id, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [conversation, pos, draft.id, draft.from.rawValue, draft.to?.rawValue, draft.group?.rawValue, draft.body, draft.ts])
-            try db.execute(sql: "UPDATE members SET updated_at = ?, unread = unread + (user != ?) WHERE conversation = ?",
+                """).execute(arguments: [conversation, pos, draft.id, draft.from.rawValue, draft.to?.rawValue, draft.group?.rawValue, draft.body, draft.ts])
+            try db.cachedStatement(sql: "UPDATE members SET updated_at = ?, unread = unread + (user != ?) WHERE conversation = ?").execute(
                            arguments: [draft.ts, draft.from.rawValue, conversation])
             let payload = encode(message)
             let entries = try recipients.map {
@@ -48,14 +48,14 @@ extension SQLiteChatStore {
 
     public func acknowledge(user: UserID, seq: Int64, at ts: Int64, receipt: @escaping PayloadEncoder<Message>) async throws -> [TimelineEntry] {
         try await writer.write { db in
-            try db.execute(sql: "UPDATE users SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?", arguments: [seq, user.rawValue])
-            guard let ref = try Row.fetchOne(db, sql: "SELECT conversation, pos FROM timeline WHERE user = ? AND seq = ? AND pos IS NOT NULL",
+            try db.cachedStatement(sql: "UPDATE users SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?").execute(arguments: [seq, user.rawValue])
+            guard let ref = try Row.fetchOne(db.cachedStatement(sql: "SELECT conversation, pos FROM timeline WHERE user = ? AND seq = ? AND pos IS NOT NULL"),
                                              arguments: [user.rawValue, seq]) else { return [] }
             let conversation: String = ref["conversation"], pos: Int64 = ref["pos"]
-            try db.execute(sql: "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)").execute(
                            arguments: [conversation, pos, user.rawValue, ts])
             guard db.changesCount == 1,
-                  let message = try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE conversation = ? AND pos = ?",
+                  let message = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE conversation = ? AND pos = ?"),
                                                  arguments: [conversation, pos])?.message() else { return [] }
             return [try Self.append(db, to: message.from, event: "receipt", payload: receipt(message), ts: ts, message: nil)]
         }
@@ -65,24 +65,24 @@ extension SQLiteChatStore {
                          receipt: @escaping PayloadEncoder<(UserID, [String])>) async throws -> [TimelineEntry] {
         try await writer.write { db in
             let cid = conversation.rawValue
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM members WHERE conversation = ? AND user = ?", arguments: [cid, reader.rawValue]) != nil
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM members WHERE conversation = ? AND user = ?"), arguments: [cid, reader.rawValue]) != nil
             else { return [] }
-            let candidates = try Row.fetchAll(db, sql: """
+            let candidates = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT * FROM messages WHERE conversation = ? AND client_id IN (\(placeholders(ids.count))) AND sender != ? ORDER BY pos
-                """, arguments: StatementArguments([cid] + ids + [reader.rawValue])).map { try $0.message() }
+                """), arguments: StatementArguments([cid] + ids + [reader.rawValue])).map { try $0.message() }
             var newlyRead: [Message] = []
             for message in candidates {
-                try db.execute(sql: "INSERT OR IGNORE INTO reads (conversation, pos, user, ts) VALUES (?, ?, ?, ?)",
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO reads (conversation, pos, user, ts) VALUES (?, ?, ?, ?)").execute(
                                arguments: [cid, message.pos, reader.rawValue, ts])
                 if db.changesCount == 1 { newlyRead.append(message) }
             }
             guard let highest = newlyRead.map(\.pos).max() else { return [] }
             // Recount from the new read position over the (conversation, pos) key: only unread messages are visited.
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE members SET last_read_pos = MAX(last_read_pos, ?1),
                     unread = (SELECT COUNT(*) FROM messages WHERE conversation = ?2 AND pos > MAX(members.last_read_pos, ?1) AND sender != ?3)
                 WHERE conversation = ?2 AND user = ?3
-                """, arguments: [highest, cid, reader.rawValue])
+                """).execute(arguments: [highest, cid, reader.rawValue])
             return try Dictionary(grouping: newlyRead, by: \.from).sorted { $0.key < $1.key }.map { sender, messages in
                 try Self.append(db, to: sender, event: "receipt", payload: receipt((sender, messages.map(\.id))), ts: ts, message: nil)
             }
@@ -92,11 +92,11 @@ extension SQLiteChatStore {
     public func createGroup(_ group: Group, at ts: Int64, event: [UInt8]) async throws -> [TimelineEntry] {
         try await writer.write { db in
             let cid = ConversationID.group(group.id).rawValue
-            try db.execute(sql: "INSERT OR IGNORE INTO conversations (id, name, owner) VALUES (?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO conversations (id, name, owner) VALUES (?, ?, ?)").execute(
                            arguments: [cid, group.name, group.owner.rawValue])
             guard db.changesCount == 1 else { throw ChatError.conflict("group exists") }
             for member in group.members {
-                try db.execute(sql: "INSERT INTO members (conversation, user, updated_at) VALUES (?, ?, ?)", arguments: [cid, member.rawValue, ts])
+                try db.cachedStatement(sql: "INSERT INTO members (conversation, user, updated_at) VALUES (?, ?, ?)").execute(arguments: [cid, member.rawValue, ts])
             }
             return try group.members.map { try Self.append(db, to: $0, event: "group", payload: event, ts: ts, message: nil) }
         }
@@ -114,10 +114,10 @@ extension SQLiteChatStore {
             let cid = ConversationID.group(groupID).rawValue
             for member in added {
                 // Newcomers start with nothing unread.
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO members (conversation, user, updated_at, last_read_pos)
                     VALUES (?1, ?2, ?3, (SELECT last_pos FROM conversations WHERE id = ?1))
-                    """, arguments: [cid, member.rawValue, ts])
+                    """).execute(arguments: [cid, member.rawValue, ts])
             }
             var group = current
             group.members += added
@@ -128,7 +128,7 @@ extension SQLiteChatStore {
 
     public func removeMember(_ member: UserID, from groupID: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
         try await writer.write { db in
-            try db.execute(sql: "DELETE FROM members WHERE conversation = ? AND user = ?",
+            try db.cachedStatement(sql: "DELETE FROM members WHERE conversation = ? AND user = ?").execute(
                            arguments: [ConversationID.group(groupID).rawValue, member.rawValue])
             guard db.changesCount == 1, let group = try Self.group(groupID, db) else { throw ChatError.notFound("not a member") }
             let payload = event(group)
@@ -139,9 +139,9 @@ extension SQLiteChatStore {
     /// Appends one entry with the user's next seq (the counter lives on the user row).
     private static func append(_ db: Database, to user: UserID, event: String, payload: [UInt8], ts: Int64,
                                message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
-        guard let seq = try Int64.fetchOne(db, sql: "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+        guard let seq = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
                                            arguments: [user.rawValue]) else { throw ChatError.notFound("no such user: \(user)") }
-        try db.execute(sql: "INSERT INTO timeline (user, seq, event, payload, ts, conversation, pos) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        try db.cachedStatement(sql: "INSERT INTO timeline (user, seq, event, payload, ts, conversation, pos) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(
                        arguments: [user.rawValue, seq, event, Data(payload), ts, message?.conversation, message?.pos])
         return TimelineEntry(user: user, seq: seq, event: event, payload: payload, ts: ts)
     }

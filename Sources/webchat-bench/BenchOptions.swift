@@ -1,0 +1,175 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import SocketIO
+
+/// Options every scenario shares.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Server base URL (http:// or ws://, loopback only).")
+    var url: String = "http://127.0.0.1:8080"
+
+    @Option(help: "Client event-loop threads (default: one per core).")
+    var threads: Int = System.coreCount
+
+    @Option(help: "Local source addresses to spread connections over, e.g. 127.0.0.1-127.0.0.20.")
+    var sources: String?
+
+    @Option(help: "Handshakes in flight at once while connecting.")
+    var concurrency: Int = 200
+
+    @Option(help: "Write the JSON report to this file as well as standard output.")
+    var json: String?
+
+    /// Host and port of `url`.
+    func endpoint() throws -> (host: String, port: Int) {
+        var rest = Substring(url)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        let parts = rest.split(separator: ":")
+        let host = String(parts.first ?? "127.0.0.1")
+        let port = parts.count > 1 ? Int(parts[1]) ?? 80 : 80
+        guard host == "127.0.0.1" || host == "localhost" || host == "::1" else {
+            throw ValidationError("the bench targets loopback only, not \(host)")
+        }
+        return (host == "localhost" ? "127.0.0.1" : host, port)
+    }
+
+    /// The local source addresses, or nil for the kernel's choice.
+    func sourceAddresses() throws -> [SocketAddress]? {
+        guard let sources else { return nil }
+        let ends = sources.split(separator: "-").map(String.init)
+        guard let first = ends.first, let lastOctets = ends.last?.split(separator: ".").last, let last = Int(lastOctets) else {
+            throw ValidationError("--sources must look like 127.0.0.1-127.0.0.20")
+        }
+        var octets = first.split(separator: ".").map(String.init)
+        guard octets.count == 4, let start = Int(octets[3]), start <= last else { throw ValidationError("bad --sources \(sources)") }
+        return try (start...last).map { octet in
+            octets[3] = String(octet)
+            return try SocketAddress(ipAddress: octets.joined(separator: "."), port: 0)
+        }
+    }
+
+    /// Prints the report and writes it to `--json`.
+    func emit(_ report: JSONValue) throws {
+        let text = report.jsonString
+        print(text)
+        if let json {
+            try (text + "\n").write(toFile: json, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+/// A short random tag that keeps user and message ids of one run apart from others.
+func runTag() -> String {
+    let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+    return String((0..<6).map { _ in letters.randomElement()! })
+}
+
+/// A message body of about `size` bytes that starts with the send time.
+func timedBody(size: Int, at nanos: UInt64) -> String {
+    let stamp = String(nanos) + ":"
+    return stamp.count >= size ? stamp : stamp + String(repeating: "x", count: size - stamp.count)
+}
+
+extension SocketIOClient {
+    /// Emits a chat `message` (with ack) to `target` ("to" or "group" → `id`), its body
+    /// stamped with the send time, and counts it as sent.
+    func sendTimedMessage(id: String, target: (key: String, id: String), size: Int, stats: BenchStats) {
+        let body = timedBody(size: size, at: BenchStats.now())
+        emit("message", argumentJSON: "{\"id\":\"\(id)\",\"\(target.key)\":\"\(target.id)\",\"body\":\"\(body)\"}", withAck: true)
+        stats.sent.add(1, ordering: .relaxed)
+    }
+}
+
+/// The send time at the start of a body made by `timedBody`.
+func sentTime(ofBody body: String?) -> UInt64? {
+    guard let body, let colon = body.firstIndex(of: ":") else { return nil }
+    return UInt64(body[..<colon])
+}
+
+/// Connects `count` clients with at most `concurrency` handshakes at once; returns the
+/// clients that connected (transport level; the scenario waits for CONNECT itself).
+func connectAll(
+    count: Int, common: CommonOptions, group: MultiThreadedEventLoopGroup, stats: BenchStats,
+    loopFor: @escaping @Sendable (Int) -> any EventLoop,
+    makeClient: @escaping @Sendable (Int) -> SocketIOClient
+) async throws -> [SocketIOClient?] {
+    let (host, port) = try common.endpoint()
+    let sources = try common.sourceAddresses()
+    let path = "/socket.io/?EIO=4&transport=websocket"
+    return await withTaskGroup(of: (Int, SocketIOClient?).self) { tasks in
+        var results = [SocketIOClient?](repeating: nil, count: count)
+        var next = 0
+        func launch() {
+            let index = next
+            next += 1
+            tasks.addTask {
+                let source = sources.map { $0[index % $0.count] }
+                do {
+                    let client = try await SocketIOClient.connect(
+                        host: host, port: port, path: path, on: loopFor(index), source: source,
+                        makeClient: { makeClient(index) }
+                    ).get()
+                    return (index, client)
+                } catch {
+                    stats.failedConnections.add(1, ordering: .relaxed)
+                    stats.error("connect \(index): \(error)")
+                    return (index, nil)
+                }
+            }
+        }
+        while next < min(count, common.concurrency) { launch() }
+        for await (index, client) in tasks {
+            results[index] = client
+            if next < count { launch() }
+        }
+        return results
+    }
+}
+
+/// Waits until `condition` holds or `timeout` passes; returns whether it held.
+func waitUntil(timeout: Duration, poll: Duration = .milliseconds(20), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: poll)
+    }
+    return true
+}
+
+/// Opens sessions for `users` (open auth mode) and returns their tokens in order.
+func openSessions(_ users: [String], common: CommonOptions, group: MultiThreadedEventLoopGroup) async throws -> [String] {
+    let (host, port) = try common.endpoint()
+    return try await withThrowingTaskGroup(of: (Int, String).self) { tasks in
+        var tokens = [String](repeating: "", count: users.count)
+        var next = 0
+        func launch() {
+            let index = next
+            next += 1
+            tasks.addTask {
+                let token = try await HTTPPost.openSession(host: host, port: port, user: users[index], on: group.next()).get()
+                return (index, token)
+            }
+        }
+        while next < min(users.count, 32) { launch() }
+        for try await (index, token) in tasks {
+            tokens[index] = token
+            if next < users.count { launch() }
+        }
+        return tokens
+    }
+}
+
+/// The server's resident set size in bytes, from /proc/PID/status.
+func residentBytes(pid: Int) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
+    }
+    return nil
+}
+
+/// JSON string literal for `text` (ids and bodies made here need no escaping beyond quotes).
+func quoted(_ text: String) -> String { "\"" + text + "\"" }
