@@ -38,6 +38,7 @@ public func buildApplication(
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: APIErrorMiddleware())
+    router.add(middleware: CORSPolicyMiddleware(policy: originPolicy(configuration.corsOrigins)))
     if let publicDirectory = configuration.publicDirectory ?? locatePublicDirectory() {
         router.add(middleware: FileMiddleware(publicDirectory, searchForIndexHtml: true, logger: logger))
     } else {
@@ -85,12 +86,17 @@ private func socketIOConfiguration(_ configuration: ServerConfiguration) -> Sock
     socketIO.pingTimeout = .milliseconds(configuration.pingTimeoutMS)
     socketIO.maxPayload = configuration.maxPayloadBytes
     socketIO.connectTimeout = .milliseconds(configuration.connectTimeoutMS)
-    switch configuration.corsOrigins {
-    case []: socketIO.allowedOrigins = .sameOrigin
-    case ["*"]: socketIO.allowedOrigins = .any
-    case let origins: socketIO.allowedOrigins = .list(origins)
-    }
+    socketIO.allowedOrigins = originPolicy(configuration.corsOrigins)
     return socketIO
+}
+
+/// `--cors-origins`: none means same origin only, `*` any origin, otherwise the list.
+private func originPolicy(_ origins: [String]) -> OriginPolicy {
+    switch origins {
+    case []: .sameOrigin
+    case ["*"]: .any
+    default: .list(origins)
+    }
 }
 
 /// `Public/` in the working directory, or beside this source tree (for `swift run` and tests).

@@ -8,7 +8,7 @@ public enum OriginPolicy: Sendable, Hashable {
     case sameOrigin
     /// Every origin.
     case any
-    /// These origins exactly, e.g. `https://chat.example.com`.
+    /// These origins exactly, e.g. `https://chat.example.com`, besides the same origin.
     case list([String])
 
     /// Whether a request with this `Origin` (nil when absent) and `Host` is allowed.
@@ -18,11 +18,16 @@ public enum OriginPolicy: Sendable, Hashable {
         case .any:
             return true
         case .list(let origins):
-            return origins.contains(origin)
+            // Listing other sites never locks out the server's own pages.
+            return origins.contains(origin) || Self.isSameOrigin(origin, host: host)
         case .sameOrigin:
-            guard let host, let range = origin.range(of: "://") else { return false }
-            return origin[range.upperBound...].lowercased() == host.lowercased()
+            return Self.isSameOrigin(origin, host: host)
         }
+    }
+
+    private static func isSameOrigin(_ origin: String, host: String?) -> Bool {
+        guard let host, let range = origin.range(of: "://") else { return false }
+        return origin[range.upperBound...].lowercased() == host.lowercased()
     }
 
     /// The CORS headers of an allowed request: the origin is echoed, credentials allowed.

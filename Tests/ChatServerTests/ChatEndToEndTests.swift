@@ -31,6 +31,15 @@ struct ChatEndToEndTests {
         }
     }
 
+    @Test("CORS and WebSocket origins follow --cors-origins")
+    func corsAndOrigins() async throws {
+        var configuration = LiveChatServer.openAuth
+        configuration.corsOrigins = ["http://allowed.example"]
+        try await LiveChatServer.with(configuration) { server in
+            try await E2E.run("cors_and_origins", "--url", server.url)
+        }
+    }
+
     @Test("scenario with the server as a child process (kill -9 and restart; password mode and its logs)", arguments: ["kill9_nothing_lost", "password_mode"])
     func childProcessScenario(_ name: String) async throws {
         let binary = try Executables.path(of: "webchat")

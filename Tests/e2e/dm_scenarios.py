@@ -451,3 +451,36 @@ def openapi_matches(ctx):
             check((status, body) != no_route, f"{method.upper()} {path} is routed", status, body)
             operations += 1
     check(operations >= 13, "all operations checked", operations)
+
+
+@scenario
+def cors_and_origins(ctx):
+    """The server runs with --cors-origins http://allowed.example: browsers from there may
+    use the REST API and the sockets, other origins may not, same-origin pages always may."""
+    import requests
+    import websocket
+
+    allowed, evil, same = "http://allowed.example", "http://evil.example", ctx.url
+    token = ctx.token("alice")
+    url = ctx.url + "/api/v1/conversations"
+    pre = requests.options(url, headers={"Origin": allowed, "Access-Control-Request-Method": "GET",
+                                         "Access-Control-Request-Headers": "authorization"}, timeout=5)
+    check(pre.status_code == 204 and pre.headers.get("Access-Control-Allow-Origin") == allowed, "preflight allowed", pre.status_code, dict(pre.headers))
+    check("Authorization" in pre.headers.get("Access-Control-Allow-Headers", ""), "Authorization may be sent", dict(pre.headers))
+    r = requests.get(url, headers={"Origin": allowed, "Authorization": "Bearer " + token}, timeout=5)
+    check(r.status_code == 200 and r.headers.get("Access-Control-Allow-Origin") == allowed, "CORS answer for an allowed origin", dict(r.headers))
+    r = requests.get(url, headers={"Origin": evil, "Authorization": "Bearer " + token}, timeout=5)
+    check("Access-Control-Allow-Origin" not in r.headers, "no CORS headers for another origin", dict(r.headers))
+    ws_url = ctx.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+    for origin, ok in [(allowed, True), (same, True), (None, True), (evil, False)]:
+        try:
+            ws = websocket.create_connection(ws_url, origin=origin, timeout=5) if origin else \
+                websocket.create_connection(ws_url, timeout=5, suppress_origin=True)
+            opened = ws.recv().startswith("0")
+            ws.close()
+        except websocket.WebSocketBadStatusException as error:
+            opened = False
+            # Polling answers 403 {"code":4}; a refused WebSocket upgrade is answered by the
+            # HTTP upgrade layer, with 400 (docs/PROTOCOL.md §1).
+            check(error.status_code in (400, 403), "refused with 400 or 403", error.status_code)
+        check(opened == ok, f"WebSocket from origin {origin}: {'accepted' if ok else 'refused'}", opened)
