@@ -59,7 +59,7 @@ public func buildApplication(
         router: router,
         server: socketIO.httpServerBuilder(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "webchat"),
-        services: [RetentionService(chat: chat, logger: logger)],
+        services: [RetentionService(chat: chat, logger: logger), SocketShutdownService(socketIO: socketIO, logger: logger)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             logger.info("webchat listening on http://\(configuration.host):\(port)")
@@ -149,6 +149,20 @@ struct RetentionService: Service {
             }
             try? await gracefulShutdownSleep(for: .seconds(3600))
         }
+    }
+}
+
+/// On graceful shutdown, closes every Engine.IO session with a close packet, so clients
+/// learn at once that the server is going (and reconnect elsewhere) instead of waiting
+/// for a heartbeat to time out.
+struct SocketShutdownService: Service {
+    let socketIO: SocketIOServer
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("closing client sessions")
+        socketIO.engine.closeAll()
     }
 }
 

@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 extension EngineIOServer {
     /// Registers the HTTP long-polling endpoint (every method, so wrong ones get the reference's answers)
@@ -43,7 +44,18 @@ extension EngineIOServer {
     private func respond(to request: Request, session: EngineSession, cors: HTTPFields) async throws(EngineHTTPError) -> Response {
         switch request.method {
         case .get:
-            return Self.payloadResponse(try await session.poll(), cors: cors)
+            // A long poll must not hold up the server's graceful shutdown: close the session,
+            // which answers the poll with a close packet.
+            let polled = await withGracefulShutdownHandler {
+                do throws(EngineHTTPError) {
+                    return Result<_, EngineHTTPError>.success(try await session.poll())
+                } catch {
+                    return .failure(error)
+                }
+            } onGracefulShutdown: {
+                session.close()
+            }
+            return Self.payloadResponse(try polled.get(), cors: cors)
         case .post:
             guard session.beginPost() else {
                 session.close()

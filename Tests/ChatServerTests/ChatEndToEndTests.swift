@@ -40,7 +40,7 @@ struct ChatEndToEndTests {
         }
     }
 
-    @Test("scenario with the server as a child process (kill -9 and restart; password mode and its logs)", arguments: ["kill9_nothing_lost", "password_mode"])
+    @Test("scenario with the server as a child process (kill -9 and restart; password mode and its logs; SIGTERM)", arguments: ["kill9_nothing_lost", "password_mode", "graceful_shutdown"])
     func childProcessScenario(_ name: String) async throws {
         let binary = try Executables.path(of: "webchat")
         let tmp = try TemporaryDirectory()

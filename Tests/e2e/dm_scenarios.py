@@ -484,3 +484,33 @@ def cors_and_origins(ctx):
             # HTTP upgrade layer, with 400 (docs/PROTOCOL.md §1).
             check(error.status_code in (400, 403), "refused with 400 or 403", error.status_code)
         check(opened == ok, f"WebSocket from origin {origin}: {'accepted' if ok else 'refused'}", opened)
+
+
+@scenario
+def graceful_shutdown(ctx):
+    """SIGTERM: acked messages are kept, clients are told (close packet) before the process
+    exits 0, and it says so in its log."""
+    import signal
+    server = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "open").start()
+    try:
+        api = Api(server.url)
+        api.session("bob")
+        alice = Chat(server.url, {"token": api.session("alice")}).connect()
+        carol = Chat(server.url, {"token": api.session("carol")}, transports=("polling",)).connect()
+        ids = [alice.send(to="bob", body=f"before shutdown {i}")["message"]["id"] for i in range(10)]
+        start = time.time()
+        server.proc.send_signal(signal.SIGTERM)
+        check(server.proc.wait(timeout=15) == 0, "exit status 0")
+        check(time.time() - start < 10, "stopped promptly", time.time() - start)
+        deadline = time.time() + 5
+        while (alice.sio.connected or carol.sio.connected) and time.time() < deadline:
+            time.sleep(0.05)
+        check(not alice.sio.connected, "the WebSocket client was disconnected")
+        check(not carol.sio.connected, "the polling client was disconnected")
+        check("webchat stopped" in server.logs(), "logged the stop", server.logs()[-500:])
+        server.start()
+        bob = Chat(server.url, {"token": Api(server.url).session("bob")}).connect()
+        check([bob.expect("message")["id"] for _ in ids] == ids, "everything acked before SIGTERM is there")
+        bob.disconnect()
+    finally:
+        server.stop()
