@@ -142,5 +142,10 @@ let package = Package(
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", "socketio-conformance", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore", "ChatSQLite", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ChatServerTests", dependencies: ["ChatServer", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WebChatTests",
+            dependencies: ["webchat", "ChatServer", .product(name: "Configuration", package: "swift-configuration")],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

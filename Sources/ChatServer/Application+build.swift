@@ -136,9 +136,10 @@ private func addOperationalRoutes(to router: Router<AppRequestContext>, chat: Ch
 }
 
 /// Drops timeline events older than the retention period, hourly, until shutdown.
-struct RetentionService: Service {
+struct RetentionService: Service, CustomStringConvertible {
     let chat: ChatService
     let logger: Logger
+    var description: String { "RetentionService" }
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -155,9 +156,10 @@ struct RetentionService: Service {
 /// On graceful shutdown, closes every Engine.IO session with a close packet, so clients
 /// learn at once that the server is going (and reconnect elsewhere) instead of waiting
 /// for a heartbeat to time out.
-struct SocketShutdownService: Service {
+struct SocketShutdownService: Service, CustomStringConvertible {
     let socketIO: SocketIOServer
     let logger: Logger
+    var description: String { "SocketShutdownService" }
 
     func run() async throws {
         try? await gracefulShutdown()

@@ -63,8 +63,11 @@ enum Options {
         }
         if let v = string("store") { c.store = try ServerConfiguration.parseStore(v) }
         if let v = string("broker") { c.broker = try ServerConfiguration.parseBroker(v) }
-        if let v = string("corsOrigins") {
-            c.corsOrigins = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // The command-line provider splits `a,b` into a list itself; a single origin stays a string.
+        if let list = reader.stringArray(forKey: "corsOrigins") ?? string("corsOrigins").map({ [$0] }) {
+            c.corsOrigins = list.flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
         }
         if let v = string("publicDir") { c.publicDirectory = v }
         if let v = try int("retentionDays", 1...36_500) { c.chat.retentionDays = v }

@@ -1,0 +1,69 @@
+import ChatServer
+import Configuration
+import Testing
+@testable import webchat
+
+@Suite("Command line and environment options")
+struct OptionsTests {
+    private func resolve(_ arguments: [String], environment: [String: String] = [:]) throws -> ServerConfiguration {
+        try Options.checkFlags(arguments)
+        return try Options.resolve(ConfigReader(providers: [
+            CommandLineArgumentsProvider(arguments: ["webchat"] + arguments),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "webchat"),
+        ]))
+    }
+
+    @Test("defaults: 127.0.0.1:8080, password auth, SQLite under data/")
+    func defaults() throws {
+        let c = try resolve([])
+        #expect(c.host == "127.0.0.1" && c.port == 8080 && c.auth == .password)
+        #expect(c.store == .sqlite(path: "data/webchat.sqlite"))
+        #expect(c.chat.retentionDays == 30 && c.chat.maxMessageChars == 4000)
+        #expect(c.rateBurst == 100 && c.ratePerSecond == 50)
+    }
+
+    @Test("the command line wins over the environment, which wins over defaults")
+    func precedence() throws {
+        let c = try resolve(["--port", "9001"], environment: ["WEBCHAT_PORT": "9002", "WEBCHAT_RETENTION_DAYS": "7"])
+        #expect(c.port == 9001)
+        #expect(c.chat.retentionDays == 7)
+    }
+
+    @Test("each option reaches its setting")
+    func options() throws {
+        let c = try resolve([
+            "--host", "0.0.0.0", "--auth", "open", "--store", "memory",
+            "--cors-origins", "https://a.example, https://b.example", "--max-message-chars", "10",
+            "--max-group-members", "5", "--token-ttl-days", "2", "--bcrypt-cost", "4", "--rate-burst", "7",
+            "--rate-per-second", "2.5", "--ping-interval-ms", "1000", "--ping-timeout-ms", "500",
+            "--max-payload-bytes", "2048", "--connect-timeout-ms", "3000", "--log-level", "debug",
+            "--public-dir", "/srv/web", "--retention-days=3",
+        ])
+        #expect(c.host == "0.0.0.0" && c.auth == .open && c.store == .memory)
+        #expect(c.corsOrigins == ["https://a.example", "https://b.example"])
+        #expect(c.chat.maxMessageChars == 10 && c.chat.maxGroupMembers == 5 && c.chat.retentionDays == 3)
+        #expect(c.tokenTTLDays == 2 && c.bcryptCost == 4 && c.rateBurst == 7 && c.ratePerSecond == 2.5)
+        #expect(c.pingIntervalMS == 1000 && c.pingTimeoutMS == 500 && c.maxPayloadBytes == 2048 && c.connectTimeoutMS == 3000)
+        #expect(c.logLevel == .debug && c.publicDirectory == "/srv/web")
+    }
+
+    @Test("bad input stops with a message naming the option", arguments: [
+        (["--prot", "9"], "unknown option --prot"),
+        (["--port", "abc"], "--port must be a whole number from 0 to 65535"),
+        (["--port", "70000"], "--port must be a whole number"),
+        (["--auth", "none"], "--auth must be password or open"),
+        (["--store", "postgres://x"], "--store must be sqlite:PATH or memory"),
+        (["--store", "sqlite:"], "needs a file path"),
+        (["--broker", "redis://localhost:6379"], "not available in this build"),
+        (["--rate-per-second", "0"], "--rate-per-second must be a positive number"),
+        (["--log-level", "loud"], "--log-level must be one of"),
+        (["--bcrypt-cost", "3"], "--bcrypt-cost must be a whole number from 4 to 31"),
+    ])
+    func refused(_ arguments: [String], _ message: String) {
+        #expect {
+            _ = try resolve(arguments)
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+}
