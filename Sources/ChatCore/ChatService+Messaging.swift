@@ -6,24 +6,42 @@ extension ChatService {
     /// group one is not in → `forbidden`, empty body → `bad_request`, too long → `too_large`.
     /// Returns after the message and every recipient's timeline entry are durable.
     public func send(from: UserID, _ request: SendRequest) async throws(ChatError) -> Message {
+        try await submitSend(from: from, request).message()
+    }
+
+    /// `send` in two steps, for callers that handle one user's events in order but need not
+    /// wait for each commit: validates and queues the write (sends submitted in order get their
+    /// `pos` in that order) and returns; the result's `message()` returns once it is durable and
+    /// published (or throws what `send` throws).
+    public func submitSend(from: UserID, _ request: SendRequest) async throws(ChatError) -> PendingSend {
         try Validation.messageID(request.id)
         let conversation = try Validation.target(to: request.to, group: request.group, from: from)
         try Validation.body(request.body, max: configuration.maxMessageChars)
         let draft = MessageDraft(id: request.id, conversation: conversation, from: from, to: request.to,
                                  group: request.group, body: request.body, ts: clock())
-        let outcome = try await storage("appendMessage") {
-            try await store.appendMessage(draft) { JSONPayload.encode($0) }
-        }
-        switch outcome {
-        case .created(let message, let entries):
-            await publish(entries)
-            return message
-        case .existing(let message):
-            guard message.conversation == draft.conversation, message.body == draft.body else {
-                throw .conflict("message id already used with other content")
+        let promise = Promise<Message, ChatError>()
+        await store.submitAppendMessage(draft, encode: { JSONPayload.message($0) }) { [self] result in
+            switch result {
+            case .success(.created(let message, let entries)):
+                // Published in commit order; the sender's answer waits for the publish, as before.
+                publisher.enqueue {
+                    await self.publish(entries)
+                    promise.complete(.success(message))
+                }
+            case .success(.existing(let message)):
+                if message.conversation == draft.conversation, message.body == draft.body {
+                    promise.complete(.success(message))
+                } else {
+                    promise.complete(.failure(.conflict("message id already used with other content")))
+                }
+            case .failure(let error as ChatError):
+                promise.complete(.failure(error))
+            case .failure(let error):
+                logger.error("store failed", metadata: ["operation": "appendMessage", "error": "\(error)"])
+                promise.complete(.failure(.unavailable("storage unavailable")))
             }
-            return message
         }
+        return PendingSend(promise: promise)
     }
 
     /// Marks the messages `ids` of `conversation` read by `reader`; each sender gets one `read`
@@ -37,7 +55,7 @@ extension ChatService {
         let ts = clock()
         let entries = try await storage("markRead") {
             try await store.markRead(reader: reader, conversation: conversation, ids: ids, at: ts) { _, readIDs in
-                JSONPayload.encode(ReceiptEvent(conversation: conversation, ids: readIDs, by: reader, status: .read, ts: ts))
+                JSONPayload.receipt(ReceiptEvent(conversation: conversation, ids: readIDs, by: reader, status: .read, ts: ts))
             }
         }
         await publish(entries)
@@ -64,18 +82,36 @@ extension ChatService {
 
     /// A connection of `user` acknowledged timeline event `seq`: raises the acked mark and, for
     /// a message not yet delivered to `user`, records the delivery and sends the sender a
-    /// `delivered` receipt (once per message per recipient). Failures are logged, not thrown:
-    /// the client's ack cannot be answered anyway.
+    /// `delivered` receipt (once per message per recipient). Returns once that is durable.
+    /// Failures are logged, not thrown: the client's ack cannot be answered anyway.
     public func acknowledge(user: UserID, seq: Int64) async {
         guard seq > 0 else { return }
-        let ts = clock()
-        do {
-            let entries = try await store.acknowledge(user: user, seq: seq, at: ts) { message in
-                JSONPayload.encode(ReceiptEvent(conversation: message.conversation, ids: [message.id], by: user, status: .delivered, ts: ts))
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if acks.add(user: user, seq: seq, waiter: continuation) { Task { await flushAcks() } }
+        }
+    }
+
+    /// `acknowledge` without waiting: the ack joins the next batch of acks, written as one
+    /// store operation (so a connection's acks do not hold its other events behind a commit each).
+    public func acknowledgeInBackground(user: UserID, seq: Int64) {
+        guard seq > 0 else { return }
+        if acks.add(user: user, seq: seq, waiter: nil) { Task { await flushAcks() } }
+    }
+
+    private func flushAcks() async {
+        while true {
+            let (batch, waiters) = acks.take()
+            if batch.isEmpty { return }
+            let ts = clock()
+            do {
+                let entries = try await store.acknowledge(batch, at: ts) { user, message in
+                    JSONPayload.receipt(ReceiptEvent(conversation: message.conversation, ids: [message.id], by: user, status: .delivered, ts: ts))
+                }
+                await publish(entries)
+            } catch {
+                logger.error("acknowledge failed", metadata: ["acks": "\(batch.count)", "error": "\(error)"])
             }
-            await publish(entries)
-        } catch {
-            logger.error("acknowledge failed", metadata: ["user": "\(user)", "seq": "\(seq)", "error": "\(error)"])
+            for waiter in waiters { waiter.resume() }
         }
     }
 
@@ -98,5 +134,15 @@ extension ChatService {
     public func pruneExpired() async throws(ChatError) {
         let cutoff = clock() - Int64(configuration.retentionDays) * 86_400_000
         try await storage("pruneTimeline") { try await store.pruneTimeline(before: cutoff) }
+    }
+}
+
+/// A message whose write is queued; see `ChatService.submitSend(from:_:)`.
+public struct PendingSend: Sendable {
+    fileprivate let promise: Promise<Message, ChatError>
+
+    /// The stored message, once durable and published.
+    public func message() async throws(ChatError) -> Message {
+        try await promise.result.get()
     }
 }

@@ -12,6 +12,10 @@ public final class ChatService: Sendable {
     public let configuration: ChatConfiguration
     let logger: Logger
     let clock: @Sendable () -> Int64
+    /// Publishes committed entries of pipelined writes in commit order.
+    let publisher = SerialJobs()
+    /// Acks waiting to be written as one store operation.
+    let acks = AckCoalescer()
 
     /// Creates the service. `clock` returns "now" in ms since 1970 (inject a fixed one in tests).
     public init(store: some ChatStore, broker: some Broker, configuration: ChatConfiguration = .init(), logger: Logger,

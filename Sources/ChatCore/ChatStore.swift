@@ -141,6 +141,15 @@ public protocol ChatStore: Sendable {
     /// Raises `user`'s acked mark to `seq`; if entry `seq` is a message not yet delivered to
     /// `user`, records the delivery and appends `receipt(message)` to the sender's timeline.
     func acknowledge(user: UserID, seq: Int64, at ts: Int64, receipt: @escaping PayloadEncoder<Message>) async throws -> [TimelineEntry]
+    /// `appendMessage` in two steps: returns once the operation is queued behind the ones
+    /// submitted before it (submissions in order get their `pos` in that order) and calls
+    /// `completion` with the outcome once it is durable (or failed), in submission order.
+    /// Keep `completion` short; it may run on the store's writer.
+    func submitAppendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
+                             completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) async
+    /// Many acks as one operation: each user's acked mark rises to their highest seq and each
+    /// seq is handled as by `acknowledge(user:seq:at:receipt:)`, in order; `receipt` gets the acking user.
+    func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<(UserID, Message)>) async throws -> [TimelineEntry]
     /// Marks messages of `conversation` with client ids `ids` and sent by others as read by
     /// `reader` (once each), resets the reader's unread count accordingly and appends one
     /// `receipt((sender, newlyReadIds))` per sender.
@@ -174,4 +183,39 @@ public protocol ChatStore: Sendable {
 
     /// Deletes timeline entries appended before `ts`. Seq counters are kept.
     func pruneTimeline(before ts: Int64) async throws
+}
+
+/// The seqs one user acknowledged, for `ChatStore.acknowledge(_:at:receipt:)`.
+public struct UserAcks: Sendable, Hashable {
+    public var user: UserID
+    public var seqs: [Int64]
+
+    public init(user: UserID, seqs: [Int64]) {
+        self.user = user
+        self.seqs = seqs
+    }
+}
+
+extension ChatStore {
+    /// Runs `appendMessage` and then `completion`: correct ordering, no pipelining.
+    public func submitAppendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
+                                    completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) async {
+        do {
+            completion(.success(try await appendMessage(draft, encode: encode)))
+        } catch {
+            completion(.failure(error))
+        }
+    }
+
+    /// One `acknowledge(user:seq:at:receipt:)` per seq.
+    public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<(UserID, Message)>) async throws -> [TimelineEntry] {
+        var entries: [TimelineEntry] = []
+        for ack in acks {
+            let user = ack.user
+            for seq in ack.seqs {
+                entries += try await acknowledge(user: user, seq: seq, at: ts) { receipt((user, $0)) }
+            }
+        }
+        return entries
+    }
 }

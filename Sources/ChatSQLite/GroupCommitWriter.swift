@@ -36,30 +36,38 @@ final class GroupCommitWriter: Sendable {
     /// Runs `operation` in the next group-committed transaction; returns after the commit.
     func write<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let pending = Pending(
-                run: { db in
-                    do {
-                        var result: T?
-                        try db.inSavepoint {
-                            result = try operation(db)
-                            return .commit
-                        }
-                        let value = result!
-                        return { continuation.resume(returning: value) }
-                    } catch {
-                        return { continuation.resume(throwing: error) }
-                    }
-                },
-                fail: { continuation.resume(throwing: $0) }
-            )
-            let startDrain = state.withLock { state in
-                state.queue.append(pending)
-                guard !state.draining else { return false }
-                state.draining = true
-                return true
-            }
-            if startDrain { Task { await self.drain() } }
+            submit(operation) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Queues `operation` behind everything submitted before (operations run in submission order)
+    /// and returns at once; `completion` runs with its result after the transaction committed
+    /// (or failed), in submission order, on the writer's drain task: keep it short.
+    func submit<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T,
+                             completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
+        let pending = Pending(
+            run: { db in
+                do {
+                    var result: T?
+                    try db.inSavepoint {
+                        result = try operation(db)
+                        return .commit
+                    }
+                    let value = result!
+                    return { completion(.success(value)) }
+                } catch {
+                    return { completion(.failure(error)) }
+                }
+            },
+            fail: { completion(.failure($0)) }
+        )
+        let startDrain = state.withLock { state in
+            state.queue.append(pending)
+            guard !state.draining else { return false }
+            state.draining = true
+            return true
+        }
+        if startDrain { Task { await self.drain() } }
     }
 
     private func drain() async {

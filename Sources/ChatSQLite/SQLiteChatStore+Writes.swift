@@ -5,60 +5,88 @@ import GRDB
 // The atomic timeline writes: each runs as one savepoint of a group-committed transaction.
 extension SQLiteChatStore {
     public func appendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>) async throws -> AppendOutcome {
-        try await writer.write { db in
-            if let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE sender = ? AND client_id = ?"),
-                                               arguments: [draft.from.rawValue, draft.id]) {
-                return .existing(try existing.message())
-            }
-            let conversation = draft.conversation.rawValue
-            let recipients: [UserID]
-            if let to = draft.to {
-                guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [to.rawValue]) != nil else {
-                    throw ChatError.notFound("no such user")
-                }
-                recipients = [to]
-                try db.cachedStatement(sql: "INSERT OR IGNORE INTO conversations (id) VALUES (?)").execute(arguments: [conversation])
-                for user in [draft.from, to] {
-                    try db.cachedStatement(sql: "INSERT OR IGNORE INTO members (conversation, user, updated_at) VALUES (?, ?, ?)").execute(
-                                   arguments: [conversation, user.rawValue, draft.ts])
-                }
-            } else {
-                guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM conversations WHERE id = ? AND name IS NOT NULL"), arguments: [conversation]) != nil else {
-                    throw ChatError.notFound("no such group")
-                }
-                let members = try Self.members(of: conversation, db)
-                guard members.contains(draft.from) else { throw ChatError.forbidden("not a member of this group") }
-                recipients = members.filter { $0 != draft.from }
-            }
-            let pos = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE conversations SET last_pos = last_pos + 1 WHERE id = ? RETURNING last_pos"),
-                                         arguments: [conversation])!
-            let message = draft.message(pos: pos)
-            try db.cachedStatement(sql: """
-                INSERT INTO messages (conversation, pos, client_id, sender, recipient, group_id, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [conversation, pos, draft.id, draft.from.rawValue, draft.to?.rawValue, draft.group?.rawValue, draft.body, draft.ts])
-            try db.cachedStatement(sql: "UPDATE members SET updated_at = ?, unread = unread + (user != ?) WHERE conversation = ?").execute(
-                           arguments: [draft.ts, draft.from.rawValue, conversation])
-            let payload = encode(message)
-            let entries = try recipients.map {
-                try Self.append(db, to: $0, event: "message", payload: payload, ts: draft.ts, message: (conversation, pos))
-            }
-            return .created(message, entries)
+        try await writer.write { db in try Self.appendMessage(db, draft, encode: encode) }
+    }
+
+    public func submitAppendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
+                                    completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) async {
+        writer.submit({ db in try Self.appendMessage(db, draft, encode: encode) }, completion: completion)
+    }
+
+    private static func appendMessage(_ db: Database, _ draft: MessageDraft, encode: PayloadEncoder<Message>) throws -> AppendOutcome {
+        if let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE sender = ? AND client_id = ?"),
+                                           arguments: [draft.from.rawValue, draft.id]) {
+            return .existing(try existing.message())
         }
+        let conversation = draft.conversation.rawValue
+        let recipients: [UserID]
+        if let to = draft.to {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [to.rawValue]) != nil else {
+                throw ChatError.notFound("no such user")
+            }
+            recipients = [to]
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO conversations (id) VALUES (?)").execute(arguments: [conversation])
+            for user in [draft.from, to] {
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO members (conversation, user, updated_at) VALUES (?, ?, ?)").execute(
+                               arguments: [conversation, user.rawValue, draft.ts])
+            }
+        } else {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM conversations WHERE id = ? AND name IS NOT NULL"), arguments: [conversation]) != nil else {
+                throw ChatError.notFound("no such group")
+            }
+            let members = try Self.members(of: conversation, db)
+            guard members.contains(draft.from) else { throw ChatError.forbidden("not a member of this group") }
+            recipients = members.filter { $0 != draft.from }
+        }
+        let pos = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE conversations SET last_pos = last_pos + 1 WHERE id = ? RETURNING last_pos"),
+                                     arguments: [conversation])!
+        let message = draft.message(pos: pos)
+        try db.cachedStatement(sql: """
+            INSERT INTO messages (conversation, pos, client_id, sender, recipient, group_id, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [conversation, pos, draft.id, draft.from.rawValue, draft.to?.rawValue, draft.group?.rawValue, draft.body, draft.ts])
+        try db.cachedStatement(sql: "UPDATE members SET updated_at = ?, unread = unread + (user != ?) WHERE conversation = ?").execute(
+                       arguments: [draft.ts, draft.from.rawValue, conversation])
+        let payload = encode(message)
+        let entries = try recipients.map {
+            try Self.append(db, to: $0, event: "message", payload: payload, ts: draft.ts, message: (conversation, pos))
+        }
+        return .created(message, entries)
     }
 
     public func acknowledge(user: UserID, seq: Int64, at ts: Int64, receipt: @escaping PayloadEncoder<Message>) async throws -> [TimelineEntry] {
         try await writer.write { db in
-            try db.cachedStatement(sql: "UPDATE users SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?").execute(arguments: [seq, user.rawValue])
+            try Self.acknowledge(db, user: user, seqs: [seq], at: ts, receipt: receipt)
+        }
+    }
+
+    public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<(UserID, Message)>) async throws -> [TimelineEntry] {
+        try await writer.write { db in
+            var entries: [TimelineEntry] = []
+            for ack in acks {
+                let user = ack.user
+                entries += try Self.acknowledge(db, user: user, seqs: ack.seqs, at: ts) { receipt((user, $0)) }
+            }
+            return entries
+        }
+    }
+
+    /// Raises the acked mark once to the highest of `seqs`, then records each delivery.
+    private static func acknowledge(_ db: Database, user: UserID, seqs: [Int64], at ts: Int64, receipt: PayloadEncoder<Message>) throws -> [TimelineEntry] {
+        guard let highest = seqs.max() else { return [] }
+        try db.cachedStatement(sql: "UPDATE users SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?").execute(arguments: [highest, user.rawValue])
+        var entries: [TimelineEntry] = []
+        for seq in seqs {
             guard let ref = try Row.fetchOne(db.cachedStatement(sql: "SELECT conversation, pos FROM timeline WHERE user = ? AND seq = ? AND pos IS NOT NULL"),
-                                             arguments: [user.rawValue, seq]) else { return [] }
+                                             arguments: [user.rawValue, seq]) else { continue }
             let conversation: String = ref["conversation"], pos: Int64 = ref["pos"]
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)").execute(
                            arguments: [conversation, pos, user.rawValue, ts])
             guard db.changesCount == 1,
                   let message = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE conversation = ? AND pos = ?"),
-                                                 arguments: [conversation, pos])?.message() else { return [] }
-            return [try Self.append(db, to: message.from, event: "receipt", payload: receipt(message), ts: ts, message: nil)]
+                                                 arguments: [conversation, pos])?.message() else { continue }
+            entries.append(try append(db, to: message.from, event: "receipt", payload: receipt(message), ts: ts, message: nil))
         }
+        return entries
     }
 
     public func markRead(reader: UserID, conversation: ConversationID, ids: [String], at ts: Int64,

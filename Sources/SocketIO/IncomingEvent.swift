@@ -23,6 +23,22 @@ public final class Ack: Sendable {
         self.id = id
     }
 
+    /// Sends the ack with arguments that are already JSON text, one complete value each (not checked).
+    public func send(rawJSONArguments arguments: [ByteBuffer]) async {
+        guard !self.sent.exchange(true, ordering: .relaxed) else { return }
+        var body = ByteBuffer()
+        body.reserveCapacity(arguments.reduce(2) { $0 + $1.readableBytes + 1 })
+        body.writeInteger(UInt8(ascii: "["))
+        for (index, argument) in arguments.enumerated() {
+            if index > 0 { body.writeInteger(UInt8(ascii: ",")) }
+            body.writeImmutableBuffer(argument)
+        }
+        body.writeInteger(UInt8(ascii: "]"))
+        self.socket.send(
+            EncodedEvent.messages(body: body, attachments: [], kind: .ack, namespace: self.socket.namespace, ackID: self.id)
+        )
+    }
+
     /// Sends the ack with these arguments (binary ones as attachments).
     public func send(_ arguments: [JSONValue]) async {
         guard !self.sent.exchange(true, ordering: .relaxed) else { return }

@@ -62,3 +62,23 @@ import Testing
         #expect(BrokerEnvelope(bytes: Array("X".utf8)) == nil)
     }
 }
+
+@Suite struct HandWrittenPayloadTests {
+    @Test func messageAndReceiptMatchTheEncoder() throws {
+        let odd = "q\"u\\o/te\n\t\r\u{01}\u{1F}é😀"
+        let messages = [
+            Message(id: "m1", conversation: .direct(uid("bob"), uid("alice")), from: uid("alice"), to: uid("bob"),
+                    group: nil, body: odd, ts: 1_700_000_000_123, pos: 42),
+            Message(id: "m\"2", conversation: .group(GroupID("g1")!), from: uid("alice"), to: nil, group: GroupID("g1"), body: "x", ts: 5, pos: 2),
+        ]
+        for message in messages {
+            let fast = JSONPayload.message(message)
+            #expect(try JSONDecoder().decode(Message.self, from: Data(fast)) == message)
+            #expect(try json(fast).keys.sorted() == json(JSONPayload.encode(message)).keys.sorted())
+        }
+        for ids in [["a"], ["a", "b\"c"], []] {
+            let receipt = ReceiptEvent(conversation: .group(GroupID("g1")!), ids: ids, by: uid("bob"), status: .delivered, ts: 9)
+            #expect(try JSONDecoder().decode(ReceiptEvent.self, from: Data(JSONPayload.receipt(receipt))) == receipt)
+        }
+    }
+}

@@ -34,7 +34,7 @@ final class ClientConnection: Sendable {
                 case .timeline(let seq, let event, let payload):
                     try await socket.emit(Self.encode(event, payload)) { _ in
                         deliveries.increment()
-                        await chat.acknowledge(user: user, seq: seq)
+                        chat.acknowledgeInBackground(user: user, seq: seq)
                     }
                 case .synced(let payload):
                     try await socket.emit(Self.encode("synced", payload))
@@ -55,13 +55,18 @@ final class ClientConnection: Sendable {
 
     /// Registers a handler per client event of PROTOCOL.md §4.
     func registerHandlers() {
-        handle("message") { connection, args in
+        // The write is queued in event order, then the next event is handled while it commits;
+        // the ack follows the commit.
+        handleDeferred("message") { connection, args in
             let request = try SendRequest(args)
             let start = ContinuousClock.now
-            let message = try await connection.chat.send(from: connection.user, request)
-            connection.gateway.metrics.messagesIn.increment()
-            connection.gateway.metrics.sendLatency.recordInterval(since: start)
-            return ["message": try JSONValue(encoding: message)]
+            let pending = try await connection.chat.submitSend(from: connection.user, request)
+            return {
+                let message = try await pending.message()
+                connection.gateway.metrics.messagesIn.increment()
+                connection.gateway.metrics.sendLatency.recordInterval(since: start)
+                return (field: "message", json: JSONPayload.message(message))
+            }
         }
         handle("read") { connection, args in
             let conversation = try args.conversationID("conversation")
@@ -92,7 +97,7 @@ final class ClientConnection: Sendable {
             try await connection.chat.removeMember(by: connection.user, group: group, member: connection.user)
             return [:]
         }
-        socket.onUnhandled(wrap(nil) { _, _ in [:] })
+        socket.onUnhandled(wrap(nil) { _, _ in .now([:]) })
     }
 
     /// Wraps a handler with the parts every event shares: counting, rate limiting,
@@ -101,14 +106,31 @@ final class ClientConnection: Sendable {
         _ event: String,
         _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> [String: JSONValue]
     ) {
-        socket.on(event, wrap(event, body))
+        socket.on(event, wrap(event) { .now(try await body($0, $1)) })
+    }
+
+    /// Like `handle`, for a `body` that does its ordered part and returns the rest, which
+    /// runs (and answers the ack) off the socket's handler queue.
+    private func handleDeferred(
+        _ event: String,
+        _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> Finish
+    ) {
+        socket.on(event, wrap(event) { .later(try await body($0, $1)) })
+    }
+
+    /// The deferred part of a handler; its result becomes `{"ok":true,"<field>":<json>}`.
+    typealias Finish = @Sendable () async throws -> (field: String, json: [UInt8])
+
+    enum Reply: Sendable {
+        case now([String: JSONValue])
+        case later(Finish)
     }
 
     /// The handler of `event`; nil makes the handler of events without one of their own,
     /// which answers `bad_request` (after the rate limit, so unknown events can't flood either).
     private func wrap(
         _ event: String?,
-        _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> [String: JSONValue]
+        _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> Reply
     ) -> Socket.EventHandler {
         { [self] incoming in
             gateway.metrics.countEvent(event ?? "other")
@@ -127,23 +149,58 @@ final class ClientConnection: Sendable {
             case .ignore:
                 return
             }
-            let reply: JSONValue
-            do {
+            let reply = await answer(incoming.name) { () async throws -> Reply in
                 guard event != nil else { throw ChatError(.badRequest, "unknown event '\(incoming.name.prefix(64))'") }
-                let args = try EventArguments(incoming.arguments)
-                var fields = try await body(self, args)
-                fields["ok"] = .bool(true)
-                reply = .object(fields)
-            } catch let error as ChatError {
-                reply = Self.failure(error.code, error.message)
-            } catch let error as APIError {
-                reply = Self.failure(error.code, error.message)
-            } catch {
-                gateway.logger.error("event failed", metadata: ["event": "\(incoming.name)", "error": "\(error)"])
-                reply = Self.failure(.internal, "internal error")
+                return try await body(self, try EventArguments(incoming.arguments))
             }
-            await incoming.ack?.send([reply])
+            switch reply {
+            case .now(let reply):
+                await incoming.ack?.send([reply])
+            case .later(let finish):
+                let ack = incoming.ack
+                Task {
+                    do {
+                        let (field, json) = try await finish()
+                        var reply = ByteBuffer()
+                        reply.reserveCapacity(json.count + field.utf8.count + 16)
+                        reply.writeStaticString(#"{"ok":true,""#)
+                        reply.writeString(field)
+                        reply.writeStaticString(#"":"#)
+                        reply.writeBytes(json)
+                        reply.writeStaticString("}")
+                        await ack?.send(rawJSONArguments: [reply])
+                    } catch {
+                        let reply = await self.answer(incoming.name) { throw error }
+                        if case .now(let reply) = reply { await ack?.send([reply]) }
+                    }
+                }
+            }
         }
+    }
+
+    /// Runs `body`; `.now` fields become `{"ok":true,…}`, errors `{"ok":false,"error":…}`.
+    private func answer(_ name: String, _ body: () async throws -> Reply) async -> Answer {
+        do {
+            switch try await body() {
+            case .now(var fields):
+                fields["ok"] = .bool(true)
+                return .now(.object(fields))
+            case .later(let finish):
+                return .later(finish)
+            }
+        } catch let error as ChatError {
+            return .now(Self.failure(error.code, error.message))
+        } catch let error as APIError {
+            return .now(Self.failure(error.code, error.message))
+        } catch {
+            gateway.logger.error("event failed", metadata: ["event": "\(name)", "error": "\(error)"])
+            return .now(Self.failure(.internal, "internal error"))
+        }
+    }
+
+    enum Answer: Sendable {
+        case now(JSONValue)
+        case later(Finish)
     }
 
     private static func failure(_ code: ChatError.Code, _ message: String) -> JSONValue {

@@ -1,0 +1,110 @@
+import Synchronization
+
+/// Runs async jobs one at a time in the order they were enqueued; a task exists only while
+/// jobs wait. Used to publish committed timeline entries in commit order without making the
+/// store's writer await the broker.
+final class SerialJobs: Sendable {
+    typealias Job = @Sendable () async -> Void
+    private struct State {
+        var jobs: [Job] = []
+        var running = false
+    }
+    private let state = Mutex(State())
+
+    func enqueue(_ job: @escaping Job) {
+        let start = state.withLock { state -> Bool in
+            state.jobs.append(job)
+            guard !state.running else { return false }
+            state.running = true
+            return true
+        }
+        if start { Task { await self.drain() } }
+    }
+
+    private func drain() async {
+        while true {
+            let jobs = state.withLock { state -> [Job] in
+                let jobs = state.jobs
+                state.jobs = []
+                if jobs.isEmpty { state.running = false }
+                return jobs
+            }
+            if jobs.isEmpty { return }
+            for job in jobs { await job() }
+        }
+    }
+}
+
+/// A result that arrives later, awaited by any number of tasks.
+final class Promise<Value: Sendable, Failure: Error>: Sendable {
+    private enum State {
+        case pending([CheckedContinuation<Result<Value, Failure>, Never>])
+        case done(Result<Value, Failure>)
+    }
+    private let state = Mutex(State.pending([]))
+
+    func complete(_ result: Result<Value, Failure>) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Result<Value, Failure>, Never>] in
+            guard case .pending(let waiters) = state else { return [] }
+            state = .done(result)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(returning: result) }
+    }
+
+    var result: Result<Value, Failure> {
+        get async {
+            await withCheckedContinuation { continuation in
+                let done = state.withLock { state -> Result<Value, Failure>? in
+                    switch state {
+                    case .pending(var waiters):
+                        waiters.append(continuation)
+                        state = .pending(waiters)
+                        return nil
+                    case .done(let result):
+                        return result
+                    }
+                }
+                if let done { continuation.resume(returning: done) }
+            }
+        }
+    }
+}
+
+/// Collects acks of timeline entries while the previous batch is being written, so that
+/// many acks (of many users) become one store operation: each user's acked mark is raised
+/// once per batch, each acked message's delivery is recorded.
+final class AckCoalescer: Sendable {
+    private struct State {
+        var order: [UserID] = []
+        var seqs: [UserID: [Int64]] = [:]
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var flushing = false
+    }
+    private let state = Mutex(State())
+
+    /// Adds an ack; returns `true` if the caller must start a flush task.
+    func add(user: UserID, seq: Int64, waiter: CheckedContinuation<Void, Never>?) -> Bool {
+        state.withLock { state in
+            if state.seqs[user] == nil { state.order.append(user) }
+            state.seqs[user, default: []].append(seq)
+            if let waiter { state.waiters.append(waiter) }
+            guard !state.flushing else { return false }
+            state.flushing = true
+            return true
+        }
+    }
+
+    /// Takes what is queued; an empty batch ends the flush.
+    func take() -> (acks: [UserAcks], waiters: [CheckedContinuation<Void, Never>]) {
+        state.withLock { state in
+            let acks = state.order.map { UserAcks(user: $0, seqs: state.seqs[$0]!) }
+            let waiters = state.waiters
+            state.order = []
+            state.seqs = [:]
+            state.waiters = []
+            if acks.isEmpty { state.flushing = false }
+            return (acks, waiters)
+        }
+    }
+}
