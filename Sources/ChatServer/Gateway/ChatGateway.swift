@@ -31,9 +31,10 @@ struct ChatGateway: Sendable {
             since = Int64(seq)
         }
         let start = ContinuousClock.now
-        let endpoint: Endpoint
+        let connection = ClientConnection(socket: socket, user: user, gateway: self)
+        let endpoint: PushEndpoint
         do {
-            endpoint = try await chat.openEndpoint(user: user, since: since)
+            endpoint = try await chat.openEndpoint(user: user, since: since, receiver: connection)
         } catch {
             logger.error("could not open endpoint", metadata: ["user": "\(user)", "error": "\(error)"])
             throw ConnectError(message: "unavailable")
@@ -41,11 +42,8 @@ struct ChatGateway: Sendable {
         metrics.endpointOpenLatency.recordInterval(since: start)
         metrics.connections.increment()
 
-        let connection = ClientConnection(socket: socket, user: user, gateway: self)
         connection.registerHandlers()
-        let pump = Task { await connection.forward(endpoint) }
         socket.onDisconnect { reason in
-            pump.cancel()
             await endpoint.close()
             metrics.connections.decrement()
             logger.debug("disconnected", metadata: ["user": "\(user)", "reason": "\(reason)"])
