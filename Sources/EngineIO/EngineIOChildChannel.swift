@@ -30,37 +30,41 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     let responder: HTTPChannelHandler.Responder
-    let server: EngineIOServer
+    /// The endpoints, asked in turn for each WebSocket upgrade.
+    let servers: [EngineIOServer]
     let http1: HTTP1Channel.Configuration
 
-    init(responder: @escaping HTTPChannelHandler.Responder, server: EngineIOServer, http1: HTTP1Channel.Configuration) {
+    init(responder: @escaping HTTPChannelHandler.Responder, servers: [EngineIOServer], http1: HTTP1Channel.Configuration) {
         self.responder = Self.redirectingLateUpgrades(responder)
-        self.server = server
+        self.servers = servers
         self.http1 = http1
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let server = self.server
+            let servers = self.servers
             let http1 = self.http1
             // Set by `shouldUpgrade`, read by the pipeline setup that follows on the same loop.
-            let decision = NIOLoopBoundBox<EngineIOServer.WebSocketDecision?>(nil, eventLoop: channel.eventLoop)
+            let decision = NIOLoopBoundBox<(EngineIOServer, EngineIOServer.WebSocketDecision)?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
-                maxFrameSize: max(server.configuration.maxPayload, 1 << 14),
+                maxFrameSize: max(servers.map(\.configuration.maxPayload).max() ?? 0, 1 << 14),
                 shouldUpgrade: { channel, head in
                     let request = try? HTTPRequest(head, secure: false, splitCookie: false)
-                    let verdict = request.flatMap { server.webSocketDecision(for: $0) } ?? .refuse
-                    decision.value = verdict
-                    if case .refuse = verdict { return channel.eventLoop.makeSucceededFuture(nil) }
+                    let verdict = request.flatMap { request in
+                        servers.lazy.compactMap { server in server.webSocketDecision(for: request).map { (server, $0) } }.first
+                    }
+                    decision.value = verdict ?? (servers[0], .refuse)
+                    if case .refuse = decision.value?.1 { return channel.eventLoop.makeSucceededFuture(nil) }
                     return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
+                        guard let (server, verdict) = decision.value else { throw ChannelError.inappropriateOperationForState }
                         let role: EngineWebSocketHandler.Role
-                        switch decision.value {
-                        case .open(let request)?: role = .open(request)
-                        case .upgrade(let session)?: role = .upgrade(session)
-                        default: role = .close
+                        switch verdict {
+                        case .open(let request): role = .open(request)
+                        case .upgrade(let session): role = .upgrade(session)
+                        case .acceptAndClose, .refuse: role = .close
                         }
                         decision.value = nil
                         try channel.pipeline.syncOperations.addHandler(EngineWebSocketHandler(server: server, role: role))
@@ -147,8 +151,15 @@ extension EngineIOServer {
     /// A ready-made server builder for apps whose only WebSocket endpoint is this one: HTTP/1 through
     /// the router, and the WebSocket transport in channel handlers (no task per idle connection).
     public func httpServerBuilder(http1: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
-        HTTPServerBuilder { responder in
-            EngineIOChildChannel(responder: responder, server: self, http1: http1)
+        Self.httpServerBuilder(for: [self], http1: http1)
+    }
+
+    /// A server builder for several Engine.IO endpoints (on different paths) on one server: each
+    /// WebSocket upgrade goes to the first endpoint whose path it asks for; others are refused.
+    public static func httpServerBuilder(for endpoints: [EngineIOServer], http1: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        precondition(!endpoints.isEmpty, "no Engine.IO endpoint")
+        return HTTPServerBuilder { responder in
+            EngineIOChildChannel(responder: responder, servers: endpoints, http1: http1)
         }
     }
 }
