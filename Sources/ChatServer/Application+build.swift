@@ -58,7 +58,7 @@ public func buildApplication(
         router: router,
         server: socketIO.httpServerBuilder(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "webchat"),
-        services: [RetentionService(chat: chat, logger: logger)],
+        services: [RetentionService(chat: chat, logger: logger), MemoryTrimService(socketIO: socketIO)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             logger.info("webchat listening on http://\(configuration.host):\(port)")

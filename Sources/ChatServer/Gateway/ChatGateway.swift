@@ -13,11 +13,13 @@ struct ChatGateway: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let logger: Logger
+    /// Bounds the connections being set up or torn down at once (their store work).
+    let setupLimit = ConcurrencyLimit(32)
 
     /// Registers the connection handler on the main namespace.
     func install(on server: SocketIOServer) {
         server.namespace("/").onConnection { socket, request in
-            try await self.accept(socket, request: request)
+            try await self.setupLimit.run { try await self.accept(socket, request: request) }
         }
     }
 
@@ -43,8 +45,9 @@ struct ChatGateway: Sendable {
         metrics.connections.increment()
 
         connection.registerHandlers()
+        let setupLimit = self.setupLimit
         socket.onDisconnect { reason in
-            await endpoint.close()
+            await setupLimit.run { await endpoint.close() }
             metrics.connections.decrement()
             logger.debug("disconnected", metadata: ["user": "\(user)", "reason": "\(reason)"])
         }
