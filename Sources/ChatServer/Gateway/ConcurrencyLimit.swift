@@ -13,6 +13,10 @@ final class ConcurrencyLimit: Sendable {
     }
 
     private let state: Mutex<State>
+    private let finished = Atomic<Int>(0)
+
+    /// How many bodies have finished so far (a measure of activity).
+    var finishedCount: Int { self.finished.load(ordering: .relaxed) }
 
     init(_ limit: Int) {
         precondition(limit > 0)
@@ -22,7 +26,10 @@ final class ConcurrencyLimit: Sendable {
     /// Runs `body` once fewer than `limit` others run.
     func run<T>(_ body: () async throws -> T) async rethrows -> T {
         await self.acquire()
-        defer { self.release() }
+        defer {
+            self.finished.add(1, ordering: .relaxed)
+            self.release()
+        }
         return try await body()
     }
 
