@@ -34,19 +34,19 @@ public enum BrokerEnvelope: Hashable, Sendable {
     }
 }
 
-/// A live subscription to one user's endpoint channel.
+/// A live subscription to one user's endpoint channel: cancel it to stop its deliveries.
+///
+/// Envelopes are pushed to the subscriber's handler (see ``Broker/subscribe(_:_:)``), so an idle
+/// subscription holds no task and no buffer.
 public struct BrokerSubscription: Sendable {
-    /// Envelopes in publish order per publisher; unbounded buffering.
-    public let envelopes: AsyncStream<BrokerEnvelope>
     private let cancelAction: @Sendable () async -> Void
 
-    /// Creates a subscription; `cancel` must finish `envelopes`.
-    public init(envelopes: AsyncStream<BrokerEnvelope>, cancel: @escaping @Sendable () async -> Void) {
-        self.envelopes = envelopes
+    /// Creates a subscription; `cancel` must stop further calls to the subscriber's handler.
+    public init(cancel: @escaping @Sendable () async -> Void) {
         self.cancelAction = cancel
     }
 
-    /// Stops the subscription and finishes `envelopes`.
+    /// Stops the subscription (a publish already under way may still hand over an envelope).
     public func cancel() async { await cancelAction() }
 }
 
@@ -58,8 +58,10 @@ public struct BrokerSubscription: Sendable {
 public protocol Broker: Sendable {
     /// Publishes `envelope` on each user's channel.
     func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws
-    /// Subscribes to a user's channel; envelopes published after this returns are delivered.
-    func subscribe(_ user: UserID) async throws -> BrokerSubscription
+    /// Subscribes to a user's channel: envelopes published after this returns are handed to
+    /// `receive`, in publish order per publisher. `receive` must not block (it may run on the
+    /// publisher's task or on an I/O thread).
+    func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription
     /// Registers a connection; `true` if it is the user's first across the cluster.
     func connectionOpened(user: UserID, connection: String) async throws -> Bool
     /// Unregisters a connection; `true` if it was the user's last across the cluster.

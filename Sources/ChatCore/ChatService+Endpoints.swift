@@ -6,9 +6,21 @@ extension ChatService {
     /// the first connection across the cluster publishes `presence` online to the user's contacts.
     /// If the store fails during replay the stream finishes; the application should close the connection.
     public func openEndpoint(user: UserID, since: Int64?) async throws(ChatError) -> Endpoint {
-        let connection = Self.connectionIDs.next()
+        let (deliveries, continuation) = AsyncStream<EndpointDelivery>.makeStream()
+        let push = try await openEndpoint(user: user, since: since, receiver: StreamReceiver(continuation: continuation))
+        return Endpoint(user: user, connection: push.connection, deliveries: deliveries) {
+            await push.close()
+            continuation.finish()
+        }
+    }
+
+    /// Opens one connection's endpoint that pushes its deliveries to `receiver` (see
+    /// ``openEndpoint(user:since:)`` for what it delivers). An idle endpoint holds no task.
+    public func openEndpoint(user: UserID, since: Int64?, receiver: some EndpointReceiver) async throws(ChatError) -> PushEndpoint {
+        let endpoint = PushEndpoint(user: user, connection: Self.connectionIDs.next(), service: self, receiver: receiver)
         // Subscribe before reading the store so nothing committed meanwhile is missed.
-        let subscription = try await brokerCall { try await broker.subscribe(user) }
+        let subscription = try await brokerCall { try await broker.subscribe(user) { endpoint.receive($0) } }
+        endpoint.subscribed(subscription)
         let head: TimelineHead
         do {
             head = try await storage("timelineHead") { try await store.timelineHead(of: user) }
@@ -17,70 +29,21 @@ extension ChatService {
             throw error
         }
         let after = min(max(since ?? head.acked, 0), head.latest)
-        let (deliveries, continuation) = AsyncStream<EndpointDelivery>.makeStream()
-        let pump = Task {
-            do {
-                try await self.pump(user: user, after: after, subscription: subscription, into: continuation)
-            } catch {
-                self.logger.error("endpoint replay failed", metadata: ["user": "\(user)", "error": "\(error)"])
-            }
-            continuation.finish()
+        if after == head.latest {
+            // Nothing to replay: whatever commits from now on was published after the subscription.
+            endpoint.startLive(after: after)
+        } else {
+            Task { await endpoint.replay(after: after) }
         }
-        if (try? await broker.connectionOpened(user: user, connection: connection)) == true {
+        if (try? await broker.connectionOpened(user: user, connection: endpoint.connection)) == true {
             await publishPresence(of: user, online: true, lastSeen: nil)
         }
-        return Endpoint(user: user, connection: connection, deliveries: deliveries) {
-            pump.cancel()
-            await subscription.cancel()
-            continuation.finish()
-            await self.connectionClosed(user: user, connection: connection)
-        }
+        return endpoint
     }
 
-    private static let replayPageSize = 500
     private static let connectionIDs = ConnectionIDs()
 
-    private func pump(user: UserID, after: Int64, subscription: BrokerSubscription,
-                      into continuation: AsyncStream<EndpointDelivery>.Continuation) async throws {
-        var ordering = EndpointOrdering(after: after)
-        var truncated = false
-        var first = true
-        while true {
-            let page = try await store.timeline(of: user, after: ordering.last, limit: Self.replayPageSize)
-            if first {
-                // Entries after `after` were pruned if the first kept one is further on, or none are kept.
-                let latest = page.isEmpty ? try await store.timelineHead(of: user).latest : 0
-                truncated = page.first.map { $0.seq > after + 1 } ?? (latest > after)
-                first = false
-            }
-            try await perform(ordering.replayed(page.map(Self.entry)), ordering: &ordering, user: user, into: continuation)
-            if page.count < Self.replayPageSize { break }
-        }
-        try await perform(ordering.replayFinished(truncated: truncated), ordering: &ordering, user: user, into: continuation)
-        for await envelope in subscription.envelopes {
-            try await perform(ordering.live(envelope), ordering: &ordering, user: user, into: continuation)
-        }
-    }
-
-    private func perform(_ actions: [EndpointOrdering.Action], ordering: inout EndpointOrdering, user: UserID,
-                         into continuation: AsyncStream<EndpointDelivery>.Continuation) async throws {
-        var queue = actions[...]
-        while let action = queue.popFirst() {
-            switch action {
-            case .deliver(let delivery):
-                continuation.yield(delivery)
-            case .fillGap(let after, let pending):
-                let missing = try await store.timeline(of: user, after: after, limit: Int(min(pending.seq - after - 1, 10_000)))
-                queue = ordering.gapFilled(missing.map(Self.entry), pending: pending)[...] + queue
-            }
-        }
-    }
-
-    private static func entry(_ stored: TimelineEntry) -> EndpointOrdering.Entry {
-        .init(seq: stored.seq, event: stored.event, payload: stored.wirePayload)
-    }
-
-    private func connectionClosed(user: UserID, connection: String) async {
+    func connectionClosed(user: UserID, connection: String) async {
         do {
             guard try await broker.connectionClosed(user: user, connection: connection) else { return }
             let now = clock()
@@ -122,4 +85,12 @@ private final class ConnectionIDs: Sendable {
     func next() -> String {
         "\(node)-\(counter.wrappingAdd(1, ordering: .relaxed).newValue)"
     }
+}
+
+/// Feeds a push endpoint's deliveries into an `AsyncStream`.
+private struct StreamReceiver: EndpointReceiver {
+    let continuation: AsyncStream<EndpointDelivery>.Continuation
+
+    func deliver(_ delivery: EndpointDelivery) { continuation.yield(delivery) }
+    func endpointFailed() { continuation.finish() }
 }

@@ -4,7 +4,7 @@ import Synchronization
 /// connection set per user.
 public final class InProcessBroker: Broker {
     private struct State {
-        var subscribers: [UserID: [UInt64: AsyncStream<BrokerEnvelope>.Continuation]] = [:]
+        var subscribers: [UserID: [UInt64: @Sendable (BrokerEnvelope) -> Void]] = [:]
         var connections: [UserID: Set<String>] = [:]
         var nextSubscription: UInt64 = 0
     }
@@ -16,23 +16,20 @@ public final class InProcessBroker: Broker {
 
     public func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws {
         let targets = state.withLock { state in users.flatMap { state.subscribers[$0].map { Array($0.values) } ?? [] } }
-        for continuation in targets { continuation.yield(envelope) }
+        for receive in targets { receive(envelope) }
     }
 
-    public func subscribe(_ user: UserID) async throws -> BrokerSubscription {
-        let (stream, continuation) = AsyncStream<BrokerEnvelope>.makeStream()
+    public func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription {
         let id = state.withLock { state in
             state.nextSubscription += 1
-            state.subscribers[user, default: [:]][state.nextSubscription] = continuation
+            state.subscribers[user, default: [:]][state.nextSubscription] = receive
             return state.nextSubscription
         }
-        return BrokerSubscription(envelopes: stream) { [weak self] in
-            let removed = self?.state.withLock { state in
-                let removed = state.subscribers[user]?.removeValue(forKey: id)
+        return BrokerSubscription { [weak self] in
+            self?.state.withLock { state in
+                state.subscribers[user]?.removeValue(forKey: id)
                 if state.subscribers[user]?.isEmpty == true { state.subscribers[user] = nil }
-                return removed
             }
-            removed?.finish()
         }
     }
 

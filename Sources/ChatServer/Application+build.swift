@@ -33,8 +33,8 @@ public func buildApplication(
     }
 
     let socketIO = SocketIOServer(configuration: socketIOConfiguration(configuration), logger: logger)
-    ChatGateway(chat: chat, accounts: accounts, configuration: configuration, metrics: metrics, logger: logger)
-        .install(on: socketIO)
+    let gateway = ChatGateway(chat: chat, accounts: accounts, configuration: configuration, metrics: metrics, logger: logger)
+    gateway.install(on: socketIO)
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: APIErrorMiddleware())
@@ -59,7 +59,11 @@ public func buildApplication(
         router: router,
         server: socketIO.httpServerBuilder(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "webchat"),
-        services: [RetentionService(chat: chat, logger: logger), SocketShutdownService(socketIO: socketIO, logger: logger)],
+        services: [
+            RetentionService(chat: chat, logger: logger),
+            SocketShutdownService(socketIO: socketIO, logger: logger),
+            MemoryTrimService { [setupLimit = gateway.setupLimit] in setupLimit.finishedCount },
+        ],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             logger.info("webchat listening on http://\(configuration.host):\(port)")

@@ -12,16 +12,12 @@ extension EngineIOServer {
     /// `.dontUpgrade` when the request is refused (the HTTP route then answers it with the reference's
     /// error, e.g. 403 for a refused `Origin`); otherwise the upgrade and its connection handler.
     public func webSocketUpgrade(for head: HTTPRequest) -> ShouldUpgradeResult<WebSocketHandler>? {
-        let request = EngineRequest(head)
-        guard request.matches(path: self.configuration.path) else { return nil }
-        let verdict: Verdict
-        do {
-            verdict = try self.verify(request, isUpgrade: true)
-        } catch {
+        switch self.webSocketDecision(for: head) {
+        case nil:
+            return nil
+        case .refuse:
             return .dontUpgrade
-        }
-        switch verdict {
-        case .handshake(.webSocket):
+        case .open(let request):
             return .upgrade([:]) { inbound, outbound, _ in
                 let session = self.openSession(request: request, transport: .webSocket)
                 await self.run(session: session, inbound: inbound, outbound: outbound) { link in
@@ -29,25 +25,49 @@ extension EngineIOServer {
                     return true
                 }
             }
-        case .session(let session, .webSocket) where session.canUpgrade && self.configuration.allowUpgrades:
+        case .upgrade(let session):
             return .upgrade([:]) { inbound, outbound, _ in
                 await self.run(session: session, inbound: inbound, outbound: outbound) { link in
                     session.attachProbe(link)
                 }
             }
-        case .session(_, .webSocket):
-            // As the reference server: a WebSocket for a session that cannot upgrade (upgraded already,
-            // or upgrading) is accepted and closed at once.
+        case .acceptAndClose:
             return .upgrade([:]) { _, _, _ in }
-        default:
-            return .dontUpgrade
         }
     }
 
-    /// A ready-made server builder for apps whose only WebSocket endpoint is this one.
-    public func httpServerBuilder() -> HTTPServerBuilder {
-        .http1WebSocketUpgrade(configuration: Self.webSocketConfiguration(maxPayload: self.configuration.maxPayload)) { head, _, _ in
-            self.webSocketUpgrade(for: head) ?? .dontUpgrade
+    /// What to do with a WebSocket upgrade request.
+    enum WebSocketDecision {
+        /// Open a new session over the WebSocket.
+        case open(EngineRequest)
+        /// Probe the upgrade of this polling session.
+        case upgrade(EngineSession)
+        /// As the reference server: a WebSocket for a session that cannot upgrade (upgraded already,
+        /// or upgrading) is accepted and closed at once.
+        case acceptAndClose
+        /// Refuse the upgrade.
+        case refuse
+    }
+
+    /// The decision for a WebSocket upgrade request; nil when the path is not this endpoint's.
+    func webSocketDecision(for head: HTTPRequest) -> WebSocketDecision? {
+        let request = EngineRequest(head)
+        guard request.matches(path: self.configuration.path) else { return nil }
+        let verdict: Verdict
+        do {
+            verdict = try self.verify(request, isUpgrade: true)
+        } catch {
+            return .refuse
+        }
+        switch verdict {
+        case .handshake(.webSocket):
+            return .open(request)
+        case .session(let session, .webSocket) where session.canUpgrade && self.configuration.allowUpgrades:
+            return .upgrade(session)
+        case .session(_, .webSocket):
+            return .acceptAndClose
+        default:
+            return .refuse
         }
     }
 
@@ -73,7 +93,11 @@ extension EngineIOServer {
             group.addTask {
                 for await frame in frames {
                     do {
-                        try await outbound.write(frame.frame)
+                        if frame.isText {
+                            try await outbound.write(.custom(.init(fin: true, opcode: .text, data: frame.data)))
+                        } else {
+                            try await outbound.write(.binary(frame.data))
+                        }
                     } catch {
                         break
                     }

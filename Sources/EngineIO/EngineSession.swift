@@ -7,18 +7,21 @@ import WSCore
 /// One Engine.IO session: the I/O around an ``EngineSessionStateMachine``.
 ///
 /// It holds no task of its own: polls park as continuations, timers are event-loop scheduled tasks,
-/// and a WebSocket's writes go through an `AsyncStream` drained by that connection's handler.
+/// and a WebSocket's writes go to that connection's ``EngineWebSocketWriter``.
 public final class EngineSession: Sendable {
-    /// A frame for the WebSocket writer, with its size for back-pressure.
+    /// A frame for the WebSocket writer; its size counts for back-pressure.
     struct Frame: Sendable {
-        var frame: WebSocketOutboundWriter.OutboundFrame
-        var byteCount: Int
+        /// A text frame (an encoded packet), else a binary one (an attachment).
+        var isText: Bool
+        var data: ByteBuffer
+
+        var byteCount: Int { self.data.readableBytes }
     }
 
     /// One attached WebSocket: its writer and a token that tells it apart from a later one.
     struct WebSocketLink: Sendable {
         var token: Int
-        var writer: AsyncStream<Frame>.Continuation
+        var writer: any EngineWebSocketWriter
     }
 
     private struct Inner: Sendable {
@@ -213,21 +216,31 @@ public final class EngineSession: Sendable {
         }
     }
 
-    /// A WebSocket message from the connection `token`.
+    /// A WebSocket message from the connection `token` (Hummingbird's WebSocket handler).
     func receive(webSocket message: WebSocketMessage, token: Int) {
-        let packet: EnginePacket
         switch message {
         case .text(let text):
-            do {
-                packet = try EnginePacket.decode(text: ByteBuffer(string: text))
-            } catch {
-                self.close(reason: .parseError)
-                return
-            }
+            self.receive(webSocketText: ByteBuffer(string: text), token: token)
         case .binary(let bytes):
-            packet = .message(.binary(bytes))
+            self.receive(webSocketBinary: bytes, token: token)
+        }
+    }
+
+    /// A text message (an encoded packet) from the WebSocket `token`.
+    func receive(webSocketText text: ByteBuffer, token: Int) {
+        let packet: EnginePacket
+        do {
+            packet = try EnginePacket.decode(text: text)
+        } catch {
+            self.close(reason: .parseError)
+            return
         }
         self.receive(packet, over: .webSocket)
+    }
+
+    /// A binary message (an attachment) from the WebSocket `token`.
+    func receive(webSocketBinary bytes: ByteBuffer, token: Int) {
+        self.receive(.message(.binary(bytes)), over: .webSocket)
     }
 
     /// The WebSocket `token` ended.
@@ -345,14 +358,14 @@ public final class EngineSession: Sendable {
             let frame: Frame
             switch packet {
             case .message(.binary(let bytes)):
-                frame = Frame(frame: .binary(bytes), byteCount: bytes.readableBytes)
+                frame = Frame(isText: false, data: bytes)
             default:
                 var buffer = ByteBuffer()
                 packet.encodeText(into: &buffer)
-                frame = Frame(frame: .custom(.init(fin: true, opcode: .text, data: buffer)), byteCount: buffer.readableBytes)
+                frame = Frame(isText: true, data: buffer)
             }
             inner.webSocketBytes += frame.byteCount
-            link.writer.yield(frame)
+            link.writer.write(frame)
         }
     }
 

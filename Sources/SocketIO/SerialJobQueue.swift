@@ -1,21 +1,25 @@
-import NIOCore
 import Synchronization
 
 /// Runs async jobs one at a time in the order they were enqueued.
 ///
-/// A task exists only while jobs are waiting: an idle queue costs a few words, not a task.
-final class SerialJobQueue: Sendable {
-    typealias Job = @Sendable () async -> Void
+/// A task exists only while jobs are waiting, and an empty queue holds no buffer: an idle queue
+/// costs a few words, not a task.
+package final class SerialJobQueue: Sendable {
+    /// A job.
+    package typealias Job = @Sendable () async -> Void
 
     private struct State {
-        var jobs = CircularBuffer<Job>()
+        var jobs: [Job] = []
         var running = false
     }
 
     private let state = Mutex(State())
 
+    /// Creates an empty queue.
+    package init() {}
+
     /// Adds a job; starts a draining task when none is running.
-    func enqueue(_ job: @escaping Job) {
+    package func enqueue(_ job: @escaping Job) {
         let start = self.state.withLock { state -> Bool in
             state.jobs.append(job)
             if state.running { return false }
@@ -28,12 +32,16 @@ final class SerialJobQueue: Sendable {
     }
 
     private func drain() async {
-        while let job = self.state.withLock({ state -> Job? in
-            if let job = state.jobs.popFirst() { return job }
-            state.running = false
-            return nil
+        // Takes the waiting jobs in batches, so that an empty queue keeps no array storage.
+        while let batch = self.state.withLock({ state -> [Job]? in
+            if state.jobs.isEmpty {
+                state.running = false
+                return nil
+            }
+            defer { state.jobs = [] }
+            return state.jobs
         }) {
-            await job()
+            for job in batch { await job() }
         }
     }
 }

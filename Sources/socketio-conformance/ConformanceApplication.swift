@@ -54,9 +54,7 @@ func buildConformanceApplication(
     io.addRoutes(to: router)
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade(configuration: EngineIOServer.webSocketConfiguration(maxPayload: 1_000_000)) { head, _, _ in
-            echo.webSocketUpgrade(for: head) ?? io.webSocketUpgrade(for: head) ?? .dontUpgrade
-        },
+        server: EngineIOServer.httpServerBuilder(for: [echo, io.engine]),
         configuration: configuration,
         onServerRunning: onServerRunning,
         logger: logger

@@ -13,11 +13,13 @@ struct ChatGateway: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let logger: Logger
+    /// Bounds the connections being set up or torn down at once (their store work).
+    let setupLimit = ConcurrencyLimit(32)
 
     /// Registers the connection handler on the main namespace.
     func install(on server: SocketIOServer) {
         server.namespace("/").onConnection { socket, request in
-            try await self.accept(socket, request: request)
+            try await self.setupLimit.run { try await self.accept(socket, request: request) }
         }
     }
 
@@ -31,9 +33,10 @@ struct ChatGateway: Sendable {
             since = Int64(seq)
         }
         let start = ContinuousClock.now
-        let endpoint: Endpoint
+        let connection = ClientConnection(socket: socket, user: user, gateway: self)
+        let endpoint: PushEndpoint
         do {
-            endpoint = try await chat.openEndpoint(user: user, since: since)
+            endpoint = try await chat.openEndpoint(user: user, since: since, receiver: connection)
         } catch {
             logger.error("could not open endpoint", metadata: ["user": "\(user)", "error": "\(error)"])
             throw ConnectError(message: "unavailable")
@@ -41,12 +44,10 @@ struct ChatGateway: Sendable {
         metrics.endpointOpenLatency.recordInterval(since: start)
         metrics.connections.increment()
 
-        let connection = ClientConnection(socket: socket, user: user, gateway: self)
         connection.registerHandlers()
-        let pump = Task { await connection.forward(endpoint) }
+        let setupLimit = self.setupLimit
         socket.onDisconnect { reason in
-            pump.cancel()
-            await endpoint.close()
+            await setupLimit.run { await endpoint.close() }
             metrics.connections.decrement()
             logger.debug("disconnected", metadata: ["user": "\(user)", "reason": "\(reason)"])
         }

@@ -5,13 +5,15 @@ import NIOCore
 import Synchronization
 import SocketIO
 
-/// One authenticated Socket.IO connection: its event handlers and the task that
-/// forwards its endpoint's deliveries to the socket.
-final class ClientConnection: Sendable {
+/// One authenticated Socket.IO connection: its event handlers, and the receiver of its
+/// endpoint's deliveries, which it emits in order through a queue that holds a task only
+/// while deliveries wait.
+final class ClientConnection: EndpointReceiver {
     let socket: Socket
     let user: UserID
     let gateway: ChatGateway
     private let limiter: Mutex<RateLimiter>
+    private let deliveries = SerialJobQueue()
 
     init(socket: Socket, user: UserID, gateway: ChatGateway) {
         self.socket = socket
@@ -22,27 +24,32 @@ final class ClientConnection: Sendable {
 
     private var chat: ChatService { gateway.chat }
 
-    /// Emits every delivery of the endpoint in order; timeline events ask for an ack,
-    /// and the ack is what marks them delivered.
-    func forward(_ endpoint: Endpoint) async {
+    func deliver(_ delivery: EndpointDelivery) {
+        deliveries.enqueue { [self] in await self.emit(delivery) }
+    }
+
+    func endpointFailed() {
+        deliveries.enqueue { [socket] in await socket.disconnect() }
+    }
+
+    /// Emits one delivery of the endpoint, after the ones before it; timeline events ask for
+    /// an ack, and the ack is what marks them delivered.
+    private func emit(_ delivery: EndpointDelivery) async {
         let chat = self.chat
         let user = self.user
-        let deliveries = gateway.metrics.deliveries
+        let acknowledged = gateway.metrics.deliveries
         do {
-            for try await delivery in endpoint {
-                switch delivery {
-                case .timeline(let seq, let event, let payload):
-                    try await socket.emit(Self.encode(event, payload)) { _ in
-                        deliveries.increment()
-                        chat.acknowledgeInBackground(user: user, seq: seq)
-                    }
-                case .synced(let payload):
-                    try await socket.emit(Self.encode("synced", payload))
-                case .ephemeral(let event, let payload):
-                    try await socket.emit(Self.encode(event, payload))
+            switch delivery {
+            case .timeline(let seq, let event, let payload):
+                try await socket.emit(Self.encode(event, payload)) { _ in
+                    acknowledged.increment()
+                    chat.acknowledgeInBackground(user: user, seq: seq)
                 }
+            case .synced(let payload):
+                try await socket.emit(Self.encode("synced", payload))
+            case .ephemeral(let event, let payload):
+                try await socket.emit(Self.encode(event, payload))
             }
-        } catch is CancellationError {
         } catch {
             gateway.logger.debug("endpoint forwarding ended", metadata: ["user": "\(user)", "error": "\(error)"])
             await socket.disconnect()

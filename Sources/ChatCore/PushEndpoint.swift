@@ -1,0 +1,194 @@
+import Synchronization
+
+/// Receives the deliveries of a ``PushEndpoint``, in order.
+public protocol EndpointReceiver: Sendable {
+    /// The next delivery. Called with the endpoint's lock held, so that deliveries keep their
+    /// order: it must not block nor call back into the endpoint (hand the delivery to a queue).
+    func deliver(_ delivery: EndpointDelivery)
+    /// The store failed during the replay or a gap fill: no more deliveries follow, and the
+    /// application should close the connection.
+    func endpointFailed()
+}
+
+/// One connection's endpoint that pushes its deliveries to an ``EndpointReceiver``: the replay
+/// after `since`, then `synced`, then live events, never reordered, dropped or duplicated.
+///
+/// The broker hands live envelopes straight to it and ``EndpointOrdering`` orders them under a
+/// lock, so an idle endpoint holds no task and no stream buffer: a task runs only while the
+/// replay or a gap fill reads the store, and live envelopes arriving meanwhile wait in `inbox`.
+/// Call ``close()`` when the connection goes away (presence depends on it).
+public final class PushEndpoint: Sendable {
+    /// Whose endpoint this is.
+    public let user: UserID
+    /// The connection id registered with the broker's presence.
+    public let connection: String
+    private let service: ChatService
+    private let receiver: any EndpointReceiver
+    private let state = Mutex(State())
+
+    private struct State {
+        var ordering = EndpointOrdering(after: 0)
+        /// Live envelopes that arrived while the store was being read (replay or gap fill).
+        var inbox: [BrokerEnvelope] = []
+        /// The replay or a gap fill is running: live envelopes wait in `inbox`.
+        var busy = true
+        /// No more deliveries (closed, or the store failed).
+        var finished = false
+        var closed = false
+        var subscription: BrokerSubscription?
+    }
+
+    /// A gap to fill from the store, and the actions that come after it.
+    private struct Gap {
+        var after: Int64
+        var pending: EndpointOrdering.Entry
+        var rest: ArraySlice<EndpointOrdering.Action>
+    }
+
+    private static let replayPageSize = 500
+
+    init(user: UserID, connection: String, service: ChatService, receiver: any EndpointReceiver) {
+        self.user = user
+        self.connection = connection
+        self.service = service
+        self.receiver = receiver
+    }
+
+    /// Unregisters the connection and stops the deliveries; the user goes offline (and
+    /// `lastSeen` is stored) when this was their last connection. Idempotent.
+    public func close() async {
+        let subscription = self.state.withLock { state -> BrokerSubscription?? in
+            guard !state.closed else { return nil }
+            state.closed = true
+            state.finished = true
+            state.inbox = []
+            defer { state.subscription = nil }
+            return .some(state.subscription)
+        }
+        guard let subscription else { return }
+        await subscription?.cancel()
+        await self.service.connectionClosed(user: self.user, connection: self.connection)
+    }
+
+    /// Installs the broker subscription (cancelled by ``close()``).
+    func subscribed(_ subscription: BrokerSubscription) {
+        self.state.withLock { $0.subscription = subscription }
+    }
+
+    /// A live envelope from the broker.
+    func receive(_ envelope: BrokerEnvelope) {
+        let gap = self.state.withLock { state -> Gap? in
+            if state.finished { return nil }
+            if state.busy {
+                state.inbox.append(envelope)
+                return nil
+            }
+            return self.process(state.ordering.live(envelope)[...], &state)
+        }
+        if let gap { Task { await self.fill(from: gap) } }
+    }
+
+    /// Nothing to replay after `after` (the head of the timeline): `synced` at once.
+    func startLive(after: Int64) {
+        self.state.withLock { state in
+            state.ordering = EndpointOrdering(after: after)
+            guard !state.finished else { return }
+            // No gap can come from an empty replay buffer.
+            _ = self.process(state.ordering.replayFinished(truncated: false)[...], &state)
+        }
+    }
+
+    /// Replays the timeline after `after`, emits `synced`, then the live envelopes that waited.
+    func replay(after: Int64) async {
+        let store = self.service.store
+        self.state.withLock { $0.ordering = EndpointOrdering(after: after) }
+        do {
+            var truncated = false
+            var first = true
+            while true {
+                let last = self.state.withLock { $0.ordering.last }
+                let page = try await store.timeline(of: self.user, after: last, limit: Self.replayPageSize)
+                if first {
+                    // Entries after `after` were pruned if the first kept one is further on, or none are kept.
+                    let latest = page.isEmpty ? try await store.timelineHead(of: self.user).latest : 0
+                    truncated = page.first.map { $0.seq > after + 1 } ?? (latest > after)
+                    first = false
+                }
+                let stop = self.state.withLock { state -> Bool in
+                    guard !state.finished else { return true }
+                    // A replayed page only delivers; gaps come from live entries.
+                    _ = self.process(state.ordering.replayed(page.map(Self.entry))[...], &state, drainInbox: false)
+                    return false
+                }
+                if stop { return }
+                if page.count < Self.replayPageSize { break }
+            }
+            let gap = self.state.withLock { state -> Gap? in
+                guard !state.finished else { return nil }
+                return self.process(state.ordering.replayFinished(truncated: truncated)[...], &state)
+            }
+            if let gap { try await self.fillGaps(from: gap) }
+        } catch {
+            self.failed(error)
+        }
+    }
+
+    private func fill(from gap: Gap) async {
+        do {
+            try await self.fillGaps(from: gap)
+        } catch {
+            self.failed(error)
+        }
+    }
+
+    private func fillGaps(from gap: Gap) async throws {
+        var next: Gap? = gap
+        while let gap = next {
+            let limit = Int(min(gap.pending.seq - gap.after - 1, 10_000))
+            let missing = try await self.service.store.timeline(of: self.user, after: gap.after, limit: limit)
+            next = self.state.withLock { state -> Gap? in
+                guard !state.finished else { return nil }
+                return self.process(state.ordering.gapFilled(missing.map(Self.entry), pending: gap.pending)[...] + gap.rest, &state)
+            }
+        }
+    }
+
+    /// Performs `actions`, then (when `drainInbox`) the live envelopes that waited, until a gap
+    /// needs the store: then the endpoint stays busy and the gap is returned.
+    private func process(_ actions: ArraySlice<EndpointOrdering.Action>, _ state: inout State, drainInbox: Bool = true) -> Gap? {
+        var queue = actions
+        while true {
+            while let action = queue.popFirst() {
+                switch action {
+                case .deliver(let delivery):
+                    self.receiver.deliver(delivery)
+                case .fillGap(let after, let pending):
+                    state.busy = true
+                    return Gap(after: after, pending: pending, rest: queue)
+                }
+            }
+            guard drainInbox else { return nil }
+            guard !state.inbox.isEmpty else {
+                state.busy = false
+                return nil
+            }
+            queue = state.ordering.live(state.inbox.removeFirst())[...]
+        }
+    }
+
+    private func failed(_ error: any Error) {
+        self.service.logger.error("endpoint replay failed", metadata: ["user": "\(self.user)", "error": "\(error)"])
+        let wasLive = self.state.withLock { state -> Bool in
+            defer {
+                state.finished = true
+                state.inbox = []
+            }
+            return !state.finished
+        }
+        if wasLive { self.receiver.endpointFailed() }
+    }
+
+    private static func entry(_ stored: TimelineEntry) -> EndpointOrdering.Entry {
+        .init(seq: stored.seq, event: stored.event, payload: stored.wirePayload)
+    }
+}

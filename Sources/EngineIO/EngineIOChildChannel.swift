@@ -1,0 +1,165 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+
+/// Hummingbird's HTTP/1 server connection with the Engine.IO WebSocket upgrade done in channel
+/// handlers: once a connection is upgraded its task returns, and the WebSocket lives on in the
+/// channel's pipeline (``EngineWebSocketHandler``) without a task or stream buffers of its own.
+/// Requests that are not upgraded run through the router as with `.http1WebSocketUpgrade`.
+struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
+    /// How the connection's HTTP/1 upgrade ended.
+    enum UpgradeResult: Sendable {
+        /// The channel is a WebSocket now; its handlers run it.
+        case webSocket
+        /// Plain HTTP.
+        case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        /// A WebSocket upgrade was asked for and refused: answer 400.
+        case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+    }
+
+    /// The connection, with the outcome of its upgrade.
+    struct Value: ServerChildChannelValue {
+        let upgradeResult: EventLoopFuture<UpgradeResult>
+        let channel: any Channel
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    /// The endpoints, asked in turn for each WebSocket upgrade.
+    let servers: [EngineIOServer]
+    let http1: HTTP1Channel.Configuration
+
+    init(responder: @escaping HTTPChannelHandler.Responder, servers: [EngineIOServer], http1: HTTP1Channel.Configuration) {
+        self.responder = Self.redirectingLateUpgrades(responder)
+        self.servers = servers
+        self.http1 = http1
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let servers = self.servers
+            let http1 = self.http1
+            // Set by `shouldUpgrade`, read by the pipeline setup that follows on the same loop.
+            let decision = NIOLoopBoundBox<(EngineIOServer, EngineIOServer.WebSocketDecision)?>(nil, eventLoop: channel.eventLoop)
+            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
+                maxFrameSize: max(servers.map(\.configuration.maxPayload).max() ?? 0, 1 << 14),
+                shouldUpgrade: { channel, head in
+                    let request = try? HTTPRequest(head, secure: false, splitCookie: false)
+                    let verdict = request.flatMap { request in
+                        servers.lazy.compactMap { server in server.webSocketDecision(for: request).map { (server, $0) } }.first
+                    }
+                    decision.value = verdict ?? (servers[0], .refuse)
+                    if case .refuse = decision.value?.1 { return channel.eventLoop.makeSucceededFuture(nil) }
+                    return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                },
+                upgradePipelineHandler: { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        guard let (server, verdict) = decision.value else { throw ChannelError.inappropriateOperationForState }
+                        let role: EngineWebSocketHandler.Role
+                        switch verdict {
+                        case .open(let request): role = .open(request)
+                        case .upgrade(let session): role = .upgrade(session)
+                        case .acceptAndClose, .refuse: role = .close
+                        }
+                        decision.value = nil
+                        try channel.pipeline.syncOperations.addHandler(EngineWebSocketHandler(server: server, role: role))
+                        return UpgradeResult.webSocket
+                    }
+                }
+            )
+            let upgrades = NIOTypedHTTPServerUpgradeConfiguration<UpgradeResult>(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let operations = channel.pipeline.syncOperations
+                        try operations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try operations.addHandlers(http1.additionalChannelHandlers())
+                        try operations.addHandler(HTTPConnectionStateHandler(idleTimeout: http1.idleTimeout.map { .init($0) }, logger: logger))
+                        let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true)
+                        )
+                        return decision.value == nil ? .notUpgraded(asyncChannel) : .failedUpgrade(asyncChannel)
+                    }
+                }
+            )
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(upgradeConfiguration: upgrades)
+            configuration.enablePipelining = false
+            configuration.enableErrorHandling = false
+            configuration.enableResponseHeaderValidation = false
+            configuration.decoderConfiguration.maxHeaderFieldSize = http1.httpDecoder.maxHeaderFieldSize
+            configuration.decoderConfiguration.maxHeaderListSize = http1.httpDecoder.maxHeaderListSize
+            configuration.decoderConfiguration.maxHeaderFieldCount = http1.httpDecoder.maxHeaderFieldCount
+            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            return Value(upgradeResult: result, channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.upgradeResult.get() {
+            case .webSocket:
+                // The pipeline runs the WebSocket; this connection's task ends here.
+                return
+            case .notUpgraded(let http1):
+                await self.handleHTTP(asyncChannel: http1, logger: logger)
+            case .failedUpgrade(let http1):
+                await Self.answerFailedUpgrade(http1, logger: logger)
+            }
+        } catch let error as ChannelError where error == .inputClosed {
+            logger.trace("upgrade failed as input was closed")
+        } catch {
+            logger.debug("error handling the upgrade", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// As `.http1WebSocketUpgrade`: a refused WebSocket upgrade gets 400 and the connection closes.
+    private static func answerFailedUpgrade(_ channel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
+        do {
+            try await channel.executeThenClose { _, outbound in
+                let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
+                try await outbound.write(contentsOf: [.head(head), .end(nil)])
+            }
+        } catch {
+            logger.trace("could not answer a failed upgrade", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// As `.http1WebSocketUpgrade`: NIO upgrades only a connection's first request, so a later
+    /// request asking for a WebSocket is redirected to the same URI on a new connection.
+    private static func redirectingLateUpgrades(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+        struct RedirectedUpgrade: Error {}
+        return { request, writer, channel in
+            guard request.headers[.upgrade] == "websocket" else {
+                try await responder(request, writer, channel)
+                return
+            }
+            var location = request.uri.path
+            if let query = request.uri.query { location += "?\(query)" }
+            try await writer.writeResponse(HTTPResponse(status: .temporaryRedirect, headerFields: [.connection: "close", .location: location]))
+            throw RedirectedUpgrade()
+        }
+    }
+}
+
+extension EngineIOServer {
+    /// A ready-made server builder for apps whose only WebSocket endpoint is this one: HTTP/1 through
+    /// the router, and the WebSocket transport in channel handlers (no task per idle connection).
+    public func httpServerBuilder(http1: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        Self.httpServerBuilder(for: [self], http1: http1)
+    }
+
+    /// A server builder for several Engine.IO endpoints (on different paths) on one server: each
+    /// WebSocket upgrade goes to the first endpoint whose path it asks for; others are refused.
+    public static func httpServerBuilder(for endpoints: [EngineIOServer], http1: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        precondition(!endpoints.isEmpty, "no Engine.IO endpoint")
+        return HTTPServerBuilder { responder in
+            EngineIOChildChannel(responder: responder, servers: endpoints, http1: http1)
+        }
+    }
+}
