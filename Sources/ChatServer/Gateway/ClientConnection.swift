@@ -146,7 +146,7 @@ final class ClientConnection: EndpointReceiver {
                 break
             case .limit:
                 gateway.metrics.rateLimited.increment()
-                await incoming.ack?.send([Self.failure(.rateLimited, "slow down: at most \(gateway.configuration.ratePerSecond) events per second")])
+                await incoming.ack?.send([.object(Self.failure(.rateLimited, "slow down: at most \(gateway.configuration.ratePerSecond) events per second"))])
                 return
             case .disconnect:
                 gateway.metrics.rateLimited.increment()
@@ -161,8 +161,8 @@ final class ClientConnection: EndpointReceiver {
                 return try await body(self, try EventArguments(incoming.arguments))
             }
             switch reply {
-            case .now(let reply):
-                await incoming.ack?.send([reply])
+            case .now(let fields):
+                await incoming.ack?.send([.object(fields)])
             case .later(let finish):
                 let ack = incoming.ack
                 Task {
@@ -177,40 +177,42 @@ final class ClientConnection: EndpointReceiver {
                         reply.writeStaticString("}")
                         await ack?.send(rawJSONArguments: [reply])
                     } catch {
-                        let reply = await self.answer(incoming.name) { throw error }
-                        if case .now(let reply) = reply { await ack?.send([reply]) }
+                        await ack?.send([.object(self.failure(error, event: incoming.name))])
                     }
                 }
             }
         }
     }
 
-    /// Runs `body`; `.now` fields become `{"ok":true,…}`, errors `{"ok":false,"error":…}`.
-    private func answer(_ name: String, _ body: () async throws -> Reply) async -> Answer {
+    /// Runs `body`: `.now` fields gain `"ok":true`; an error becomes the failure reply.
+    private func answer(_ name: String, _ body: () async throws -> Reply) async -> Reply {
         do {
             switch try await body() {
             case .now(var fields):
                 fields["ok"] = .bool(true)
-                return .now(.object(fields))
+                return .now(fields)
             case .later(let finish):
                 return .later(finish)
             }
-        } catch let error as ChatError {
-            return .now(Self.failure(error.code, error.message))
-        } catch let error as APIError {
-            return .now(Self.failure(error.code, error.message))
         } catch {
-            gateway.logger.error("event failed", metadata: ["event": "\(name)", "error": "\(error)"])
-            return .now(Self.failure(.internal, "internal error"))
+            return .now(failure(error, event: name))
         }
     }
 
-    enum Answer: Sendable {
-        case now(JSONValue)
-        case later(Finish)
+    /// The `{"ok":false,"error":…}` reply of an error; unexpected ones are logged, never shown.
+    private func failure(_ error: any Error, event: String) -> [String: JSONValue] {
+        switch error {
+        case let error as ChatError:
+            return Self.failure(error.code, error.message)
+        case let error as APIError:
+            return Self.failure(error.code, error.message)
+        default:
+            gateway.logger.error("event failed", metadata: ["event": "\(event)", "error": "\(error)"])
+            return Self.failure(.internal, "internal error")
+        }
     }
 
-    private static func failure(_ code: ChatError.Code, _ message: String) -> JSONValue {
-        .object(["ok": .bool(false), "error": .object(["code": .string(code.rawValue), "message": .string(message)])])
+    private static func failure(_ code: ChatError.Code, _ message: String) -> [String: JSONValue] {
+        ["ok": .bool(false), "error": .object(["code": .string(code.rawValue), "message": .string(message)])]
     }
 }
