@@ -7,7 +7,14 @@ public final class Namespace: Sendable {
 
     /// The namespace's name, e.g. `/` or `/admin`.
     public let name: String
-    private let handler = Mutex<ConnectionHandler?>(nil)
+    // The handler lives in a struct field, not directly as the mutex's generic value: a function
+    // stored as a generic value is re-abstracted on every `withLock` (wrapped in two thunks that are
+    // written back), so each read would lengthen the chain every later connection runs through.
+    private struct Handlers {
+        var connection: ConnectionHandler?
+    }
+
+    private let handlers = Mutex(Handlers())
 
     init(name: String) {
         self.name = name
@@ -17,11 +24,11 @@ public final class Namespace: Sendable {
     /// (the client gets CONNECT_ERROR). Emits made inside it reach the client after the CONNECT answer.
     /// Without a handler every client is accepted.
     public func onConnection(_ handler: @escaping ConnectionHandler) {
-        self.handler.withLock { $0 = handler }
+        self.handlers.withLock { $0.connection = handler }
     }
 
     var connectionHandler: ConnectionHandler? {
-        self.handler.withLock { $0 }
+        self.handlers.withLock { $0.connection }
     }
 
     /// Emits one pre-encoded event to many sockets: the payload is encoded once. Closed sockets are skipped.
