@@ -2,10 +2,53 @@ import Synchronization
 
 /// A `Broker` for one process: per-user channels are in-memory subscriber lists, presence is a
 /// connection set per user.
+///
+/// Most users have one connection, so one subscriber and one connection are kept inline; a
+/// dictionary or set exists only for users with several (it is the bulk of an idle
+/// connection's broker cost otherwise).
 public final class InProcessBroker: Broker {
+    private typealias Receiver = @Sendable (BrokerEnvelope) -> Void
+
+    private enum Subscribers {
+        case one(UInt64, Receiver)
+        case many([UInt64: Receiver])
+
+        var receivers: [Receiver] {
+            switch self {
+            case .one(_, let receive): [receive]
+            case .many(let all): Array(all.values)
+            }
+        }
+
+        func adding(_ id: UInt64, _ receive: @escaping Receiver) -> Subscribers {
+            switch self {
+            case .one(let other, let otherReceive):
+                return .many([other: otherReceive, id: receive])
+            case .many(var all):
+                all[id] = receive
+                return .many(all)
+            }
+        }
+
+        /// Without `id`; nil when none is left.
+        func removing(_ id: UInt64) -> Subscribers? {
+            switch self {
+            case .one(let only, _): return only == id ? nil : self
+            case .many(var all):
+                all.removeValue(forKey: id)
+                return all.isEmpty ? nil : .many(all)
+            }
+        }
+    }
+
+    private enum Connections {
+        case one(String)
+        case many(Set<String>)
+    }
+
     private struct State {
-        var subscribers: [UserID: [UInt64: @Sendable (BrokerEnvelope) -> Void]] = [:]
-        var connections: [UserID: Set<String>] = [:]
+        var subscribers: [UserID: Subscribers] = [:]
+        var connections: [UserID: Connections] = [:]
         var nextSubscription: UInt64 = 0
     }
 
@@ -15,39 +58,59 @@ public final class InProcessBroker: Broker {
     public init() {}
 
     public func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws {
-        let targets = state.withLock { state in users.flatMap { state.subscribers[$0].map { Array($0.values) } ?? [] } }
+        let targets = state.withLock { state in users.flatMap { state.subscribers[$0]?.receivers ?? [] } }
         for receive in targets { receive(envelope) }
     }
 
     public func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription {
         let id = state.withLock { state in
             state.nextSubscription += 1
-            state.subscribers[user, default: [:]][state.nextSubscription] = receive
-            return state.nextSubscription
+            let id = state.nextSubscription
+            state.subscribers[user] = state.subscribers[user]?.adding(id, receive) ?? .one(id, receive)
+            return id
         }
         return BrokerSubscription { [weak self] in
             self?.state.withLock { state in
-                state.subscribers[user]?.removeValue(forKey: id)
-                if state.subscribers[user]?.isEmpty == true { state.subscribers[user] = nil }
+                state.subscribers[user] = state.subscribers[user]?.removing(id)
             }
         }
     }
 
     public func connectionOpened(user: UserID, connection: String) async throws -> Bool {
         state.withLock { state in
-            state.connections[user, default: []].insert(connection)
-            return state.connections[user]?.count == 1
+            switch state.connections[user] {
+            case nil:
+                state.connections[user] = .one(connection)
+                return true
+            case .one(let other):
+                state.connections[user] = other == connection ? .one(other) : .many([other, connection])
+            case .many(var all):
+                state.connections[user] = nil
+                all.insert(connection)
+                state.connections[user] = .many(all)
+            }
+            return false
         }
     }
 
     public func connectionClosed(user: UserID, connection: String) async throws -> Bool {
         state.withLock { state in
-            guard state.connections[user]?.remove(connection) != nil else { return false }
-            if state.connections[user]?.isEmpty == true {
+            switch state.connections[user] {
+            case nil:
+                return false
+            case .one(let only):
+                guard only == connection else { return false }
                 state.connections[user] = nil
                 return true
+            case .many(var all):
+                state.connections[user] = nil
+                guard all.remove(connection) != nil else {
+                    state.connections[user] = .many(all)
+                    return false
+                }
+                state.connections[user] = all.count == 1 ? .one(all.first!) : .many(all)
+                return false
             }
-            return false
         }
     }
 

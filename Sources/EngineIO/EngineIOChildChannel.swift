@@ -40,8 +40,14 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
         self.http1 = http1
     }
 
+    /// Receive buffers start at 512 bytes instead of NIO's 2,048 and grow with what arrives. Every
+    /// channel keeps its last receive buffer for reuse, so on an idle WebSocket this is most of
+    /// what the transport costs; upgrade requests and chat frames are mostly smaller than this.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             let servers = self.servers
             let http1 = self.http1
             // Set by `shouldUpgrade`, read by the pipeline setup that follows on the same loop.

@@ -20,6 +20,15 @@ public struct EngineRequest: Sendable {
     /// The `Host` of the request (HTTP/1's `Host` header).
     public var authority: String?
 
+    /// A request from its parts.
+    init(method: HTTPRequest.Method, path: Substring, query: [String: String], headers: HTTPFields, authority: String?) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.authority = authority
+    }
+
     /// Parses the request head.
     public init(_ head: HTTPRequest) {
         self.method = head.method

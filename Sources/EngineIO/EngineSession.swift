@@ -38,8 +38,9 @@ public final class EngineSession: Sendable {
 
     /// The session id (`sid`).
     public let id: String
-    /// The handshake request: its headers and query.
-    public let request: EngineRequest
+    /// The handshake request: its headers and query (unpacked on each read).
+    public var request: EngineRequest { self.packedRequest.request }
+    private let packedRequest: PackedRequest
     let configuration: EngineIOConfiguration
     private let eventLoop: any EventLoop
     private let inner: Mutex<Inner>
@@ -53,7 +54,7 @@ public final class EngineSession: Sendable {
         onClose: @escaping @Sendable (EngineSession) -> Void
     ) {
         self.id = id
-        self.request = request
+        self.packedRequest = PackedRequest(request)
         self.configuration = configuration
         self.eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         self.inner = Mutex(Inner(machine: EngineSessionStateMachine(transport: transport)))

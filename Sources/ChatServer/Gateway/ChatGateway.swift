@@ -7,7 +7,7 @@ import SocketIO
 /// Connects Socket.IO to the chat domain: authenticates each connection, opens its
 /// endpoint (timeline replay, then live events) and turns client events into
 /// `ChatService` calls.
-struct ChatGateway: Sendable {
+final class ChatGateway: Sendable {
     let chat: ChatService
     let accounts: Accounts
     let configuration: ServerConfiguration
@@ -15,6 +15,16 @@ struct ChatGateway: Sendable {
     let logger: Logger
     /// Bounds the connections being set up or torn down at once (their store work).
     let setupLimit = ConcurrencyLimit(32)
+
+    // A class, so that each connection holds one reference to it rather than a copy of the
+    // configuration, logger and services.
+    init(chat: ChatService, accounts: Accounts, configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger) {
+        self.chat = chat
+        self.accounts = accounts
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+    }
 
     /// Registers the connection handler on the main namespace.
     func install(on server: SocketIOServer) {
@@ -45,11 +55,10 @@ struct ChatGateway: Sendable {
         metrics.connections.increment()
 
         connection.registerHandlers()
-        let setupLimit = self.setupLimit
-        socket.onDisconnect { reason in
-            await setupLimit.run { await endpoint.close() }
-            metrics.connections.decrement()
-            logger.debug("disconnected", metadata: ["user": "\(user)", "reason": "\(reason)"])
+        socket.onDisconnect { [self] reason in
+            await self.setupLimit.run { await endpoint.close() }
+            self.metrics.connections.decrement()
+            self.logger.debug("disconnected", metadata: ["user": "\(user)", "reason": "\(reason)"])
         }
     }
 

@@ -60,11 +60,34 @@ final class ClientConnection: EndpointReceiver {
         EncodedEvent(event: event, rawJSONArguments: [ByteBuffer(bytes: payload)])
     }
 
-    /// Registers a handler per client event of PROTOCOL.md §4.
+    /// Routes every client event of this socket through ``handle(_:)``: one closure per
+    /// connection, the per-event work being the shared ``routes`` table.
     func registerHandlers() {
+        socket.onUnhandled { [self] incoming in await self.handle(incoming) }
+    }
+
+    /// The deferred part of a handler; its result becomes `{"ok":true,"<field>":<json>}`.
+    typealias Finish = @Sendable () async throws -> (field: String, json: [UInt8])
+
+    /// What a client event does.
+    enum Route: Sendable {
+        /// Answers with these fields (plus `"ok":true`).
+        case now(@Sendable (ClientConnection, EventArguments) async throws -> [String: JSONValue])
+        /// Does its ordered part on the socket's handler queue and returns the rest, which runs
+        /// (and answers the ack) off the queue.
+        case deferred(@Sendable (ClientConnection, EventArguments) async throws -> Finish)
+    }
+
+    enum Reply: Sendable {
+        case now([String: JSONValue])
+        case later(Finish)
+    }
+
+    /// The client events of PROTOCOL.md §4.
+    static let routes: [String: Route] = [
         // The write is queued in event order, then the next event is handled while it commits;
         // the ack follows the commit.
-        handleDeferred("message") { connection, args in
+        "message": .deferred { connection, args in
             let request = try SendRequest(args)
             let start = ContinuousClock.now
             let pending = try await connection.chat.submitSend(from: connection.user, request)
@@ -74,111 +97,87 @@ final class ClientConnection: EndpointReceiver {
                 connection.gateway.metrics.sendLatency.recordInterval(since: start)
                 return (field: "message", json: JSONPayload.message(message))
             }
-        }
-        handle("read") { connection, args in
+        },
+        "read": .now { connection, args in
             let conversation = try args.conversationID("conversation")
             let ids = try args.strings("ids", max: connection.gateway.configuration.chat.maxReadIds)
             try await connection.chat.markRead(by: connection.user, conversation: conversation, ids: ids)
             return [:]
-        }
-        handle("typing") { connection, args in
+        },
+        "typing": .now { connection, args in
             let target = try args.target()
             guard let typing = args["typing"]?.boolValue else { throw ChatError(.badRequest, "typing must be true or false") }
             try await connection.chat.typing(from: connection.user, to: target.to, group: target.group, typing: typing)
             return [:]
-        }
-        handle("group:create") { connection, args in
+        },
+        "group:create": .now { connection, args in
             let name = try args.string("name")
             let members = try GroupController.userIDs(try args.strings("members", max: connection.gateway.configuration.chat.maxGroupMembers, optional: true))
             let group = try await connection.chat.createGroup(by: connection.user, name: name, members: members)
             return ["group": try JSONValue(encoding: group)]
-        }
-        handle("group:invite") { connection, args in
+        },
+        "group:invite": .now { connection, args in
             let group = try args.groupID("group")
             let members = try GroupController.userIDs(try args.strings("members", max: connection.gateway.configuration.chat.maxGroupMembers))
             let updated = try await connection.chat.invite(by: connection.user, group: group, members: members)
             return ["group": try JSONValue(encoding: updated)]
-        }
-        handle("group:leave") { connection, args in
+        },
+        "group:leave": .now { connection, args in
             let group = try args.groupID("group")
             try await connection.chat.removeMember(by: connection.user, group: group, member: connection.user)
             return [:]
+        },
+    ]
+
+    /// Handles one client event with the parts every event shares: counting, rate limiting
+    /// (unknown events included, so they can't flood either), argument checks and the
+    /// `{"ok":…}` ack; an unknown event is answered `bad_request`.
+    private func handle(_ incoming: IncomingEvent) async {
+        let route = Self.routes[incoming.name]
+        gateway.metrics.countEvent(route == nil ? "other" : incoming.name)
+        switch limiter.withLock({ $0.take(at: .now) }) {
+        case .allow:
+            break
+        case .limit:
+            gateway.metrics.rateLimited.increment()
+            await incoming.ack?.send([.object(Self.failure(.rateLimited, "slow down: at most \(gateway.configuration.ratePerSecond) events per second"))])
+            return
+        case .disconnect:
+            gateway.metrics.rateLimited.increment()
+            gateway.logger.notice("disconnecting a flooding connection", metadata: ["user": "\(user)"])
+            await socket.disconnect()
+            return
+        case .ignore:
+            return
         }
-        socket.onUnhandled(wrap(nil) { _, _ in .now([:]) })
-    }
-
-    /// Wraps a handler with the parts every event shares: counting, rate limiting,
-    /// argument checks and the `{"ok":…}` ack.
-    private func handle(
-        _ event: String,
-        _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> [String: JSONValue]
-    ) {
-        socket.on(event, wrap(event) { .now(try await body($0, $1)) })
-    }
-
-    /// Like `handle`, for a `body` that does its ordered part and returns the rest, which
-    /// runs (and answers the ack) off the socket's handler queue.
-    private func handleDeferred(
-        _ event: String,
-        _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> Finish
-    ) {
-        socket.on(event, wrap(event) { .later(try await body($0, $1)) })
-    }
-
-    /// The deferred part of a handler; its result becomes `{"ok":true,"<field>":<json>}`.
-    typealias Finish = @Sendable () async throws -> (field: String, json: [UInt8])
-
-    enum Reply: Sendable {
-        case now([String: JSONValue])
-        case later(Finish)
-    }
-
-    /// The handler of `event`; nil makes the handler of events without one of their own,
-    /// which answers `bad_request` (after the rate limit, so unknown events can't flood either).
-    private func wrap(
-        _ event: String?,
-        _ body: @escaping @Sendable (ClientConnection, EventArguments) async throws -> Reply
-    ) -> Socket.EventHandler {
-        { [self] incoming in
-            gateway.metrics.countEvent(event ?? "other")
-            switch limiter.withLock({ $0.take(at: .now) }) {
-            case .allow:
-                break
-            case .limit:
-                gateway.metrics.rateLimited.increment()
-                await incoming.ack?.send([.object(Self.failure(.rateLimited, "slow down: at most \(gateway.configuration.ratePerSecond) events per second"))])
-                return
-            case .disconnect:
-                gateway.metrics.rateLimited.increment()
-                gateway.logger.notice("disconnecting a flooding connection", metadata: ["user": "\(user)"])
-                await socket.disconnect()
-                return
-            case .ignore:
-                return
+        let reply = await answer(incoming.name) { () async throws -> Reply in
+            switch route {
+            case .now(let body)?:
+                return .now(try await body(self, try EventArguments(incoming.arguments)))
+            case .deferred(let body)?:
+                return .later(try await body(self, try EventArguments(incoming.arguments)))
+            case nil:
+                throw ChatError(.badRequest, "unknown event '\(incoming.name.prefix(64))'")
             }
-            let reply = await answer(incoming.name) { () async throws -> Reply in
-                guard event != nil else { throw ChatError(.badRequest, "unknown event '\(incoming.name.prefix(64))'") }
-                return try await body(self, try EventArguments(incoming.arguments))
-            }
-            switch reply {
-            case .now(let fields):
-                await incoming.ack?.send([.object(fields)])
-            case .later(let finish):
-                let ack = incoming.ack
-                Task {
-                    do {
-                        let (field, json) = try await finish()
-                        var reply = ByteBuffer()
-                        reply.reserveCapacity(json.count + field.utf8.count + 16)
-                        reply.writeStaticString(#"{"ok":true,""#)
-                        reply.writeString(field)
-                        reply.writeStaticString(#"":"#)
-                        reply.writeBytes(json)
-                        reply.writeStaticString("}")
-                        await ack?.send(rawJSONArguments: [reply])
-                    } catch {
-                        await ack?.send([.object(self.failure(error, event: incoming.name))])
-                    }
+        }
+        switch reply {
+        case .now(let fields):
+            await incoming.ack?.send([.object(fields)])
+        case .later(let finish):
+            let ack = incoming.ack
+            Task {
+                do {
+                    let (field, json) = try await finish()
+                    var reply = ByteBuffer()
+                    reply.reserveCapacity(json.count + field.utf8.count + 16)
+                    reply.writeStaticString(#"{"ok":true,""#)
+                    reply.writeString(field)
+                    reply.writeStaticString(#"":"#)
+                    reply.writeBytes(json)
+                    reply.writeStaticString("}")
+                    await ack?.send(rawJSONArguments: [reply])
+                } catch {
+                    await ack?.send([.object(self.failure(error, event: incoming.name))])
                 }
             }
         }
