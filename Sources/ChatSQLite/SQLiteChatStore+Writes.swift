@@ -14,9 +14,11 @@ extension SQLiteChatStore {
     }
 
     private static func appendMessage(_ db: Database, _ draft: MessageDraft, encode: PayloadEncoder<Message>) throws -> AppendOutcome {
-        if let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE sender = ? AND client_id = ?"),
-                                           arguments: [draft.from.rawValue, draft.id]) {
-            return .existing(try existing.message())
+        var existing = try FastStatement(db, "SELECT * FROM messages WHERE sender = ? AND client_id = ?")
+        existing.bind(draft.from.rawValue)
+        existing.bind(draft.id)
+        if let message = try existing.fetchOne({ try $0.message() }) {
+            return .existing(message)
         }
         let conversation = draft.conversation.rawValue
         let pos: Int64
@@ -25,18 +27,22 @@ extension SQLiteChatStore {
         if let to = draft.to {
             // Three statements for what took seven: the recipient's seq (nil: unknown user), the
             // conversation created or its position advanced, both members created or bumped.
-            guard let seq = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
-                                               arguments: [to.rawValue]) else {
-                throw ChatError.notFound("no such user")
-            }
-            pos = try Int64.fetchOne(db.cachedStatement(sql: """
+            guard let seq = try nextSeq(db, of: to) else { throw ChatError.notFound("no such user") }
+            var advance = try FastStatement(db, """
                 INSERT INTO conversations (id, last_pos) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET last_pos = last_pos + 1 RETURNING last_pos
-                """), arguments: [conversation])!
+                """)
+            advance.bind(conversation)
+            pos = try advance.fetchInt64()!
             // The sender's row first, so a new conversation's members keep the join order (rowid).
-            try db.cachedStatement(sql: """
+            var bump = try FastStatement(db, """
                 INSERT INTO members (conversation, user, updated_at, unread) VALUES (?1, ?2, ?4, 0), (?1, ?3, ?4, 1)
                 ON CONFLICT (conversation, user) DO UPDATE SET updated_at = excluded.updated_at, unread = unread + excluded.unread
-                """).execute(arguments: [conversation, draft.from.rawValue, to.rawValue, draft.ts])
+                """)
+            bump.bind(conversation)
+            bump.bind(draft.from.rawValue)
+            bump.bind(to.rawValue)
+            bump.bind(draft.ts)
+            try bump.execute()
             message = draft.message(pos: pos)
             try insert(db, message)
             entries = [try insertTimeline(db, user: to, seq: seq, event: "message", payload: encode(message), ts: draft.ts,
@@ -62,10 +68,18 @@ extension SQLiteChatStore {
     }
 
     private static func insert(_ db: Database, _ message: Message) throws {
-        try db.cachedStatement(sql: """
+        var insert = try FastStatement(db, """
             INSERT INTO messages (conversation, pos, client_id, sender, recipient, group_id, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [message.conversation.rawValue, message.pos, message.id, message.from.rawValue, message.to?.rawValue,
-                                     message.group?.rawValue, message.body, message.ts])
+            """)
+        insert.bind(message.conversation.rawValue)
+        insert.bind(message.pos)
+        insert.bind(message.id)
+        insert.bind(message.from.rawValue)
+        insert.bind(message.to?.rawValue)
+        insert.bind(message.group?.rawValue)
+        insert.bind(message.body)
+        insert.bind(message.ts)
+        try insert.execute()
     }
 
     public func acknowledge(user: UserID, seq: Int64, at ts: Int64, receipt: @escaping PayloadEncoder<Message>) async throws -> [TimelineEntry] {
@@ -89,16 +103,26 @@ extension SQLiteChatStore {
     private static func acknowledge(_ db: Database, user: UserID, seqs: [Int64], highest: Int64, at ts: Int64,
                                     receipt: PayloadEncoder<Message>) throws -> [TimelineEntry] {
         if highest > 0 {
-            try db.cachedStatement(sql: "UPDATE users SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?").execute(arguments: [highest, user.rawValue])
+            var mark = try FastStatement(db, "UPDATE users SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?")
+            mark.bind(highest)
+            mark.bind(user.rawValue)
+            try mark.execute()
         }
         var entries: [TimelineEntry] = []
         for seq in seqs {
             // The entry and its message in one lookup (timeline key, then messages key).
-            guard let message = try Row.fetchOne(db.cachedStatement(sql: """
+            var lookup = try FastStatement(db, """
                 SELECT m.* FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos WHERE t.user = ? AND t.seq = ?
-                """), arguments: [user.rawValue, seq])?.message() else { continue }
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)").execute(
-                           arguments: [message.conversation.rawValue, message.pos, user.rawValue, ts])
+                """)
+            lookup.bind(user.rawValue)
+            lookup.bind(seq)
+            guard let message = try lookup.fetchOne({ try $0.message() }) else { continue }
+            var delivered = try FastStatement(db, "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)")
+            delivered.bind(message.conversation.rawValue)
+            delivered.bind(message.pos)
+            delivered.bind(user.rawValue)
+            delivered.bind(ts)
+            try delivered.execute()
             guard db.changesCount == 1 else { continue }
             entries.append(try append(db, to: message.from, event: "receipt", payload: receipt(message), ts: ts, message: nil))
         }
@@ -183,16 +207,29 @@ extension SQLiteChatStore {
     /// Appends one entry with the user's next seq (the counter lives on the user row).
     private static func append(_ db: Database, to user: UserID, event: String, payload: [UInt8], ts: Int64,
                                message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
-        guard let seq = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
-                                           arguments: [user.rawValue]) else { throw ChatError.notFound("no such user: \(user)") }
+        guard let seq = try nextSeq(db, of: user) else { throw ChatError.notFound("no such user: \(user)") }
         return try insertTimeline(db, user: user, seq: seq, event: event, payload: payload, ts: ts, message: message)
+    }
+
+    /// Takes the user's next seq; nil for an unknown user.
+    private static func nextSeq(_ db: Database, of user: UserID) throws -> Int64? {
+        var next = try FastStatement(db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")
+        next.bind(user.rawValue)
+        return try next.fetchInt64()
     }
 
     /// Inserts the entry `seq` (already taken from the user's counter).
     private static func insertTimeline(_ db: Database, user: UserID, seq: Int64, event: String, payload: [UInt8], ts: Int64,
                                        message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
-        try db.cachedStatement(sql: "INSERT INTO timeline (user, seq, event, payload, ts, conversation, pos) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(
-                       arguments: [user.rawValue, seq, event, Data(payload), ts, message?.conversation, message?.pos])
+        var insert = try FastStatement(db, "INSERT INTO timeline (user, seq, event, payload, ts, conversation, pos) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        insert.bind(user.rawValue)
+        insert.bind(seq)
+        insert.bind(event)
+        insert.bind(blob: payload)
+        insert.bind(ts)
+        insert.bind(message?.conversation)
+        if let pos = message?.pos { insert.bind(pos) } else { insert.bind(nil as String?) }
+        try insert.execute()
         return TimelineEntry(user: user, seq: seq, event: event, payload: payload, ts: ts)
     }
 }
