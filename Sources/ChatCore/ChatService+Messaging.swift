@@ -93,9 +93,12 @@ extension ChatService {
 
     /// `acknowledge` without waiting: the ack joins the next batch of acks, written as one
     /// store operation (so a connection's acks do not hold its other events behind a commit each).
-    public func acknowledgeInBackground(user: UserID, seq: Int64) {
+    /// `event` is the acknowledged entry's event when known: only a `message` can be delivered,
+    /// so the ack of any other only raises the acked mark, without looking the entry up.
+    public func acknowledgeInBackground(user: UserID, seq: Int64, event: String? = nil) {
         guard seq > 0 else { return }
-        if acks.add(user: user, seq: seq, waiter: nil) { Task { await flushAcks() } }
+        let mayBeMessage = event.map { $0 == "message" } ?? true
+        if acks.add(user: user, seq: seq, mayBeMessage: mayBeMessage, waiter: nil) { Task { await flushAcks() } }
     }
 
     private func flushAcks() async {

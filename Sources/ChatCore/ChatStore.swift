@@ -187,12 +187,18 @@ public protocol ChatStore: Sendable {
 
 /// The seqs one user acknowledged, for `ChatStore.acknowledge(_:at:receipt:)`.
 public struct UserAcks: Sendable, Hashable {
+    /// Who acknowledged.
     public var user: UserID
+    /// The acknowledged entries that may be messages (each may record a delivery).
     public var seqs: [Int64]
+    /// The acked mark to raise to: the highest seq acknowledged, messages or not.
+    public var highest: Int64
 
-    public init(user: UserID, seqs: [Int64]) {
+    /// Acks of `seqs`, plus (when higher) `highest`, an entry known not to be a message.
+    public init(user: UserID, seqs: [Int64], highest: Int64 = 0) {
         self.user = user
         self.seqs = seqs
+        self.highest = max(highest, seqs.max() ?? 0)
     }
 }
 
@@ -214,6 +220,9 @@ extension ChatStore {
             let user = ack.user
             for seq in ack.seqs {
                 entries += try await acknowledge(user: user, seq: seq, at: ts) { receipt((user, $0)) }
+            }
+            if !ack.seqs.contains(ack.highest) {
+                entries += try await acknowledge(user: user, seq: ack.highest, at: ts) { receipt((user, $0)) }
             }
         }
         return entries

@@ -77,17 +77,18 @@ final class Promise<Value: Sendable, Failure: Error>: Sendable {
 final class AckCoalescer: Sendable {
     private struct State {
         var order: [UserID] = []
-        var seqs: [UserID: [Int64]] = [:]
+        var acks: [UserID: UserAcks] = [:]
         var waiters: [CheckedContinuation<Void, Never>] = []
         var flushing = false
     }
     private let state = Mutex(State())
 
-    /// Adds an ack; returns `true` if the caller must start a flush task.
-    func add(user: UserID, seq: Int64, waiter: CheckedContinuation<Void, Never>?) -> Bool {
+    /// Adds an ack (of an entry that may be a message unless `mayBeMessage` is false: then it
+    /// only raises the acked mark); returns `true` if the caller must start a flush task.
+    func add(user: UserID, seq: Int64, mayBeMessage: Bool = true, waiter: CheckedContinuation<Void, Never>?) -> Bool {
         state.withLock { state in
-            if state.seqs[user] == nil { state.order.append(user) }
-            state.seqs[user, default: []].append(seq)
+            if state.acks[user] == nil { state.order.append(user) }
+            state.acks[user, default: UserAcks(user: user, seqs: [])].add(seq, mayBeMessage: mayBeMessage)
             if let waiter { state.waiters.append(waiter) }
             guard !state.flushing else { return false }
             state.flushing = true
@@ -98,13 +99,20 @@ final class AckCoalescer: Sendable {
     /// Takes what is queued; an empty batch ends the flush.
     func take() -> (acks: [UserAcks], waiters: [CheckedContinuation<Void, Never>]) {
         state.withLock { state in
-            let acks = state.order.map { UserAcks(user: $0, seqs: state.seqs[$0]!) }
+            let acks = state.order.map { state.acks[$0]! }
             let waiters = state.waiters
             state.order = []
-            state.seqs = [:]
+            state.acks = [:]
             state.waiters = []
             if acks.isEmpty { state.flushing = false }
             return (acks, waiters)
         }
+    }
+}
+
+extension UserAcks {
+    mutating func add(_ seq: Int64, mayBeMessage: Bool) {
+        if mayBeMessage { seqs.append(seq) }
+        highest = max(highest, seq)
     }
 }

@@ -4,13 +4,18 @@ import Synchronization
 /// Batches concurrent write operations into one transaction (group commit).
 ///
 /// Callers enqueue an operation and await its own result. One drain task at a time takes
-/// everything queued (up to `maxBatch`), runs each operation inside its own savepoint of one
-/// `write` transaction, commits, and only then resumes the callers. A failing operation rolls
-/// back its savepoint and fails alone; a failing commit fails the whole batch.
+/// everything queued (up to `maxBatch`), runs the operations in one `write` transaction,
+/// commits, and only then resumes the callers. A failing operation fails alone: the batch first
+/// runs without savepoints (the common case: nothing fails, and SQLite journals no page per
+/// operation); if anything throws, that transaction is rolled back and the batch runs again with
+/// each operation in its own savepoint, so the failing one rolls back alone. A failing commit
+/// fails the whole batch. Operations must therefore be safe to run twice (they only read and
+/// write the database; their results are reported once).
 final class GroupCommitWriter: Sendable {
     private struct Pending: Sendable {
-        /// Runs the operation in a savepoint; returns what to do once the transaction committed.
-        let run: @Sendable (Database) -> @Sendable () -> Void
+        /// Runs the operation; returns what to do once the transaction committed. `isolated`:
+        /// in its own savepoint, a failure becoming its result; else a failure is thrown.
+        let run: @Sendable (Database, _ isolated: Bool) throws -> @Sendable () -> Void
         /// Reports a failure of the whole transaction.
         let fail: @Sendable (any Error) -> Void
     }
@@ -46,7 +51,11 @@ final class GroupCommitWriter: Sendable {
     func submit<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T,
                              completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
         let pending = Pending(
-            run: { db in
+            run: { db, isolated in
+                guard isolated else {
+                    let value = try operation(db)
+                    return { completion(.success(value)) }
+                }
                 do {
                     var result: T?
                     try db.inSavepoint {
@@ -81,7 +90,15 @@ final class GroupCommitWriter: Sendable {
             if batch.isEmpty { return }
             transactionCount.add(1, ordering: .relaxed)
             do {
-                let completions = try await pool.write { db in batch.map { $0.run(db) } }
+                let completions: [@Sendable () -> Void]
+                do {
+                    completions = try await pool.write { db in try batch.map { try $0.run(db, false) } }
+                } catch where batch.count > 1 {
+                    // An operation (or the commit) failed: nothing of the batch is kept; again,
+                    // each operation in its own savepoint. (Alone, the rollback was its savepoint.)
+                    transactionCount.add(1, ordering: .relaxed)
+                    completions = try await pool.write { db in try batch.map { try $0.run(db, true) } }
+                }
                 for complete in completions { complete() }
             } catch {
                 for pending in batch { pending.fail(error) }

@@ -14,48 +14,77 @@ extension SQLiteChatStore {
     }
 
     private static func appendMessage(_ db: Database, _ draft: MessageDraft, encode: PayloadEncoder<Message>) throws -> AppendOutcome {
-        if let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE sender = ? AND client_id = ?"),
-                                           arguments: [draft.from.rawValue, draft.id]) {
-            return .existing(try existing.message())
+        var existing = try FastStatement(db, "SELECT * FROM messages WHERE sender = ? AND client_id = ?")
+        existing.bind(draft.from.rawValue)
+        existing.bind(draft.id)
+        if let message = try existing.fetchOne({ try $0.message() }) {
+            return .existing(message)
         }
         let conversation = draft.conversation.rawValue
-        let recipients: [UserID]
+        let pos: Int64
+        let entries: [TimelineEntry]
+        let message: Message
         if let to = draft.to {
-            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [to.rawValue]) != nil else {
-                throw ChatError.notFound("no such user")
-            }
-            recipients = [to]
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO conversations (id) VALUES (?)").execute(arguments: [conversation])
-            for user in [draft.from, to] {
-                try db.cachedStatement(sql: "INSERT OR IGNORE INTO members (conversation, user, updated_at) VALUES (?, ?, ?)").execute(
-                               arguments: [conversation, user.rawValue, draft.ts])
-            }
+            // Three statements for what took seven: the recipient's seq (nil: unknown user), the
+            // conversation created or its position advanced, both members created or bumped.
+            guard let seq = try nextSeq(db, of: to) else { throw ChatError.notFound("no such user") }
+            var advance = try FastStatement(db, """
+                INSERT INTO conversations (id, last_pos) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET last_pos = last_pos + 1 RETURNING last_pos
+                """)
+            advance.bind(conversation)
+            pos = try advance.fetchInt64()!
+            // The sender's row first, so a new conversation's members keep the join order (rowid).
+            var bump = try FastStatement(db, """
+                INSERT INTO members (conversation, user, updated_at, unread) VALUES (?1, ?2, ?4, 0), (?1, ?3, ?4, 1)
+                ON CONFLICT (conversation, user) DO UPDATE SET updated_at = excluded.updated_at, unread = unread + excluded.unread
+                """)
+            bump.bind(conversation)
+            bump.bind(draft.from.rawValue)
+            bump.bind(to.rawValue)
+            bump.bind(draft.ts)
+            try bump.execute()
+            message = draft.message(pos: pos)
+            try insert(db, message)
+            entries = [try insertTimeline(db, user: to, seq: seq, event: "message", payload: encode(message), ts: draft.ts,
+                                          message: (conversation, pos))]
         } else {
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM conversations WHERE id = ? AND name IS NOT NULL"), arguments: [conversation]) != nil else {
                 throw ChatError.notFound("no such group")
             }
             let members = try Self.members(of: conversation, db)
             guard members.contains(draft.from) else { throw ChatError.forbidden("not a member of this group") }
-            recipients = members.filter { $0 != draft.from }
-        }
-        let pos = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE conversations SET last_pos = last_pos + 1 WHERE id = ? RETURNING last_pos"),
+            pos = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE conversations SET last_pos = last_pos + 1 WHERE id = ? RETURNING last_pos"),
                                      arguments: [conversation])!
-        let message = draft.message(pos: pos)
-        try db.cachedStatement(sql: """
-            INSERT INTO messages (conversation, pos, client_id, sender, recipient, group_id, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [conversation, pos, draft.id, draft.from.rawValue, draft.to?.rawValue, draft.group?.rawValue, draft.body, draft.ts])
-        try db.cachedStatement(sql: "UPDATE members SET updated_at = ?, unread = unread + (user != ?) WHERE conversation = ?").execute(
-                       arguments: [draft.ts, draft.from.rawValue, conversation])
-        let payload = encode(message)
-        let entries = try recipients.map {
-            try Self.append(db, to: $0, event: "message", payload: payload, ts: draft.ts, message: (conversation, pos))
+            message = draft.message(pos: pos)
+            try insert(db, message)
+            try db.cachedStatement(sql: "UPDATE members SET updated_at = ?, unread = unread + (user != ?) WHERE conversation = ?").execute(
+                           arguments: [draft.ts, draft.from.rawValue, conversation])
+            let payload = encode(message)
+            entries = try members.filter { $0 != draft.from }.map {
+                try Self.append(db, to: $0, event: "message", payload: payload, ts: draft.ts, message: (conversation, pos))
+            }
         }
         return .created(message, entries)
     }
 
+    private static func insert(_ db: Database, _ message: Message) throws {
+        var insert = try FastStatement(db, """
+            INSERT INTO messages (conversation, pos, client_id, sender, recipient, group_id, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        insert.bind(message.conversation.rawValue)
+        insert.bind(message.pos)
+        insert.bind(message.id)
+        insert.bind(message.from.rawValue)
+        insert.bind(message.to?.rawValue)
+        insert.bind(message.group?.rawValue)
+        insert.bind(message.body)
+        insert.bind(message.ts)
+        try insert.execute()
+    }
+
     public func acknowledge(user: UserID, seq: Int64, at ts: Int64, receipt: @escaping PayloadEncoder<Message>) async throws -> [TimelineEntry] {
         try await writer.write { db in
-            try Self.acknowledge(db, user: user, seqs: [seq], at: ts, receipt: receipt)
+            try Self.acknowledge(db, user: user, seqs: [seq], highest: seq, at: ts, receipt: receipt)
         }
     }
 
@@ -64,26 +93,37 @@ extension SQLiteChatStore {
             var entries: [TimelineEntry] = []
             for ack in acks {
                 let user = ack.user
-                entries += try Self.acknowledge(db, user: user, seqs: ack.seqs, at: ts) { receipt((user, $0)) }
+                entries += try Self.acknowledge(db, user: user, seqs: ack.seqs, highest: ack.highest, at: ts) { receipt((user, $0)) }
             }
             return entries
         }
     }
 
-    /// Raises the acked mark once to the highest of `seqs`, then records each delivery.
-    private static func acknowledge(_ db: Database, user: UserID, seqs: [Int64], at ts: Int64, receipt: PayloadEncoder<Message>) throws -> [TimelineEntry] {
-        guard let highest = seqs.max() else { return [] }
-        try db.cachedStatement(sql: "UPDATE users SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?").execute(arguments: [highest, user.rawValue])
+    /// Raises the acked mark once to `highest`, then records the delivery of each of `seqs` that is a message.
+    private static func acknowledge(_ db: Database, user: UserID, seqs: [Int64], highest: Int64, at ts: Int64,
+                                    receipt: PayloadEncoder<Message>) throws -> [TimelineEntry] {
+        if highest > 0 {
+            var mark = try FastStatement(db, "UPDATE users SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?")
+            mark.bind(highest)
+            mark.bind(user.rawValue)
+            try mark.execute()
+        }
         var entries: [TimelineEntry] = []
         for seq in seqs {
-            guard let ref = try Row.fetchOne(db.cachedStatement(sql: "SELECT conversation, pos FROM timeline WHERE user = ? AND seq = ? AND pos IS NOT NULL"),
-                                             arguments: [user.rawValue, seq]) else { continue }
-            let conversation: String = ref["conversation"], pos: Int64 = ref["pos"]
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)").execute(
-                           arguments: [conversation, pos, user.rawValue, ts])
-            guard db.changesCount == 1,
-                  let message = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM messages WHERE conversation = ? AND pos = ?"),
-                                                 arguments: [conversation, pos])?.message() else { continue }
+            // The entry and its message in one lookup (timeline key, then messages key).
+            var lookup = try FastStatement(db, """
+                SELECT m.* FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos WHERE t.user = ? AND t.seq = ?
+                """)
+            lookup.bind(user.rawValue)
+            lookup.bind(seq)
+            guard let message = try lookup.fetchOne({ try $0.message() }) else { continue }
+            var delivered = try FastStatement(db, "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)")
+            delivered.bind(message.conversation.rawValue)
+            delivered.bind(message.pos)
+            delivered.bind(user.rawValue)
+            delivered.bind(ts)
+            try delivered.execute()
+            guard db.changesCount == 1 else { continue }
             entries.append(try append(db, to: message.from, event: "receipt", payload: receipt(message), ts: ts, message: nil))
         }
         return entries
@@ -167,10 +207,29 @@ extension SQLiteChatStore {
     /// Appends one entry with the user's next seq (the counter lives on the user row).
     private static func append(_ db: Database, to user: UserID, event: String, payload: [UInt8], ts: Int64,
                                message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
-        guard let seq = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"),
-                                           arguments: [user.rawValue]) else { throw ChatError.notFound("no such user: \(user)") }
-        try db.cachedStatement(sql: "INSERT INTO timeline (user, seq, event, payload, ts, conversation, pos) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(
-                       arguments: [user.rawValue, seq, event, Data(payload), ts, message?.conversation, message?.pos])
+        guard let seq = try nextSeq(db, of: user) else { throw ChatError.notFound("no such user: \(user)") }
+        return try insertTimeline(db, user: user, seq: seq, event: event, payload: payload, ts: ts, message: message)
+    }
+
+    /// Takes the user's next seq; nil for an unknown user.
+    private static func nextSeq(_ db: Database, of user: UserID) throws -> Int64? {
+        var next = try FastStatement(db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")
+        next.bind(user.rawValue)
+        return try next.fetchInt64()
+    }
+
+    /// Inserts the entry `seq` (already taken from the user's counter).
+    private static func insertTimeline(_ db: Database, user: UserID, seq: Int64, event: String, payload: [UInt8], ts: Int64,
+                                       message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
+        var insert = try FastStatement(db, "INSERT INTO timeline (user, seq, event, payload, ts, conversation, pos) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        insert.bind(user.rawValue)
+        insert.bind(seq)
+        insert.bind(event)
+        insert.bind(blob: payload)
+        insert.bind(ts)
+        insert.bind(message?.conversation)
+        if let pos = message?.pos { insert.bind(pos) } else { insert.bind(nil as String?) }
+        try insert.execute()
         return TimelineEntry(user: user, seq: seq, event: event, payload: payload, ts: ts)
     }
 }

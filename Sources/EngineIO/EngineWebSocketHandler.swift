@@ -1,5 +1,6 @@
 import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// One Engine.IO WebSocket as a channel handler behind NIO's frame decoder and encoder.
 ///
@@ -130,9 +131,19 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
         guard let session = self.session else { return }
         if message.isText {
             // As Hummingbird's WebSocket handler: text is read as a String, invalid UTF-8 repaired.
-            session.receive(webSocketText: ByteBuffer(string: String(buffer: message.data)), token: self.token)
+            // ASCII (the usual case) is valid as it is, so it skips the copy through a String.
+            let text = Self.isASCII(message.data) ? message.data : ByteBuffer(string: String(buffer: message.data))
+            session.receive(webSocketText: text, token: self.token)
         } else {
             session.receive(webSocketBinary: message.data, token: self.token)
+        }
+    }
+
+    private static func isASCII(_ buffer: ByteBuffer) -> Bool {
+        buffer.withUnsafeReadableBytes { bytes in
+            var combined: UInt8 = 0
+            for byte in bytes { combined |= byte }
+            return combined < 0x80
         }
     }
 
@@ -151,24 +162,57 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
 
 extension EngineWebSocketHandler {
     /// Writes a session's frames to the channel, in the order the session wrote them.
-    struct ChannelWriter: EngineWebSocketWriter {
+    ///
+    /// Frames queued before the event loop gets to them go out together with one flush (one
+    /// `writev`), and only the first of them costs a task on the loop: a message, its ack and a
+    /// receipt for the same connection often arrive together, and a flush per frame was a
+    /// syscall per frame.
+    final class ChannelWriter: EngineWebSocketWriter {
+        private struct Pending {
+            var frames: [WebSocketFrame] = []
+            var byteCount = 0
+            /// A flush task is queued on the loop.
+            var scheduled = false
+        }
+
         let channel: any Channel
         let session: EngineSession
+        private let pending = Mutex(Pending())
+
+        init(channel: any Channel, session: EngineSession) {
+            self.channel = channel
+            self.session = session
+        }
 
         func write(_ frame: EngineSession.Frame) {
-            let channel = self.channel
-            let session = self.session
             let wsFrame = WebSocketFrame(fin: true, opcode: frame.isText ? .text : .binary, data: frame.data)
-            let byteCount = frame.byteCount
+            let schedule = self.pending.withLock { pending -> Bool in
+                pending.frames.append(wsFrame)
+                pending.byteCount += frame.byteCount
+                if pending.scheduled { return false }
+                pending.scheduled = true
+                return true
+            }
             // Always through the loop's queue, never inline: writes from the loop and from other
             // threads then keep the order in which the session made them.
-            channel.eventLoop.execute {
-                channel.writeAndFlush(wsFrame).whenComplete { _ in session.didWrite(byteCount: byteCount) }
+            if schedule { self.channel.eventLoop.execute { self.flush() } }
+        }
+
+        /// Writes what is pending and flushes once; the session hears of the bytes when the last is written.
+        private func flush() {
+            let (frames, byteCount) = self.pending.withLock { pending -> ([WebSocketFrame], Int) in
+                defer { pending = Pending() }
+                return (pending.frames, pending.byteCount)
             }
+            guard let last = frames.last else { return }
+            for frame in frames.dropLast() { self.channel.write(frame, promise: nil) }
+            let session = self.session
+            self.channel.writeAndFlush(last).whenComplete { _ in session.didWrite(byteCount: byteCount) }
         }
 
         func finish() {
             let channel = self.channel
+            // Queued behind a pending flush, so the frames before it still go out.
             channel.eventLoop.execute {
                 var data = channel.allocator.buffer(capacity: 2)
                 data.write(webSocketErrorCode: .normalClosure)

@@ -36,4 +36,46 @@ import Testing
             #expect(page.messages.map(\.message.pos) == Array(1...50))
         }
     }
+
+    /// Failing sends batched with good ones fail alone: the good ones are stored (the group
+    /// commit reruns a batch with a failure, each operation in its own savepoint), the failing
+    /// ones leave nothing behind, and seqs and positions stay gap-free.
+    @Test(arguments: StoreKind.allCases)
+    func failingSendsInABatchFailAlone(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let users = try await f.users("bob", "s1")
+        let (bob, sender) = (users[0], users[1])
+        _ = try await f.send(sender, to: bob, "original", id: "taken")
+        let outcomes = await withTaskGroup(of: (Int, ChatError.Code?).self) { group in
+            for i in 0..<120 {
+                group.addTask {
+                    do {
+                        switch i % 3 {
+                        case 0: _ = try await f.send(sender, to: bob, "n\(i)", id: "c\(i)")
+                        case 1: _ = try await f.send(sender, to: uid("nobody"), "x\(i)", id: "u\(i)")
+                        default: _ = try await f.send(sender, to: bob, "other \(i)", id: "taken")
+                        }
+                        return (i, nil)
+                    } catch let error as ChatError {
+                        return (i, error.code)
+                    } catch {
+                        return (i, .internal)
+                    }
+                }
+            }
+            return await group.reduce(into: [Int: ChatError.Code?]()) { $0[$1.0] = $1.1 }
+        }
+        for i in 0..<120 {
+            switch i % 3 {
+            case 0: #expect(outcomes[i]! == nil)
+            case 1: #expect(outcomes[i]! == .notFound)
+            default: #expect(outcomes[i]! == .conflict)
+            }
+        }
+        let timeline = try await f.timeline(bob)
+        #expect(timeline.map(\.seq) == Array(1...41))
+        let page = try await f.service.history(of: .direct(sender, bob), viewer: bob, before: nil, limit: 100)
+        #expect(page.messages.map(\.message.pos) == Array(1...41))
+        #expect(Set(page.messages.map(\.message.id)) == Set(["taken"] + stride(from: 0, to: 120, by: 3).map { "c\($0)" }))
+    }
 }

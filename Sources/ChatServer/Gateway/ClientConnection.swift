@@ -43,7 +43,7 @@ final class ClientConnection: EndpointReceiver {
             case .timeline(let seq, let event, let payload):
                 try await socket.emit(Self.encode(event, payload)) { _ in
                     acknowledged.increment()
-                    chat.acknowledgeInBackground(user: user, seq: seq)
+                    chat.acknowledgeInBackground(user: user, seq: seq, event: event)
                 }
             case .synced(let payload):
                 try await socket.emit(Self.encode("synced", payload))
