@@ -16,9 +16,12 @@ public final class SQLiteChatStore: ChatStore {
     /// A connection of its own that copies the WAL into the database (PASSIVE checkpoints)
     /// every `checkpointInterval`. SQLite's automatic checkpoint runs inside the committing
     /// writer, so its fsyncs held every queued send for tens of ms (the p99 of `direct`).
+    /// Every 100 ms rather than 500: at ~2,500 messages/s the WAL grew by up to ~13,000 frames
+    /// in 500 ms and each checkpoint took 45–75 ms, stalling commits behind its writes and
+    /// fsyncs; smaller, more frequent checkpoints cut the p99 of `direct --rate 2550`.
     private let checkpointer: DatabaseQueue
     private let checkpointTask: Task<Void, Never>
-    static let checkpointInterval = Duration.milliseconds(500)
+    static let checkpointInterval = Duration.milliseconds(100)
 
     /// Opens (creating the file and its folder) the database at `path` and migrates it.
     public init(path: String) throws {
