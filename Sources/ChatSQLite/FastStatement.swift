@@ -23,6 +23,11 @@ struct FastStatement {
         sqlite3_bind_int64(self.handle, self.index, value)
     }
 
+    mutating func bind(_ value: Int64?) {
+        guard let value else { return self.bindNull() }
+        self.bind(value)
+    }
+
     mutating func bind(_ value: String) {
         self.index += 1
         let index = self.index
@@ -31,18 +36,20 @@ struct FastStatement {
         value.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in
                 // A non-nil pointer even when empty: a NULL one would store NULL, not "".
-                sqlite3_bind_text(self.handle, index, chars.baseAddress ?? emptyText, Int32(chars.count), transient)
+                // (A failed bind leaves NULL, which the NOT NULL columns then refuse at the step.)
+                _ = sqlite3_bind_text(self.handle, index, chars.baseAddress ?? emptyText, Int32(chars.count), transient)
             }
         }
     }
 
     mutating func bind(_ value: String?) {
-        guard let value else {
-            self.index += 1
-            sqlite3_bind_null(self.handle, self.index)
-            return
-        }
+        guard let value else { return self.bindNull() }
         self.bind(value)
+    }
+
+    private mutating func bindNull() {
+        self.index += 1
+        sqlite3_bind_null(self.handle, self.index)
     }
 
     mutating func bind(blob value: [UInt8]) {
@@ -50,7 +57,7 @@ struct FastStatement {
         let index = self.index
         value.withUnsafeBytes { bytes in
             // A non-nil pointer even when empty: a NULL one would store NULL, not an empty blob.
-            sqlite3_bind_blob(self.handle, index, bytes.baseAddress ?? UnsafeRawPointer(emptyText), Int32(bytes.count), transient)
+            _ = sqlite3_bind_blob(self.handle, index, bytes.baseAddress ?? UnsafeRawPointer(emptyText), Int32(bytes.count), transient)
         }
     }
 

@@ -228,7 +228,7 @@ extension SQLiteChatStore {
         insert.bind(blob: payload)
         insert.bind(ts)
         insert.bind(message?.conversation)
-        if let pos = message?.pos { insert.bind(pos) } else { insert.bind(nil as String?) }
+        insert.bind(message?.pos)
         try insert.execute()
         return TimelineEntry(user: user, seq: seq, event: event, payload: payload, ts: ts)
     }

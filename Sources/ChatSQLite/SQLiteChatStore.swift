@@ -32,10 +32,10 @@ public final class SQLiteChatStore: ChatStore {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Checkpoints run on `checkpointer`, off the writer (see there); this is only a backstop.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
-            // Each group-committed operation runs in its own savepoint, and SQLite keeps the
-            // pages a savepoint may roll back in a statement journal: a temporary file by default,
-            // so every first touch of a page in an operation cost a 4 KiB pwrite (~13% of the
-            // server's CPU under load). In memory it is a copy; durability is the WAL's, unchanged.
+            // SQLite keeps the pages a savepoint (a batch re-run after a failure) or a statement
+            // may roll back in a statement journal: a temporary file by default, so every first
+            // touch of a page cost a 4 KiB pwrite (~13% of the server's CPU under load, when each
+            // operation had its savepoint). In memory it is a copy; durability is the WAL's, unchanged.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         configuration.busyMode = .timeout(10)

@@ -127,7 +127,8 @@ final class ClientConnection: EngineSessionDelegate {
             return state.connectTimer
         }
         timer?.cancel()
-        let request = ConnectRequest(auth: auth, headers: self.session.request.headers, query: self.session.request.query)
+        let handshake = self.session.request  // unpacked on each read: once here
+        let request = ConnectRequest(auth: auth, headers: handshake.headers, query: handshake.query)
         let handler = namespace.connectionHandler
         socket.queue.enqueue {
             do {
