@@ -24,6 +24,14 @@ final class BenchStats: Sendable {
         peakConnections.max(now, ordering: .relaxed)
     }
 
+    /// A client closed: one connection fewer if it had connected. Returns whether it had.
+    @discardableResult
+    func closed(_ client: SocketIOClient) -> Bool {
+        guard client.isConnected else { return false }
+        connections.add(-1, ordering: .relaxed)
+        return true
+    }
+
     /// Records one latency, measured from `sentAt` (monotonic nanoseconds) to now.
     func recordLatency(sentAt: UInt64) {
         let now = Self.now()

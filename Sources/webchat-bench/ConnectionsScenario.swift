@@ -157,11 +157,7 @@ final class IdleClients: SocketIOClientDelegate, Sendable {
     func client(_ client: SocketIOClient, ack id: Int, arguments: [JSONValue]) {}
 
     func clientClosed(_ client: SocketIOClient, error: String?) {
-        if client.isConnected {
-            stats.connections.add(-1, ordering: .relaxed)
-        } else {
-            refused.add(1, ordering: .relaxed)
-        }
+        if !stats.closed(client) { refused.add(1, ordering: .relaxed) }
         if let error { stats.error("idle client \(client.index): \(error)") }
     }
 }

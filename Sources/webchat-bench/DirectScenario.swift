@@ -156,7 +156,7 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
 
     func clientClosed(_ client: SocketIOClient, error: String?) {
         if running || !ready { stats.error("client \(client.index) of \(id) closed: \(error ?? "by server")") }
-        if client.isConnected { stats.connections.add(-1, ordering: .relaxed) }
+        stats.closed(client)
         if client.index == 0 { running = false }
         inFlight = 0
     }

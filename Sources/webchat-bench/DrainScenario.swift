@@ -123,7 +123,7 @@ final class DrainClients: SocketIOClientDelegate, @unchecked Sendable {
     }
 
     func clientClosed(_ client: SocketIOClient, error: String?) {
-        if client.isConnected { stats.connections.add(-1, ordering: .relaxed) }
+        stats.closed(client)
         if let error, client.index == 0, !filled.load(ordering: .relaxed) { stats.error("sender closed: \(error)") }
     }
 }

@@ -84,6 +84,6 @@ final class EchoClients: SocketIOClientDelegate, Sendable {
 
     func clientClosed(_ client: SocketIOClient, error: String?) {
         if running.load(ordering: .relaxed) { stats.error("echo client closed: \(error ?? "by server")") }
-        if client.isConnected { stats.connections.add(-1, ordering: .relaxed) }
+        stats.closed(client)
     }
 }

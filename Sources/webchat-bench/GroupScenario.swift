@@ -161,6 +161,6 @@ final class GroupFanout: SocketIOClientDelegate, Sendable {
 
     func clientClosed(_ client: SocketIOClient, error: String?) {
         if running.load(ordering: .relaxed) { stats.error("member \(client.index) closed: \(error ?? "by server")") }
-        if client.isConnected { stats.connections.add(-1, ordering: .relaxed) }
+        stats.closed(client)
     }
 }
