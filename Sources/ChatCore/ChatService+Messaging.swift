@@ -107,8 +107,9 @@ extension ChatService {
             if batch.isEmpty { return }
             let ts = clock()
             do {
-                let entries = try await store.acknowledge(batch, at: ts) { user, message in
-                    JSONPayload.receipt(ReceiptEvent(conversation: message.conversation, ids: [message.id], by: user, status: .delivered, ts: ts))
+                let entries = try await store.acknowledge(batch, at: ts) { delivered in
+                    JSONPayload.receipt(ReceiptEvent(conversation: delivered.conversation, ids: delivered.ids, by: delivered.recipient,
+                                                     status: .delivered, ts: ts))
                 }
                 await publish(entries)
             } catch {

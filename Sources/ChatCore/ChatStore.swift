@@ -138,18 +138,18 @@ public protocol ChatStore: Sendable {
     /// group member but the sender. Bumps the call log and unread counters.
     /// Throws `notFound` for an unknown recipient or group, `forbidden` if the sender is not a member.
     func appendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>) async throws -> AppendOutcome
-    /// Raises `user`'s acked mark to `seq`; if entry `seq` is a message not yet delivered to
-    /// `user`, records the delivery and appends `receipt(message)` to the sender's timeline.
-    func acknowledge(user: UserID, seq: Int64, at ts: Int64, receipt: @escaping PayloadEncoder<Message>) async throws -> [TimelineEntry]
     /// `appendMessage` in two steps: returns once the operation is queued behind the ones
     /// submitted before it (submissions in order get their `pos` in that order) and calls
     /// `completion` with the outcome once it is durable (or failed), in submission order.
     /// Keep `completion` short; it may run on the store's writer.
     func submitAppendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
                              completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) async
-    /// Many acks as one operation: each user's acked mark rises to their highest seq and each
-    /// seq is handled as by `acknowledge(user:seq:at:receipt:)`, in order; `receipt` gets the acking user.
-    func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<(UserID, Message)>) async throws -> [TimelineEntry]
+    /// Acks of timeline entries, many users' at once, as one operation: each user's acked mark
+    /// rises to their highest acknowledged seq (never past their latest), and each acknowledged
+    /// entry that is a message not yet delivered to that user records the delivery. What one
+    /// user's acks newly delivered becomes one receipt per sender and conversation
+    /// (``DeliveredMessages/grouping(_:to:)``), `receipt(delivered)` appended to the sender's timeline.
+    func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry]
     /// Marks messages of `conversation` with client ids `ids` and sent by others as read by
     /// `reader` (once each), resets the reader's unread count accordingly and appends one
     /// `receipt((sender, newlyReadIds))` per sender.
@@ -185,6 +185,34 @@ public protocol ChatStore: Sendable {
     func pruneTimeline(before ts: Int64) async throws
 }
 
+/// Messages of one conversation and one sender newly delivered to one recipient: the content
+/// of one `delivered` receipt.
+public struct DeliveredMessages: Sendable, Hashable {
+    /// Who the messages were delivered to (the receipt's `by`).
+    public var recipient: UserID
+    /// Who sent them (whose timeline gets the receipt).
+    public var sender: UserID
+    /// Their conversation.
+    public var conversation: ConversationID
+    /// Their client ids, in the order they were delivered.
+    public var ids: [String]
+
+    /// Groups `messages`, newly delivered to `recipient` in this order, into one value per
+    /// sender and conversation, in the order each group's first message was delivered: acks that
+    /// arrive together cost the sender one receipt, not one per message.
+    public static func grouping(_ messages: [Message], to recipient: UserID) -> [DeliveredMessages] {
+        var groups: [DeliveredMessages] = []
+        for message in messages {
+            if let index = groups.firstIndex(where: { $0.sender == message.from && $0.conversation == message.conversation }) {
+                groups[index].ids.append(message.id)
+            } else {
+                groups.append(DeliveredMessages(recipient: recipient, sender: message.from, conversation: message.conversation, ids: [message.id]))
+            }
+        }
+        return groups
+    }
+}
+
 /// The seqs one user acknowledged, for `ChatStore.acknowledge(_:at:receipt:)`.
 public struct UserAcks: Sendable, Hashable {
     /// Who acknowledged.
@@ -213,18 +241,4 @@ extension ChatStore {
         }
     }
 
-    /// One `acknowledge(user:seq:at:receipt:)` per seq.
-    public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<(UserID, Message)>) async throws -> [TimelineEntry] {
-        var entries: [TimelineEntry] = []
-        for ack in acks {
-            let user = ack.user
-            for seq in ack.seqs {
-                entries += try await acknowledge(user: user, seq: seq, at: ts) { receipt((user, $0)) }
-            }
-            if !ack.seqs.contains(ack.highest) {
-                entries += try await acknowledge(user: user, seq: ack.highest, at: ts) { receipt((user, $0)) }
-            }
-        }
-        return entries
-    }
 }

@@ -109,14 +109,24 @@ public actor InMemoryChatStore: ChatStore {
         return .created(message, entries)
     }
 
-    public func acknowledge(user: UserID, seq: Int64, at ts: Int64, receipt: @escaping PayloadEncoder<Message>) -> [TimelineEntry] {
-        guard var account = accounts[user] else { return [] }
-        account.head.acked = max(account.head.acked, min(seq, account.head.latest))
-        accounts[user] = account
-        guard let key = account.messageRefs[seq], conversations[key.conversation]?.delivered[key.pos]?.contains(user) != true else { return [] }
-        update(key.conversation) { $0.delivered[key.pos, default: []].append(user) }
-        let message = message(key)
-        return [append(to: message.from, event: "receipt", payload: receipt(message), ts: ts, ref: nil)]
+    public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>) -> [TimelineEntry] {
+        var entries: [TimelineEntry] = []
+        for ack in acks {
+            let user = ack.user
+            guard var account = accounts[user] else { continue }
+            account.head.acked = max(account.head.acked, min(ack.highest, account.head.latest))
+            accounts[user] = account
+            var delivered: [Message] = []
+            for seq in ack.seqs {
+                guard let key = account.messageRefs[seq], conversations[key.conversation]?.delivered[key.pos]?.contains(user) != true else { continue }
+                update(key.conversation) { $0.delivered[key.pos, default: []].append(user) }
+                delivered.append(message(key))
+            }
+            for group in DeliveredMessages.grouping(delivered, to: user) {
+                entries.append(append(to: group.sender, event: "receipt", payload: receipt(group), ts: ts, ref: nil))
+            }
+        }
+        return entries
     }
 
     public func markRead(reader: UserID, conversation id: ConversationID, ids: [String], at ts: Int64,

@@ -82,51 +82,47 @@ extension SQLiteChatStore {
         try insert.execute()
     }
 
-    public func acknowledge(user: UserID, seq: Int64, at ts: Int64, receipt: @escaping PayloadEncoder<Message>) async throws -> [TimelineEntry] {
-        try await writer.write { db in
-            try Self.acknowledge(db, user: user, seqs: [seq], highest: seq, at: ts, receipt: receipt)
-        }
-    }
-
-    public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<(UserID, Message)>) async throws -> [TimelineEntry] {
+    public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry] {
         try await writer.write { db in
             var entries: [TimelineEntry] = []
             for ack in acks {
-                let user = ack.user
-                entries += try Self.acknowledge(db, user: user, seqs: ack.seqs, highest: ack.highest, at: ts) { receipt((user, $0)) }
+                entries += try Self.acknowledge(db, ack, at: ts, receipt: receipt)
             }
             return entries
         }
     }
 
-    /// Raises the acked mark once to `highest`, then records the delivery of each of `seqs` that is a message.
-    private static func acknowledge(_ db: Database, user: UserID, seqs: [Int64], highest: Int64, at ts: Int64,
-                                    receipt: PayloadEncoder<Message>) throws -> [TimelineEntry] {
-        if highest > 0 {
+    /// Raises the acked mark once to `ack.highest`, records the delivery of each of `ack.seqs`
+    /// that is a message, and appends one receipt per sender and conversation of those.
+    private static func acknowledge(_ db: Database, _ ack: UserAcks, at ts: Int64,
+                                    receipt: PayloadEncoder<DeliveredMessages>) throws -> [TimelineEntry] {
+        let user = ack.user.rawValue
+        if ack.highest > 0 {
             var mark = try FastStatement(db, "UPDATE users SET acked_seq = MAX(acked_seq, MIN(?, last_seq)) WHERE id = ?")
-            mark.bind(highest)
-            mark.bind(user.rawValue)
+            mark.bind(ack.highest)
+            mark.bind(user)
             try mark.execute()
         }
-        var entries: [TimelineEntry] = []
-        for seq in seqs {
+        var delivered: [Message] = []
+        for seq in ack.seqs {
             // The entry and its message in one lookup (timeline key, then messages key).
             var lookup = try FastStatement(db, """
                 SELECT m.* FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos WHERE t.user = ? AND t.seq = ?
                 """)
-            lookup.bind(user.rawValue)
+            lookup.bind(user)
             lookup.bind(seq)
             guard let message = try lookup.fetchOne({ try $0.message() }) else { continue }
-            var delivered = try FastStatement(db, "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)")
-            delivered.bind(message.conversation.rawValue)
-            delivered.bind(message.pos)
-            delivered.bind(user.rawValue)
-            delivered.bind(ts)
-            try delivered.execute()
-            guard db.changesCount == 1 else { continue }
-            entries.append(try append(db, to: message.from, event: "receipt", payload: receipt(message), ts: ts, message: nil))
+            var insert = try FastStatement(db, "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)")
+            insert.bind(message.conversation.rawValue)
+            insert.bind(message.pos)
+            insert.bind(user)
+            insert.bind(ts)
+            try insert.execute()
+            if db.changesCount == 1 { delivered.append(message) }
         }
-        return entries
+        return try DeliveredMessages.grouping(delivered, to: ack.user).map {
+            try append(db, to: $0.sender, event: "receipt", payload: receipt($0), ts: ts, message: nil)
+        }
     }
 
     public func markRead(reader: UserID, conversation: ConversationID, ids: [String], at ts: Int64,

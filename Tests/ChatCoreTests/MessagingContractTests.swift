@@ -70,6 +70,31 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func acksTogetherMakeOneDeliveredReceiptPerSenderAndConversation(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob", "carol")
+        let group = try await f.service.createGroup(by: u[0], name: "trio", members: [u[1], u[2]]) // bob's seq 1
+        for i in 1...3 { try await f.send(u[0], to: u[1], "dm \(i)", id: "a\(i)") } // seqs 2-4
+        try await f.send(u[2], to: u[1], "from carol", id: "c1") // 5
+        _ = try await f.service.send(from: u[0], SendRequest(id: "g1", group: group.id, body: "to the group")) // 6
+        let encode: PayloadEncoder<DeliveredMessages> = { delivered in
+            JSONPayload.receipt(ReceiptEvent(conversation: delivered.conversation, ids: delivered.ids, by: delivered.recipient, status: .delivered, ts: 7))
+        }
+        // Acked out of order, the group event (seq 1) among them: it delivers nothing.
+        let entries = try await f.store.acknowledge([UserAcks(user: u[1], seqs: [3, 2, 1, 6, 5, 4])], at: 7, receipt: encode)
+        #expect(entries.map(\.user) == [u[0], u[0], u[2]])
+        let toAlice = try await f.events(u[0], "receipt")
+        #expect(toAlice.map { $0["ids"] as? [String] } == [["a2", "a1", "a3"], ["g1"]])
+        #expect(toAlice.map { $0["conversation"] as? String } == ["dm:alice:bob", ConversationID.group(group.id).rawValue])
+        #expect(try await f.events(u[2], "receipt").map { $0["ids"] as? [String] } == [["c1"]])
+        #expect(try await f.store.timelineHead(of: u[1]) == TimelineHead(latest: 6, acked: 6))
+        // Once per message per recipient: the same acks again deliver nothing.
+        #expect(try await f.store.acknowledge([UserAcks(user: u[1], seqs: [2, 3, 4, 5, 6])], at: 8, receipt: encode).isEmpty)
+        let page = try await f.service.history(of: .direct(u[0], u[1]), viewer: u[0], before: nil, limit: 10)
+        #expect(page.messages.map(\.delivered) == [[u[1]], [u[1]], [u[1]]])
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func readReceiptsPerSender(kind: StoreKind) async throws {
         let f = try Fixture(kind)
         let u = try await f.users("alice", "bob", "carol")
