@@ -37,6 +37,10 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
     private var closed = false
     private var closeReason: String?
     private var lastPacket = ""
+    /// Inside `channelRead`: frames written meanwhile are flushed once, at `channelReadComplete`
+    /// (an ack, a receipt's ack and the next message share one syscall, as a real client's would).
+    private var reading = false
+    private var flushPending = false
 
     init(authJSON: String, index: Int, delegate: any SocketIOClientDelegate) {
         self.authJSON = authJSON
@@ -93,7 +97,17 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
         context.close(promise: nil)
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if flushPending {
+            flushPending = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text:
@@ -209,7 +223,12 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
     private func send(_ buffer: ByteBuffer, opcode: WebSocketOpcode) {
         guard let context, !closed else { return }
         let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: buffer)
-        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        if reading {
+            context.write(wrapOutboundOut(frame), promise: nil)
+            flushPending = true
+        } else {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        }
     }
 
     private func finish(error: String?) {
