@@ -131,9 +131,20 @@ extension SQLiteChatStore {
             let cid = conversation.rawValue
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM members WHERE conversation = ? AND user = ?"), arguments: [cid, reader.rawValue]) != nil
             else { return [] }
-            let candidates = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT * FROM messages WHERE conversation = ? AND client_id IN (\(placeholders(ids.count))) AND sender != ? ORDER BY pos
-                """), arguments: StatementArguments([cid] + ids + [reader.rawValue])).map { try $0.message() }
+            // The candidates by (peer, client_id) in a direct conversation, by (conversation, client_id)
+            // in a group: the two indexes that exist for them (see `SQLiteSchema`). Named, because
+            // without statistics SQLite prefers scanning the conversation by its primary key.
+            let candidates: [Message]
+            if let peer = conversation.peer(of: reader) {
+                candidates = try Row.fetchAll(db.cachedStatement(sql: """
+                    SELECT * FROM messages INDEXED BY messages_idempotency WHERE sender = ? AND client_id IN (\(placeholders(ids.count))) AND conversation = ? ORDER BY pos
+                    """), arguments: StatementArguments([peer.rawValue] + ids + [cid])).map { try $0.message() }
+            } else {
+                candidates = try Row.fetchAll(db.cachedStatement(sql: """
+                    SELECT * FROM messages INDEXED BY messages_read_lookup WHERE conversation = ? AND group_id IS NOT NULL AND client_id IN (\(placeholders(ids.count))) AND sender != ?
+                    ORDER BY pos
+                    """), arguments: StatementArguments([cid] + ids + [reader.rawValue])).map { try $0.message() }
+            }
             var newlyRead: [Message] = []
             for message in candidates {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO reads (conversation, pos, user, ts) VALUES (?, ?, ?, ?)").execute(
