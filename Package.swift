@@ -146,7 +146,11 @@ let package = Package(
         ),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", "socketio-conformance", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore", "ChatSQLite", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ChatCoreTests",
+            dependencies: ["ChatCore", "ChatSQLite", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ChatServerTests", dependencies: ["ChatServer", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WebChatTests",

@@ -108,7 +108,14 @@ struct FastStatement {
             return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
         }
 
-        /// A `messages` row selected as `m.*` (columns in table order).
+        /// The `messages` columns ``message()`` reads, in its order, each prefixed with `table`
+        /// and a dot when given (`SELECT \(messageColumns("m")) FROM messages m …`).
+        static func messageColumns(_ table: String? = nil) -> String {
+            let prefix = table.map { $0 + "." } ?? ""
+            return ["conversation", "pos", "client_id", "sender", "recipient", "group_id", "body", "ts"].map { prefix + $0 }.joined(separator: ", ")
+        }
+
+        /// A `messages` row selected as ``messageColumns(_:)``.
         func message() throws -> Message {
             guard let conversation = self.string(0).flatMap(ConversationID.init) else { throw CorruptRow(column: "conversation") }
             guard let sender = self.string(3).flatMap(UserID.init) else { throw CorruptRow(column: "sender") }

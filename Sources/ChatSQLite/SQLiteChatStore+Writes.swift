@@ -14,7 +14,7 @@ extension SQLiteChatStore {
     }
 
     private static func appendMessage(_ db: Database, _ draft: MessageDraft, encode: PayloadEncoder<Message>) throws -> AppendOutcome {
-        var existing = try FastStatement(db, "SELECT * FROM messages WHERE sender = ? AND client_id = ?")
+        var existing = try FastStatement(db, Self.messageBySenderAndID)
         existing.bind(draft.from.rawValue)
         existing.bind(draft.id)
         if let message = try existing.fetchOne({ try $0.message() }) {
@@ -67,6 +67,13 @@ extension SQLiteChatStore {
         return .created(message, entries)
     }
 
+    private static let messageBySenderAndID = "SELECT \(FastStatement.Columns.messageColumns()) FROM messages WHERE sender = ? AND client_id = ?"
+    /// The entry and its message in one lookup (timeline index, then messages index).
+    private static let messageOfTimelineEntry = """
+        SELECT \(FastStatement.Columns.messageColumns("m")) FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos
+        WHERE t.user = ? AND t.seq = ?
+        """
+
     private static func insert(_ db: Database, _ message: Message) throws {
         var insert = try FastStatement(db, """
             INSERT INTO messages (conversation, pos, client_id, sender, recipient, group_id, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -105,10 +112,7 @@ extension SQLiteChatStore {
         }
         var delivered: [Message] = []
         for seq in ack.seqs {
-            // The entry and its message in one lookup (timeline key, then messages key).
-            var lookup = try FastStatement(db, """
-                SELECT m.* FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos WHERE t.user = ? AND t.seq = ?
-                """)
+            var lookup = try FastStatement(db, Self.messageOfTimelineEntry)
             lookup.bind(user)
             lookup.bind(seq)
             guard let message = try lookup.fetchOne({ try $0.message() }) else { continue }

@@ -3,10 +3,13 @@ import GRDB
 /// The schema, as `DatabaseMigrator` migrations.
 ///
 /// Which index serves which query:
-/// - `timeline` PRIMARY KEY (user, seq): replay and gap fill (`seq > ?` range per user), the
-///   entry looked up by an ack. `timeline_ts` (ts): retention pruning.
-/// - `messages` PRIMARY KEY (conversation, pos): history pages (`pos < before` descending),
-///   the call log's last message, and unread recount (`pos > last_read_pos`) on read.
+/// - `timeline` UNIQUE `timeline_user_seq` (user, seq): replay and gap fill (`seq > ?` range per
+///   user), the entry looked up by an ack. `timeline_ts` (ts): retention pruning. The rows
+///   themselves are in append order (a rowid table since v3), so a commit's new entries share
+///   the last page or two; only the small index entries land per user.
+/// - `messages` UNIQUE `messages_position` (conversation, pos): history pages (`pos < before`
+///   descending), the call log's last message, and unread recount (`pos > last_read_pos`) on
+///   read; rows in append order since v3, like the timeline's.
 ///   `messages_idempotency` UNIQUE (sender, client_id): idempotent sends.
 ///   `messages_read_lookup` (conversation, client_id), group messages only (v2): resolving the
 ///   ids of a `read` in a group; in a direct conversation every message the reader can read
@@ -68,6 +71,37 @@ enum SQLiteSchema {
             try db.execute(sql: """
                 DROP INDEX messages_read_lookup;
                 CREATE INDEX messages_read_lookup ON messages(conversation, client_id) WHERE group_id IS NOT NULL;
+                """)
+        }
+        // Keyed by (user, seq) and (conversation, pos), the rows of one commit landed on one leaf
+        // per user or conversation, in the middle of the tree, where full pages split three ways:
+        // 3.5 and 1.7 WAL frames per message (bench run, 20 pairs at 4,500 messages/s). In append
+        // order a commit's rows share the rightmost page(s) and only small index entries scatter.
+        migrator.registerMigration("v3: timeline and messages in append order") { db in
+            try db.execute(sql: """
+                CREATE TABLE messages_v3 (
+                    id INTEGER PRIMARY KEY, conversation TEXT NOT NULL, pos INTEGER NOT NULL, client_id TEXT NOT NULL,
+                    sender TEXT NOT NULL, recipient TEXT, group_id TEXT, body TEXT NOT NULL, ts INTEGER NOT NULL
+                );
+                INSERT INTO messages_v3 (conversation, pos, client_id, sender, recipient, group_id, body, ts)
+                    SELECT conversation, pos, client_id, sender, recipient, group_id, body, ts FROM messages ORDER BY ts, conversation, pos;
+                DROP TABLE messages;
+                ALTER TABLE messages_v3 RENAME TO messages;
+                CREATE UNIQUE INDEX messages_position ON messages(conversation, pos);
+                CREATE UNIQUE INDEX messages_idempotency ON messages(sender, client_id);
+                CREATE INDEX messages_read_lookup ON messages(conversation, client_id) WHERE group_id IS NOT NULL;
+                """)
+            try db.execute(sql: """
+                CREATE TABLE timeline_v3 (
+                    id INTEGER PRIMARY KEY, user TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, payload BLOB NOT NULL,
+                    ts INTEGER NOT NULL, conversation TEXT, pos INTEGER
+                );
+                INSERT INTO timeline_v3 (user, seq, event, payload, ts, conversation, pos)
+                    SELECT user, seq, event, payload, ts, conversation, pos FROM timeline ORDER BY ts, user, seq;
+                DROP TABLE timeline;
+                ALTER TABLE timeline_v3 RENAME TO timeline;
+                CREATE UNIQUE INDEX timeline_user_seq ON timeline(user, seq);
+                CREATE INDEX timeline_ts ON timeline(ts);
                 """)
         }
         return migrator

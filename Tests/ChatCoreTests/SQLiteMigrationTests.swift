@@ -1,0 +1,83 @@
+import ChatCore
+import Foundation
+import GRDB
+import Testing
+
+@testable import ChatSQLite
+
+/// A database written by the first schema opens under the current one with nothing lost.
+@Suite struct SQLiteMigrationTests {
+    @Test func v1DatabaseKeepsItsTimelineMessagesAndReceipts() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("migration-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("chat.sqlite").path
+
+        // The v1 schema, and what a v1 server wrote for alice → bob ("m1" delivered, "m2" not)
+        // and a group of three with one message.
+        let v1 = try DatabaseQueue(path: path)
+        try SQLiteSchema.migrator.migrate(v1, upTo: "v1")
+        try await v1.write { db in
+            for user in ["alice", "bob", "carol"] {
+                try db.execute(sql: "INSERT INTO users (id, name, created_at) VALUES (?, ?, 1)", arguments: [user, user.capitalized])
+            }
+            try db.execute(sql: """
+                UPDATE users SET last_seq = 3, acked_seq = 1 WHERE id = 'bob';
+                UPDATE users SET last_seq = 2, acked_seq = 0 WHERE id = 'alice';
+                UPDATE users SET last_seq = 1 WHERE id = 'carol';
+                INSERT INTO conversations (id, last_pos) VALUES ('dm:alice:bob', 2);
+                INSERT INTO conversations (id, last_pos, name, owner) VALUES ('grp:g1', 1, 'Trio', 'alice');
+                INSERT INTO members (conversation, user, updated_at, unread) VALUES
+                    ('dm:alice:bob', 'alice', 20, 0), ('dm:alice:bob', 'bob', 20, 2),
+                    ('grp:g1', 'alice', 30, 0), ('grp:g1', 'bob', 30, 1), ('grp:g1', 'carol', 30, 1);
+                INSERT INTO messages (conversation, pos, client_id, sender, recipient, group_id, body, ts) VALUES
+                    ('dm:alice:bob', 1, 'm1', 'alice', 'bob', NULL, 'one', 10),
+                    ('dm:alice:bob', 2, 'm2', 'alice', 'bob', NULL, 'two', 20),
+                    ('grp:g1', 1, 'g1', 'alice', NULL, 'g1', 'hi all', 30);
+                INSERT INTO timeline (user, seq, event, payload, ts, conversation, pos) VALUES
+                    ('bob', 1, 'message', '{"id":"m1"}', 10, 'dm:alice:bob', 1),
+                    ('bob', 2, 'message', '{"id":"m2"}', 20, 'dm:alice:bob', 2),
+                    ('alice', 1, 'receipt', '{"ids":["m1"]}', 15, NULL, NULL),
+                    ('bob', 3, 'message', '{"id":"g1"}', 30, 'grp:g1', 1),
+                    ('carol', 1, 'message', '{"id":"g1"}', 30, 'grp:g1', 1),
+                    ('alice', 2, 'group', '{"change":"created"}', 25, NULL, NULL);
+                INSERT INTO deliveries (conversation, pos, user, ts) VALUES ('dm:alice:bob', 1, 'bob', 15);
+                """)
+        }
+        try await v1.close()
+
+        let store = try SQLiteChatStore(path: path)
+        let alice = UserID("alice")!, bob = UserID("bob")!, carol = UserID("carol")!
+        #expect(try await store.timeline(of: bob, after: 0, limit: 10).map(\.seq) == [1, 2, 3])
+        #expect(try await store.timeline(of: bob, after: 1, limit: 10).map(\.event) == ["message", "message"])
+        #expect(try await store.timeline(of: alice, after: 0, limit: 10).map(\.event) == ["receipt", "group"])
+        #expect(try await store.timelineHead(of: bob) == TimelineHead(latest: 3, acked: 1))
+        let page = try await store.history(of: .direct(alice, bob), before: nil, limit: 10)
+        #expect(page.messages.map(\.message.id) == ["m1", "m2"])
+        #expect(page.messages.map(\.delivered) == [[bob], []])
+
+        // The indexes the new schema relies on are there: an ack of "m2" delivers it (timeline →
+        // message lookup), a resend of "m1" is idempotent, and positions go on from 2.
+        let entries = try await store.acknowledge([UserAcks(user: bob, seqs: [2])], at: 40) { delivered in
+            Array(#"{"ids":["\#(delivered.ids.joined(separator: "\",\""))"]}"#.utf8)
+        }
+        #expect(entries.map(\.user) == [alice] && entries.map(\.seq) == [3])
+        let resend = MessageDraft(id: "m1", conversation: .direct(alice, bob), from: alice, to: bob, group: nil, body: "one", ts: 50)
+        guard case .existing(let original) = try await store.appendMessage(resend, encode: { _ in [] }) else {
+            Issue.record("a resend of m1 made a new message")
+            return
+        }
+        #expect(original.pos == 1 && original.body == "one")
+        let next = MessageDraft(id: "m3", conversation: .direct(alice, bob), from: alice, to: bob, group: nil, body: "three", ts: 60)
+        guard case .created(let created, let newEntries) = try await store.appendMessage(next, encode: { _ in Array("{}".utf8) }) else {
+            Issue.record("m3 was not created")
+            return
+        }
+        #expect(created.pos == 3 && newEntries.map(\.seq) == [4])
+        // A group read still resolves its ids (the read lookup is partial now).
+        let read = try await store.markRead(reader: carol, conversation: .group(GroupID("g1")!), ids: ["g1"], at: 70) { sender, ids in
+            Array(#"{"ids":["\#(ids.joined())"],"to":"\#(sender)"}"#.utf8)
+        }
+        #expect(read.map(\.user) == [alice])
+    }
+}
