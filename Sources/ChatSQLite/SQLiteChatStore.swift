@@ -195,9 +195,23 @@ public final class SQLiteChatStore: ChatStore {
         }
     }
 
+    /// Deletes the entries before the first one at or after `ts`, in rowid (append, so time)
+    /// order: each user loses a prefix of their timeline, as replay's `truncated` expects. At
+    /// most `pruneChunk` rows per group-committed operation, so pruning a backlog never holds
+    /// the writer (and every send queued behind it) for long.
     public func pruneTimeline(before ts: Int64) async throws {
-        try await writer.write { db in try db.execute(sql: "DELETE FROM timeline WHERE ts < ?", arguments: [ts]) }
+        while try await writer.write({ db in
+            guard let first = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(id) FROM timeline")) else { return false }
+            // Scans the expired rows (in rowid order) up to the first kept one, at most a chunk.
+            let end = try Int64.fetchOne(db.cachedStatement(sql: """
+                SELECT id FROM timeline WHERE id >= ? AND (ts >= ? OR id >= ?) ORDER BY id LIMIT 1
+                """), arguments: [first, ts, first + Self.pruneChunk]) ?? .max
+            try db.cachedStatement(sql: "DELETE FROM timeline WHERE id < ?").execute(arguments: [end])
+            return db.changesCount > 0 && end != .max
+        }) {}
     }
+
+    static let pruneChunk: Int64 = 5_000
 
     static func group(_ id: GroupID, _ db: Database) throws -> Group? {
         let conversation = ConversationID.group(id).rawValue

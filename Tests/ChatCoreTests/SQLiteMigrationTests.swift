@@ -81,3 +81,31 @@ import Testing
         #expect(read.map(\.user) == [alice])
     }
 }
+
+/// Retention on SQLite deletes a prefix of the timeline in rowid order, a chunk per operation.
+@Suite struct SQLitePruningTests {
+    @Test func pruningTakesEachUsersOldestEntriesInChunks() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("prune-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteChatStore(path: folder.appendingPathComponent("chat.sqlite").path)
+        // Two users' entries interleaved in time: 12,000 old ones (more than two chunks), then 10 new.
+        let old = Int(SQLiteChatStore.pruneChunk) * 2 + 2_000
+        try await store.pool.write { db in
+            for i in 0..<(old + 10) {
+                try db.execute(sql: "INSERT INTO timeline (user, seq, event, payload, ts) VALUES (?, ?, 'message', '{}', ?)",
+                               arguments: [i % 2 == 0 ? "alice" : "bob", i / 2 + 1, i < old ? 1_000 : 5_000])
+            }
+        }
+        try await store.pruneTimeline(before: 2_000)
+        let alice = try await store.timeline(of: UserID("alice")!, after: 0, limit: 100)
+        let bob = try await store.timeline(of: UserID("bob")!, after: 0, limit: 100)
+        #expect(alice.map(\.seq) == Array(Int64(old / 2 + 1)...Int64(old / 2 + 5)))
+        #expect(bob.map(\.seq) == Array(Int64(old / 2 + 1)...Int64(old / 2 + 5)))
+        // Nothing left to prune, and an empty timeline prunes too.
+        try await store.pruneTimeline(before: 2_000)
+        #expect(try await store.timeline(of: UserID("alice")!, after: 0, limit: 100).count == 5)
+        try await store.pruneTimeline(before: 10_000)
+        #expect(try await store.timeline(of: UserID("bob")!, after: 0, limit: 100).isEmpty)
+        try await store.pruneTimeline(before: 10_000)
+    }
+}
