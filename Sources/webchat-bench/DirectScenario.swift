@@ -41,9 +41,19 @@ struct DirectScenario: AsyncParsableCommand {
         log("direct: \(pairs) pairs synced; sending for \(duration)s")
         let start = BenchStats.now()
         for (i, pair) in runs.enumerated() { loops[i].execute { pair.start() } }
+        // Paced: one timer per event loop ticks all of its pairs (a timer per pair was a wake-up
+        // per pair every 2 ms, load the bench added to the box the server runs on).
+        let paced = perPairRate == nil ? [] : Array(Dictionary(grouping: runs.indices) { ObjectIdentifier(loops[$0]) }.values)
+        let timers: [RepeatedTask] = paced.map { indices in
+            let pairs = indices.map { runs[$0] }
+            return loops[indices[0]].scheduleRepeatedTask(initialDelay: .milliseconds(2), delay: .milliseconds(2)) { _ in
+                for pair in pairs { pair.tick() }
+            }
+        }
         try await Task.sleep(for: .milliseconds(Int(duration * 1000)))
         let deliveredAtEnd = stats.delivered.load(ordering: .relaxed)
         let elapsed = Double(BenchStats.now() - start) / 1e9
+        for timer in timers { timer.cancel() }
         for (i, pair) in runs.enumerated() { loops[i].execute { pair.stop() } }
         _ = await waitUntil(timeout: .seconds(10)) { runs.allSatisfy { $0.drained } }
         for client in clients { client?.channelClose() }
@@ -78,7 +88,6 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
     var drained: Bool { !running && inFlight == 0 }
     private var credit = 0.0
     private var lastTick: UInt64 = 0
-    private var timer: RepeatedTask?
 
     init(stats: BenchStats, recipient: String, id: String, window: Int, size: Int, perSecond: Double?) {
         self.stats = stats
@@ -91,26 +100,26 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
 
     func start() {
         running = true
-        guard let sender else { return }
-        if let perSecond {
-            lastTick = BenchStats.now()
-            timer = sender.eventLoop?.scheduleRepeatedTask(initialDelay: .milliseconds(2), delay: .milliseconds(2)) { [self] _ in
-                let now = BenchStats.now()
-                credit = min(credit + perSecond * Double(now - lastTick) / 1e9, Double(window))
-                lastTick = now
-                while credit >= 1, inFlight < window, running {
-                    credit -= 1
-                    send()
-                }
-            }
-        } else {
+        lastTick = BenchStats.now()
+        if perSecond == nil {
             while inFlight < window { send() }
+        }
+    }
+
+    /// Paced mode: sends what the rate allows since the last tick (at most the window).
+    func tick() {
+        guard let perSecond, running else { return }
+        let now = BenchStats.now()
+        credit = min(credit + perSecond * Double(now - lastTick) / 1e9, Double(window))
+        lastTick = now
+        while credit >= 1, inFlight < window, running {
+            credit -= 1
+            send()
         }
     }
 
     func stop() {
         running = false
-        timer?.cancel()
     }
 
     private func send() {

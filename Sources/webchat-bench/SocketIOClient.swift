@@ -41,6 +41,7 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
     /// (an ack, a receipt's ack and the next message share one syscall, as a real client's would).
     private var reading = false
     private var flushPending = false
+    private var maskState = UInt64.random(in: 1 ... .max)
 
     init(authJSON: String, index: Int, delegate: any SocketIOClientDelegate) {
         self.authJSON = authJSON
@@ -222,13 +223,24 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
 
     private func send(_ buffer: ByteBuffer, opcode: WebSocketOpcode) {
         guard let context, !closed else { return }
-        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: buffer)
+        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: nextMaskKey(), data: buffer)
         if reading {
             context.write(wrapOutboundOut(frame), promise: nil)
             flushPending = true
         } else {
             context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
         }
+    }
+
+    /// Masking keys from a per-client xorshift generator seeded at random: `.random()` read the
+    /// system generator (a `getrandom` call) per frame. A client's keys only have to be
+    /// unpredictable to other parties on the path (RFC 6455 §10.3), not cryptographically strong,
+    /// for a load generator on loopback.
+    private func nextMaskKey() -> WebSocketMaskingKey {
+        maskState ^= maskState << 13
+        maskState ^= maskState >> 7
+        maskState ^= maskState << 17
+        return withUnsafeBytes(of: UInt32(truncatingIfNeeded: maskState)) { WebSocketMaskingKey($0)! }
     }
 
     private func finish(error: String?) {
