@@ -33,9 +33,13 @@ final class GroupCommitWriter: Sendable {
     /// How many transactions were committed or attempted (tests check that batching happens).
     var transactions: Int { transactionCount.load(ordering: .relaxed) }
 
-    init(pool: DatabasePool, maxBatch: Int = 512) {
+    private let onCommit: @Sendable () -> Void
+
+    /// `onCommit` runs after every committed transaction (keep it short: it delays the next).
+    init(pool: DatabasePool, maxBatch: Int = 512, onCommit: @escaping @Sendable () -> Void = {}) {
         self.pool = pool
         self.maxBatch = maxBatch
+        self.onCommit = onCommit
     }
 
     /// Runs `operation` in the next group-committed transaction; returns after the commit.
@@ -99,6 +103,7 @@ final class GroupCommitWriter: Sendable {
                     transactionCount.add(1, ordering: .relaxed)
                     completions = try await pool.write { db in try batch.map { try $0.run(db, true) } }
                 }
+                onCommit()
                 for complete in completions { complete() }
             } catch {
                 for pending in batch { pending.fail(error) }

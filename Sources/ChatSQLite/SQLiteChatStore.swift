@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// `ChatStore` on SQLite (GRDB `DatabasePool`, WAL), the embedded default.
 ///
@@ -14,14 +15,19 @@ public final class SQLiteChatStore: ChatStore {
     let pool: DatabasePool
     let writer: GroupCommitWriter
     /// A connection of its own that copies the WAL into the database (PASSIVE checkpoints)
-    /// every `checkpointInterval`. SQLite's automatic checkpoint runs inside the committing
-    /// writer, so its fsyncs held every queued send for tens of ms (the p99 of `direct`).
-    /// Every 100 ms rather than 500: at ~2,500 messages/s the WAL grew by up to ~13,000 frames
-    /// in 500 ms and each checkpoint took 45–75 ms, stalling commits behind its writes and
-    /// fsyncs; smaller, more frequent checkpoints cut the p99 of `direct --rate 2550`.
+    /// after commits, at most every `checkpointInterval`, and not at all while nothing is
+    /// written (an idle server no longer wakes up for them). SQLite's automatic checkpoint runs
+    /// inside the committing writer, so its fsyncs held every queued send for tens of ms. The
+    /// bigger a checkpoint, the longer the commits around it stall: at 4,500 messages/s the p99
+    /// of `direct` was 50–55 ms with a checkpoint every second, 25–27 ms every 300 ms, 14–18 ms
+    /// every 100 ms and 11–17 ms every 10 ms; but frequent checkpoints copy a page rewritten
+    /// in between more often, and every 10 ms cost ~9% of the peak rate. 50 ms kept the peak.
     private let checkpointer: DatabaseQueue
     private let checkpointTask: Task<Void, Never>
-    static let checkpointInterval = Duration.milliseconds(100)
+    private let checkpointCount = CheckpointCount()
+    /// How many checkpoints ran (tests check that commits cause them and idleness does not).
+    var checkpoints: Int { checkpointCount.value.load(ordering: .relaxed) }
+    static let checkpointInterval = Duration.milliseconds(50)
 
     /// Opens (creating the file and its folder) the database at `path` and migrates it.
     public init(path: String) throws {
@@ -41,16 +47,19 @@ public final class SQLiteChatStore: ChatStore {
         configuration.busyMode = .timeout(10)
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
-        writer = GroupCommitWriter(pool: pool)
+        // Commits ask for a checkpoint; asks made while one runs or waits become one.
+        let (commits, committed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        writer = GroupCommitWriter(pool: pool, onCommit: { committed.yield() })
         var checkpointConfiguration = Configuration()
         checkpointConfiguration.busyMode = .timeout(10)
         let checkpointer = try DatabaseQueue(path: path, configuration: checkpointConfiguration)
         self.checkpointer = checkpointer
-        checkpointTask = Task { [weak checkpointer] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: Self.checkpointInterval)
-                guard let checkpointer else { return }
+        checkpointTask = Task { [weak checkpointer, checkpointCount] in
+            for await _ in commits {
+                guard let checkpointer, !Task.isCancelled else { return }
                 _ = try? await checkpointer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                checkpointCount.value.add(1, ordering: .relaxed)
+                try? await Task.sleep(for: Self.checkpointInterval)
             }
         }
     }
@@ -229,4 +238,9 @@ public final class SQLiteChatStore: ChatStore {
 /// `?, ?, …` for an `IN (…)` list of `count` values.
 func placeholders(_ count: Int) -> String {
     count == 0 ? "NULL" : Array(repeating: "?", count: count).joined(separator: ", ")
+}
+
+/// The checkpoint counter, shared with the checkpoint task.
+private final class CheckpointCount: Sendable {
+    let value = Atomic<Int>(0)
 }

@@ -109,3 +109,24 @@ import Testing
         try await store.pruneTimeline(before: 10_000)
     }
 }
+
+/// The SQLite store's checkpointer follows commits and sleeps while nothing is written.
+@Suite struct SQLiteCheckpointTests {
+    @Test func commitsCauseCheckpointsAndIdlenessDoesNot() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteChatStore(path: folder.appendingPathComponent("chat.sqlite").path)
+        let before = store.checkpoints
+        for i in 0..<20 {
+            _ = try await store.insertUser(User(id: UserID("user\(i)")!, name: "U\(i)"), passwordHash: nil, at: 1)
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while store.checkpoints == before, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(store.checkpoints > before)
+        // Let the last ask be served, then nothing more while idle.
+        try await Task.sleep(for: SQLiteChatStore.checkpointInterval * 3)
+        let settled = store.checkpoints
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(store.checkpoints == settled)
+    }
+}
