@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import GRDB
+import Logging
 import Synchronization
 
 /// `ChatStore` on SQLite (GRDB `DatabasePool`, WAL), the embedded default.
@@ -29,8 +30,9 @@ public final class SQLiteChatStore: ChatStore {
     var checkpoints: Int { checkpointCount.value.load(ordering: .relaxed) }
     static let checkpointInterval = Duration.milliseconds(50)
 
-    /// Opens (creating the file and its folder) the database at `path` and migrates it.
-    public init(path: String) throws {
+    /// Opens (creating the file and its folder) the database at `path` and migrates it; an
+    /// upgrade of an existing database is logged (it can take a while: see docs/OPERATIONS.md).
+    public init(path: String, logger: Logger = Logger(label: "webchat.sqlite")) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -46,7 +48,7 @@ public final class SQLiteChatStore: ChatStore {
         }
         configuration.busyMode = .timeout(10)
         pool = try DatabasePool(path: path, configuration: configuration)
-        try SQLiteSchema.migrator.migrate(pool)
+        try Self.migrate(pool, logger: logger)
         // Commits ask for a checkpoint; asks made while one runs or waits become one.
         let (commits, committed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         writer = GroupCommitWriter(pool: pool, onCommit: { committed.yield() })
@@ -66,6 +68,22 @@ public final class SQLiteChatStore: ChatStore {
 
     deinit {
         checkpointTask.cancel()
+    }
+
+    /// Brings the schema up to date, saying so when an existing database is upgraded.
+    private static func migrate(_ pool: DatabasePool, logger: Logger) throws {
+        let migrator = SQLiteSchema.migrator
+        let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
+        let pending = migrator.migrations.filter { !applied.contains($0) }
+        guard !applied.isEmpty, !pending.isEmpty else {
+            try migrator.migrate(pool)
+            return
+        }
+        logger.notice("upgrading the database schema; this rewrites the timeline and messages tables once (about 15 s per million messages and million timeline events on 2 cores)",
+                      metadata: ["migrations": "\(pending)"])
+        let start = ContinuousClock.now
+        try migrator.migrate(pool)
+        logger.notice("database schema upgraded", metadata: ["seconds": "\((ContinuousClock.now - start).components.seconds)"])
     }
 
     // MARK: Users and tokens

@@ -78,7 +78,7 @@ private func makeStore(_ location: ServerConfiguration.StoreLocation, logger: Lo
     case .memory:
         return InMemoryChatStore()
     case .sqlite(let path):
-        let store = try SQLiteChatStore(path: path)
+        let store = try SQLiteChatStore(path: path, logger: logger)
         logger.info("storing data in \(path)")
         return store
     }
