@@ -79,8 +79,9 @@ public final class SQLiteChatStore: ChatStore {
             try migrator.migrate(pool)
             return
         }
-        logger.notice("upgrading the database schema; this rewrites the timeline and messages tables once (about 15 s per million messages and million timeline events on 2 cores)",
-                      metadata: ["migrations": "\(pending)"])
+        let rewrite = pending.contains { $0.hasPrefix("v3:") }
+            ? "; this rewrites the timeline and messages tables once (about 15 s per million of each on 2 cores)" : ""
+        logger.notice("upgrading the database schema\(rewrite)", metadata: ["migrations": "\(pending)"])
         let start = ContinuousClock.now
         try migrator.migrate(pool)
         logger.notice("database schema upgraded", metadata: ["seconds": "\((ContinuousClock.now - start).components.seconds)"])

@@ -16,8 +16,9 @@ import GRDB
 ///   is the peer's, so `messages_idempotency` (peer, client_id) resolves them.
 /// - `members` UNIQUE (conversation, user): membership checks and fan-out lists (rowid gives
 ///   join order); `members_by_user` (user): the call log (sorted newest first when read: an
-///   index on (user, updated_at) moved two entries per message) and `contacts`. The per-member `unread` counter (+1 per message from others, recounted on read
-///   from `last_read_pos` via the messages primary key) means unread counts never scan history.
+///   index on (user, updated_at) moved two entries per message) and `contacts`. The per-member
+///   `unread` counter (+1 per message from others, recounted on read from `last_read_pos` via
+///   `messages_position`) means unread counts never scan history.
 /// - `deliveries`/`reads` PRIMARY KEY (conversation, pos, user): once-per-recipient inserts and
 ///   the delivered/read lists of a history page (range over pos).
 /// - `users` PRIMARY KEY (id): lookups and prefix search (`id >= ? AND id < ?`), per-user
@@ -77,6 +78,7 @@ enum SQLiteSchema {
         // per user or conversation, in the middle of the tree, where full pages split three ways:
         // 3.5 and 1.7 WAL frames per message (bench run, 20 pairs at 4,500 messages/s). In append
         // order a commit's rows share the rightmost page(s) and only small index entries scatter.
+        // (The timeline's index on ts is not rebuilt: v4 drops it.)
         migrator.registerMigration("v3: timeline and messages in append order") { db in
             try db.execute(sql: """
                 CREATE TABLE messages_v3 (
@@ -101,7 +103,6 @@ enum SQLiteSchema {
                 DROP TABLE timeline;
                 ALTER TABLE timeline_v3 RENAME TO timeline;
                 CREATE UNIQUE INDEX timeline_user_seq ON timeline(user, seq);
-                CREATE INDEX timeline_ts ON timeline(ts);
                 """)
         }
         // With one or two operations per commit (a quiet server, the usual case) every B-tree an
@@ -112,7 +113,7 @@ enum SQLiteSchema {
         // v3) instead of keeping an index on ts.
         migrator.registerMigration("v4: no per-message index for the call log or pruning") { db in
             try db.execute(sql: """
-                DROP INDEX timeline_ts;
+                DROP INDEX IF EXISTS timeline_ts;
                 DROP INDEX members_call_log;
                 CREATE INDEX members_by_user ON members(user);
                 """)
