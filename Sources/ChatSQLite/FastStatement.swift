@@ -112,8 +112,13 @@ struct FastStatement {
         /// and a dot when given (`SELECT \(messageColumns("m")) FROM messages m …`).
         static func messageColumns(_ table: String? = nil) -> String {
             let prefix = table.map { $0 + "." } ?? ""
-            return ["conversation", "pos", "client_id", "sender", "recipient", "group_id", "body", "ts"].map { prefix + $0 }.joined(separator: ", ")
+            return messageColumnNames.map { prefix + $0 }.joined(separator: ", ")
         }
+
+        /// How many columns ``messageColumns(_:)`` selects (the index of a column selected after them).
+        static let messageColumnCount = Int32(messageColumnNames.count)
+
+        private static let messageColumnNames = ["conversation", "pos", "client_id", "sender", "recipient", "group_id", "body", "ts"]
 
         /// A `messages` row selected as ``messageColumns(_:)``.
         func message() throws -> Message {

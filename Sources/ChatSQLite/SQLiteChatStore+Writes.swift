@@ -68,9 +68,10 @@ extension SQLiteChatStore {
     }
 
     private static let messageBySenderAndID = "SELECT \(FastStatement.Columns.messageColumns()) FROM messages WHERE sender = ? AND client_id = ?"
-    /// The entry and its message in one lookup (timeline index, then messages index).
+    /// The entry and its message (and the message's rowid, after its columns) in one lookup:
+    /// timeline index, then messages index.
     private static let messageOfTimelineEntry = """
-        SELECT \(FastStatement.Columns.messageColumns("m")) FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos
+        SELECT \(FastStatement.Columns.messageColumns("m")), m.id FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos
         WHERE t.user = ? AND t.seq = ?
         """
 
@@ -115,13 +116,22 @@ extension SQLiteChatStore {
             var lookup = try FastStatement(db, Self.messageOfTimelineEntry)
             lookup.bind(user)
             lookup.bind(seq)
-            guard let message = try lookup.fetchOne({ try $0.message() }) else { continue }
-            var insert = try FastStatement(db, "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)")
-            insert.bind(message.conversation.rawValue)
-            insert.bind(message.pos)
-            insert.bind(user)
-            insert.bind(ts)
-            try insert.execute()
+            let columns = FastStatement.Columns.messageColumnCount
+            guard let (message, rowid) = try lookup.fetchOne({ (try $0.message(), $0.int64(columns)) }) else { continue }
+            if message.group == nil {
+                // A direct message's only recipient: the delivery is its row's mark (schema v5).
+                var mark = try FastStatement(db, "UPDATE messages SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL")
+                mark.bind(ts)
+                mark.bind(rowid)
+                try mark.execute()
+            } else {
+                var insert = try FastStatement(db, "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)")
+                insert.bind(message.conversation.rawValue)
+                insert.bind(message.pos)
+                insert.bind(user)
+                insert.bind(ts)
+                try insert.execute()
+            }
             if db.changesCount == 1 { delivered.append(message) }
         }
         return try DeliveredMessages.grouping(delivered, to: ack.user).map {

@@ -192,20 +192,23 @@ public final class SQLiteChatStore: ChatStore {
 
     public func history(of conversation: ConversationID, before: Int64?, limit: Int) async throws -> HistoryPage {
         try await pool.read { db in
-            var messages = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation = ? AND pos < ? ORDER BY pos DESC LIMIT ?",
-                                            arguments: [conversation.rawValue, before ?? Int64.max, limit + 1]).map { try $0.message() }
-            let hasMore = messages.count > limit
-            messages = Array(messages.prefix(limit).reversed())
-            guard let low = messages.first?.pos, let high = messages.last?.pos else { return HistoryPage(messages: [], hasMore: false) }
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation = ? AND pos < ? ORDER BY pos DESC LIMIT ?",
+                                        arguments: [conversation.rawValue, before ?? Int64.max, limit + 1])
+            let hasMore = rows.count > limit
+            let page = try rows.prefix(limit).reversed().map { (message: try $0.message(), deliveredAt: $0["delivered_at"] as Int64?) }
+            guard let low = page.first?.message.pos, let high = page.last?.message.pos else { return HistoryPage(messages: [], hasMore: false) }
             func receipts(_ table: String) throws -> [Int64: [UserID]] {
                 let rows = try Row.fetchAll(db, sql: "SELECT pos, user FROM \(table) WHERE conversation = ? AND pos BETWEEN ? AND ? ORDER BY pos, ts, user",
                                             arguments: [conversation.rawValue, low, high])
                 return try rows.reduce(into: [:]) { map, row in map[row["pos"] as Int64, default: []].append(try row.userID("user")) }
             }
-            let delivered = try receipts("deliveries")
+            // A direct message's delivery is on its row (schema v5), a group message's in `deliveries`.
+            let groupDeliveries = conversation.groupID == nil ? [:] : try receipts("deliveries")
             let read = try receipts("reads")
-            return HistoryPage(messages: messages.map { HistoryMessage(message: $0, delivered: delivered[$0.pos] ?? [], read: read[$0.pos] ?? []) },
-                               hasMore: hasMore)
+            return HistoryPage(messages: page.map { message, deliveredAt in
+                let delivered = message.group == nil ? (deliveredAt == nil ? [] : message.to.map { [$0] } ?? []) : groupDeliveries[message.pos] ?? []
+                return HistoryMessage(message: message, delivered: delivered, read: read[message.pos] ?? [])
+            }, hasMore: hasMore)
         }
     }
 

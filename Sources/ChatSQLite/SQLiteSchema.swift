@@ -20,7 +20,8 @@ import GRDB
 ///   `unread` counter (+1 per message from others, recounted on read from `last_read_pos` via
 ///   `messages_position`) means unread counts never scan history.
 /// - `deliveries`/`reads` PRIMARY KEY (conversation, pos, user): once-per-recipient inserts and
-///   the delivered/read lists of a history page (range over pos).
+///   the delivered/read lists of a history page (range over pos). Since v5 `deliveries` holds
+///   group messages only; a direct message's delivery is its row's `delivered_at`.
 /// - `users` PRIMARY KEY (id): lookups and prefix search (`id >= ? AND id < ?`), per-user
 ///   `last_seq` counter (gap-free seq) and `acked_seq`. `tokens` PRIMARY KEY (hash).
 enum SQLiteSchema {
@@ -116,6 +117,19 @@ enum SQLiteSchema {
                 DROP INDEX IF EXISTS timeline_ts;
                 DROP INDEX members_call_log;
                 CREATE INDEX members_by_user ON members(user);
+                """)
+        }
+        // deliveries was ~1.1 WAL frames per message: one row per recipient, keyed by
+        // conversation, so one page per conversation per commit. A direct message has one
+        // recipient, so its delivery is a column of its own row, which sits in the last pages of
+        // the append-ordered table that the commits around it dirty anyway. Groups keep the table.
+        migrator.registerMigration("v5: direct deliveries on the message row") { db in
+            try db.execute(sql: """
+                ALTER TABLE messages ADD COLUMN delivered_at INTEGER;
+                UPDATE messages SET delivered_at = (
+                    SELECT d.ts FROM deliveries d WHERE d.conversation = messages.conversation AND d.pos = messages.pos AND d.user = messages.recipient
+                ) WHERE recipient IS NOT NULL;
+                DELETE FROM deliveries WHERE conversation IN (SELECT id FROM conversations WHERE name IS NULL);
                 """)
         }
         return migrator

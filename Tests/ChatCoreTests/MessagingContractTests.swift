@@ -92,6 +92,8 @@ import Testing
         #expect(try await f.store.acknowledge([UserAcks(user: u[1], seqs: [2, 3, 4, 5, 6])], at: 8, receipt: encode).isEmpty)
         let page = try await f.service.history(of: .direct(u[0], u[1]), viewer: u[0], before: nil, limit: 10)
         #expect(page.messages.map(\.delivered) == [[u[1]], [u[1]], [u[1]]])
+        let inGroup = try await f.service.history(of: .group(group.id), viewer: u[0], before: nil, limit: 10)
+        #expect(inGroup.messages.map(\.delivered) == [[u[1]]])
     }
 
     @Test(arguments: StoreKind.allCases)

@@ -62,6 +62,8 @@ import Testing
             Array(#"{"ids":["\#(delivered.ids.joined(separator: "\",\""))"]}"#.utf8)
         }
         #expect(entries.map(\.user) == [alice] && entries.map(\.seq) == [3])
+        #expect(try await store.history(of: .direct(alice, bob), before: nil, limit: 10).messages.map(\.delivered) == [[bob], [bob]])
+        #expect(try await store.acknowledge([UserAcks(user: bob, seqs: [1, 2])], at: 41) { _ in [] }.isEmpty)
         let resend = MessageDraft(id: "m1", conversation: .direct(alice, bob), from: alice, to: bob, group: nil, body: "one", ts: 50)
         guard case .existing(let original) = try await store.appendMessage(resend, encode: { _ in [] }) else {
             Issue.record("a resend of m1 made a new message")
