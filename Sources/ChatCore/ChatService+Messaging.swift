@@ -6,7 +6,7 @@ extension ChatService {
     /// group one is not in → `forbidden`, empty body → `bad_request`, too long → `too_large`.
     /// Returns after the message and every recipient's timeline entry are durable.
     public func send(from: UserID, _ request: SendRequest) async throws(ChatError) -> Message {
-        try await submitSend(from: from, request).message()
+        try await submitSend(from: from, request).message().message
     }
 
     /// `send` in two steps, for callers that handle one user's events in order but need not
@@ -19,18 +19,21 @@ extension ChatService {
         try Validation.body(request.body, max: configuration.maxMessageChars)
         let draft = MessageDraft(id: request.id, conversation: conversation, from: from, to: request.to,
                                  group: request.group, body: request.body, ts: clock())
-        let promise = Promise<Message, ChatError>()
+        let promise = Promise<SentMessage, ChatError>()
         await store.submitAppendMessage(draft, encode: { JSONPayload.message($0) }) { [self] result in
             switch result {
             case .success(.created(let message, let entries)):
                 // Published in commit order; the sender's answer waits for the publish, as before.
+                // Every entry's payload is the message's JSON, encoded once in the store: the
+                // sender's answer reuses it.
+                let json = entries.first?.payload ?? JSONPayload.message(message)
                 publisher.enqueue {
                     await self.publish(entries)
-                    promise.complete(.success(message))
+                    promise.complete(.success(SentMessage(message: message, json: json)))
                 }
             case .success(.existing(let message)):
                 if message.conversation == draft.conversation, message.body == draft.body {
-                    promise.complete(.success(message))
+                    promise.complete(.success(SentMessage(message: message, json: JSONPayload.message(message))))
                 } else {
                     promise.complete(.failure(.conflict("message id already used with other content")))
                 }
@@ -143,10 +146,18 @@ extension ChatService {
 
 /// A message whose write is queued; see `ChatService.submitSend(from:_:)`.
 public struct PendingSend: Sendable {
-    fileprivate let promise: Promise<Message, ChatError>
+    fileprivate let promise: Promise<SentMessage, ChatError>
 
-    /// The stored message, once durable and published.
-    public func message() async throws(ChatError) -> Message {
+    /// The stored message and its JSON, once durable and published.
+    public func message() async throws(ChatError) -> SentMessage {
         try await promise.result.get()
     }
+}
+
+/// A stored message and its JSON (`JSONPayload.message`), as the sender's answer carries it.
+public struct SentMessage: Sendable {
+    /// The stored message.
+    public let message: Message
+    /// `JSONPayload.message(message)`.
+    public let json: [UInt8]
 }

@@ -34,6 +34,21 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func sendersAnswerCarriesTheMessagesJSON(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob", "carol")
+        let group = try await f.service.createGroup(by: u[0], name: "g", members: [u[1], u[2]])
+        let lonely = try await f.service.createGroup(by: u[0], name: "only me", members: [])
+        for request in [SendRequest(id: "d1", to: u[1], body: "dm"), SendRequest(id: "d1", to: u[1], body: "dm"), // the resend too
+                        SendRequest(id: "g1", group: group.id, body: "group"), SendRequest(id: "l1", group: lonely.id, body: "nobody else")] {
+            let sent = try await f.service.submitSend(from: u[0], request).message()
+            #expect(sent.message.id == request.id && sent.message.body == request.body)
+            #expect(sent.json == JSONPayload.message(sent.message))
+        }
+        #expect(try await f.timeline(u[1]).map { try json($0.wirePayload)["id"] as? String } == [nil, "d1", "g1"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func sendValidation(kind: StoreKind) async throws {
         let f = try Fixture(kind, configuration: ChatConfiguration(maxMessageChars: 10))
         let u = try await f.users("alice", "bob")

@@ -92,10 +92,10 @@ final class ClientConnection: EndpointReceiver {
             let start = ContinuousClock.now
             let pending = try await connection.chat.submitSend(from: connection.user, request)
             return {
-                let message = try await pending.message()
+                let sent = try await pending.message()
                 connection.gateway.metrics.messagesIn.increment()
                 connection.gateway.metrics.sendLatency.recordInterval(since: start)
-                return (field: "message", json: JSONPayload.message(message))
+                return (field: "message", json: sent.json)
             }
         },
         "read": .now { connection, args in
