@@ -6,12 +6,12 @@ extension ChatService {
     /// group one is not in → `forbidden`, empty body → `bad_request`, too long → `too_large`.
     /// Returns after the message and every recipient's timeline entry are durable.
     public func send(from: UserID, _ request: SendRequest) async throws(ChatError) -> Message {
-        try await submitSend(from: from, request).message().message
+        try await submitSend(from: from, request).sent().message
     }
 
     /// `send` in two steps, for callers that handle one user's events in order but need not
     /// wait for each commit: validates and queues the write (sends submitted in order get their
-    /// `pos` in that order) and returns; the result's `message()` returns once it is durable and
+    /// `pos` in that order) and returns; the result's `sent()` returns once it is durable and
     /// published (or throws what `send` throws).
     public func submitSend(from: UserID, _ request: SendRequest) async throws(ChatError) -> PendingSend {
         try Validation.messageID(request.id)
@@ -149,7 +149,7 @@ public struct PendingSend: Sendable {
     fileprivate let promise: Promise<SentMessage, ChatError>
 
     /// The stored message and its JSON, once durable and published.
-    public func message() async throws(ChatError) -> SentMessage {
+    public func sent() async throws(ChatError) -> SentMessage {
         try await promise.result.get()
     }
 }

@@ -240,5 +240,4 @@ extension ChatStore {
             completion(.failure(error))
         }
     }
-
 }

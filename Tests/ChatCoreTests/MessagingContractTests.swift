@@ -41,7 +41,7 @@ import Testing
         let lonely = try await f.service.createGroup(by: u[0], name: "only me", members: [])
         for request in [SendRequest(id: "d1", to: u[1], body: "dm"), SendRequest(id: "d1", to: u[1], body: "dm"), // the resend too
                         SendRequest(id: "g1", group: group.id, body: "group"), SendRequest(id: "l1", group: lonely.id, body: "nobody else")] {
-            let sent = try await f.service.submitSend(from: u[0], request).message()
+            let sent = try await f.service.submitSend(from: u[0], request).sent()
             #expect(sent.message.id == request.id && sent.message.body == request.body)
             #expect(sent.json == JSONPayload.message(sent.message))
         }

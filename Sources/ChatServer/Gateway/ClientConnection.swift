@@ -92,7 +92,7 @@ final class ClientConnection: EndpointReceiver {
             let start = ContinuousClock.now
             let pending = try await connection.chat.submitSend(from: connection.user, request)
             return {
-                let sent = try await pending.message()
+                let sent = try await pending.sent()
                 connection.gateway.metrics.messagesIn.increment()
                 connection.gateway.metrics.sendLatency.recordInterval(since: start)
                 return (field: "message", json: sent.json)
