@@ -92,6 +92,11 @@ public final class EngineSession: Sendable {
         self.send(packets: [.message(message)])
     }
 
+    /// Whether ``waitUntilWritable()`` would return at once.
+    public var isWritable: Bool {
+        self.inner.withLock { self.isWritable($0) }
+    }
+
     /// Suspends while more than `outboundHighWatermark` bytes wait to be sent; returns at once when closed.
     public func waitUntilWritable() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -24,7 +24,7 @@ public final class Ack: Sendable {
     }
 
     /// Sends the ack with arguments that are already JSON text, one complete value each (not checked).
-    public func send(rawJSONArguments arguments: [ByteBuffer]) async {
+    public func send(rawJSONArguments arguments: [ByteBuffer]) {
         guard !self.sent.exchange(true, ordering: .relaxed) else { return }
         var body = ByteBuffer()
         body.reserveCapacity(arguments.reduce(2) { $0 + $1.readableBytes + 1 })
@@ -40,7 +40,7 @@ public final class Ack: Sendable {
     }
 
     /// Sends the ack with these arguments (binary ones as attachments).
-    public func send(_ arguments: [JSONValue]) async {
+    public func send(_ arguments: [JSONValue]) {
         guard !self.sent.exchange(true, ordering: .relaxed) else { return }
         var body = ByteBuffer()
         var attachments: [ByteBuffer] = []

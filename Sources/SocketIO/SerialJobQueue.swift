@@ -18,6 +18,11 @@ package final class SerialJobQueue: Sendable {
     /// Creates an empty queue.
     package init() {}
 
+    /// No job is waiting or running.
+    package var isIdle: Bool {
+        self.state.withLock { !$0.running }
+    }
+
     /// Adds a job; starts a draining task when none is running.
     package func enqueue(_ job: @escaping Job) {
         let start = self.state.withLock { state -> Bool in

@@ -34,10 +34,7 @@ extension Socket {
             let id = try self.state.withLock { state throws(SocketIOError) -> Int? in
                 guard !state.phase.isDisconnected else { throw .socketClosed }
                 guard state.pendingAcks.count < state.maxPendingAcks else { return nil }
-                let id = state.nextAckID
-                state.nextAckID = id == SocketIOPacket.maxAckID ? 0 : id + 1
-                state.pendingAcks[id] = pending
-                return id
+                return state.takeAckID(for: pending)
             }
             if let id { return id }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -65,6 +62,8 @@ extension Socket {
             if case .success(let arguments) = result {
                 self.queue.enqueue { await handler(arguments) }
             }
+        case .immediate(let handler)?:
+            if case .success(let arguments) = result { handler(arguments) }
         case .continuation(let continuation)?:
             continuation.resume(with: result)
         case .reserved?, nil:

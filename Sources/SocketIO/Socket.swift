@@ -12,6 +12,9 @@ public final class Socket: Sendable, Hashable, Identifiable {
     public typealias DisconnectHandler = @Sendable (DisconnectReason) async -> Void
     /// An ack callback of ``emit(_:onAck:)``.
     public typealias AckHandler = @Sendable ([JSONValue]) async -> Void
+    /// An ack callback run where the ack is read, on an I/O thread, ahead of the socket's queued
+    /// handlers: it must be short and must not block.
+    public typealias ImmediateAckHandler = @Sendable ([JSONValue]) -> Void
 
     /// The socket id (sent to the client in the CONNECT answer).
     public let id: String
@@ -68,6 +71,32 @@ public final class Socket: Sendable, Hashable, Identifiable {
         try await self.waitUntilWritable()
         let id = try await self.reserveAck(.callback(onAck))
         try self.sendOrThrow(event.messages(kind: .event, namespace: self.namespace, ackID: id))
+    }
+
+    /// ``emit(_:onAck:)`` with an ack callback that runs where the ack is read.
+    public func emit(_ event: EncodedEvent, onImmediateAck: @escaping ImmediateAckHandler) async throws {
+        try await self.waitUntilWritable()
+        let id = try await self.reserveAck(.immediate(onImmediateAck))
+        try self.sendOrThrow(event.messages(kind: .event, namespace: self.namespace, ackID: id))
+    }
+
+    /// Emits an event at once if nothing has to wait: connected, room in the outbound buffer
+    /// and, with `onAck`, an ack id free. `false`: nothing was sent (use an async `emit`).
+    /// It does not suspend, so a caller that must keep its events in order can emit from a lock.
+    public func tryEmit(_ event: EncodedEvent, onAck: ImmediateAckHandler? = nil) -> Bool {
+        self.state.withLock { state in
+            guard case .connected = state.phase, self.connection.session.isWritable else { return false }
+            var ackID: Int?
+            if let onAck {
+                guard state.pendingAcks.count < state.maxPendingAcks else { return false }
+                ackID = state.takeAckID(for: .immediate(onAck))
+            }
+            guard self.connection.session.send(event.messages(kind: .event, namespace: self.namespace, ackID: ackID)) else {
+                if let ackID { state.pendingAcks[ackID] = nil }
+                return false
+            }
+            return true
+        }
     }
 
     /// Emits an event and waits for the client's ack; throws ``SocketIOError/ackTimeout`` after `timeout`.

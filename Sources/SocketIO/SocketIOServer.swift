@@ -10,7 +10,7 @@ import Synchronization
 /// ```swift
 /// let io = SocketIOServer(configuration: .init(), logger: logger)
 /// io.namespace("/").onConnection { socket, request in
-///     socket.on("ping") { event in await event.ack?.send(["pong"]) }
+///     socket.on("ping") { event in event.ack?.send(["pong"]) }
 /// }
 /// let router = Router()
 /// io.addRoutes(to: router)

@@ -23,6 +23,8 @@ struct SocketState {
         case reserved
         /// ``Socket/emit(_:onAck:)``.
         case callback(Socket.AckHandler)
+        /// ``Socket/tryEmit(_:onAck:)`` and ``Socket/emit(_:onImmediateAck:)``.
+        case immediate(Socket.ImmediateAckHandler)
         /// ``Socket/emitWithAck(_:_:timeout:)``.
         case continuation(CheckedContinuation<[JSONValue], any Error>)
     }
@@ -35,6 +37,14 @@ struct SocketState {
     var pendingAcks: [Int: PendingAck] = [:]
     var nextAckID = 0
     var ackSlotWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Takes the next ack id for `pending` (the caller checked `maxPendingAcks`).
+    mutating func takeAckID(for pending: PendingAck) -> Int {
+        let id = self.nextAckID
+        self.nextAckID = id == SocketIOPacket.maxAckID ? 0 : id + 1
+        self.pendingAcks[id] = pending
+        return id
+    }
 
     init(maxPendingAcks: Int) {
         self.maxPendingAcks = maxPendingAcks

@@ -8,7 +8,8 @@ import SocketIO
 /// Builds the application the public Engine.IO and Socket.IO test suites expect (PROTOCOL.md §1.3):
 /// pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6, connectTimeout 1 s, any origin;
 /// `/engine.io/` echoes every message; `/socket.io/` serves namespaces `/` and `/custom`.
-/// `request-ack` makes the server emit `ack-me` with an ack, then `ack-result` with the client's answer.
+/// `request-ack` makes the server emit `ack-me` with an ack, then `ack-result` with the client's answer;
+/// `request-immediate-ack` the same through `tryEmit` and an immediate ack callback (`immediate-ack-result`).
 func buildConformanceApplication(
     configuration: ApplicationConfiguration,
     logger: Logger,
@@ -38,12 +39,19 @@ func buildConformanceApplication(
                 try? await socket.emit("message-back", event.arguments)
             }
             socket.on("message-with-ack") { event in
-                await event.ack?.send(event.arguments)
+                event.ack?.send(event.arguments)
             }
             // Beyond the public suites: a server-to-client ack, used by the python live tests.
             socket.on("request-ack") { event in
                 let reply = (try? await socket.emitWithAck("ack-me", event.arguments, timeout: .seconds(5))) ?? []
                 try? await socket.emit("ack-result", reply)
+            }
+            // The same without suspending: `tryEmit`, and the answer sent from the immediate ack callback.
+            socket.on("request-immediate-ack") { event in
+                let sent = socket.tryEmit(EncodedEvent(event: "ack-me", arguments: event.arguments)) { reply in
+                    _ = socket.tryEmit(EncodedEvent(event: "immediate-ack-result", arguments: reply))
+                }
+                if !sent { try? await socket.emit("immediate-ack-result", ["not sent"]) }
             }
         }
     }

@@ -49,6 +49,7 @@ for ns in NAMESPACES:
         sio.on("auth", lambda *args: inbox.put((ns, "auth"), args), namespace=ns)
         sio.on("message-back", lambda *args: inbox.put((ns, "message-back"), args), namespace=ns)
         sio.on("ack-result", lambda *args: inbox.put((ns, "ack-result"), args), namespace=ns)
+        sio.on("immediate-ack-result", lambda *args: inbox.put((ns, "immediate-ack-result"), args), namespace=ns)
         # The return value of a handler is the ack the server waits for.
         sio.on("ack-me", lambda *args: (*args, "from-client", ns), namespace=ns)
     make(ns)
@@ -84,6 +85,9 @@ for ns in NAMESPACES:
 
     sio.emit("request-ack", ("x", 2, b"\x07"), namespace=ns)
     expect_equal(f"server->client ack on {ns}", inbox.take((ns, "ack-result")), ("x", 2, b"\x07", "from-client", ns))
+
+    sio.emit("request-immediate-ack", ("y", 3), namespace=ns)
+    expect_equal(f"server->client immediate ack on {ns}", inbox.take((ns, "immediate-ack-result")), ("y", 3, "from-client", ns))
 
 expect_equal("transport at the end", sio.transport(), EXPECTED_TRANSPORT)
 sio.disconnect()
