@@ -58,6 +58,10 @@ public struct BrokerSubscription: Sendable {
 public protocol Broker: Sendable {
     /// Publishes `envelope` on each user's channel.
     func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws
+    /// Publishes without suspending if this broker can (one in the process hands envelopes
+    /// straight to its subscribers): `true`; `false` when it cannot, and nothing was published
+    /// (use ``publish(_:to:)``). A broker answers the same every time. The default: `false`.
+    func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool
     /// Subscribes to a user's channel: envelopes published after this returns are handed to
     /// `receive`, in publish order per publisher. `receive` must not block (it may run on the
     /// publisher's task or on an I/O thread).
@@ -68,4 +72,8 @@ public protocol Broker: Sendable {
     func connectionClosed(user: UserID, connection: String) async throws -> Bool
     /// Whether the user has a connection anywhere.
     func isOnline(_ user: UserID) async throws -> Bool
+}
+
+extension Broker {
+    public func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool { false }
 }

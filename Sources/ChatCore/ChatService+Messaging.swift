@@ -27,10 +27,7 @@ extension ChatService {
                 // Every entry's payload is the message's JSON, encoded once in the store: the
                 // sender's answer reuses it.
                 let json = entries.first?.payload ?? JSONPayload.message(message)
-                publisher.enqueue {
-                    await self.publish(entries)
-                    promise.complete(.success(SentMessage(message: message, json: json)))
-                }
+                publishCommitted(entries) { promise.complete(.success(SentMessage(message: message, json: json))) }
             case .success(.existing(let message)):
                 if message.conversation == draft.conversation, message.body == draft.body {
                     promise.complete(.success(SentMessage(message: message, json: JSONPayload.message(message))))
@@ -109,15 +106,21 @@ extension ChatService {
             let (batch, waiters) = acks.take()
             if batch.isEmpty { return }
             let ts = clock()
-            do {
-                let entries = try await store.acknowledge(batch, at: ts) { delivered in
-                    JSONPayload.receipt(ReceiptEvent(conversation: delivered.conversation, ids: delivered.ids, by: delivered.recipient,
-                                                     status: .delivered, ts: ts))
+            // One batch at a time, so that acks arriving meanwhile join the next one.
+            let written = Promise<Void, Never>()
+            await store.submitAcknowledge(batch, at: ts, receipt: { delivered in
+                JSONPayload.receipt(ReceiptEvent(conversation: delivered.conversation, ids: delivered.ids, by: delivered.recipient,
+                                                 status: .delivered, ts: ts))
+            }) { [self] result in
+                switch result {
+                case .success(let entries):
+                    publishCommitted(entries) { written.complete(.success(())) }
+                case .failure(let error):
+                    logger.error("acknowledge failed", metadata: ["acks": "\(batch.count)", "error": "\(error)"])
+                    written.complete(.success(()))
                 }
-                await publish(entries)
-            } catch {
-                logger.error("acknowledge failed", metadata: ["acks": "\(batch.count)", "error": "\(error)"])
             }
+            _ = await written.result
             for waiter in waiters { waiter.resume() }
         }
     }
@@ -151,6 +154,12 @@ public struct PendingSend: Sendable {
     /// The stored message and its JSON, once durable and published.
     public func sent() async throws(ChatError) -> SentMessage {
         try await promise.result.get()
+    }
+
+    /// Calls `completion` with what ``sent()`` returns, once it is known, without a task waiting
+    /// for it (it may run on the store's writer: keep it short).
+    public func whenSent(_ completion: @escaping @Sendable (Result<SentMessage, ChatError>) -> Void) {
+        promise.whenComplete(completion)
     }
 }
 

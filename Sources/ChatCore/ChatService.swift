@@ -52,6 +52,24 @@ public final class ChatService: Sendable {
         }
     }
 
+    /// Publishes the entries of a pipelined write from its completion, which the store calls in
+    /// commit order, then runs `then`. A broker that publishes without suspending does it right
+    /// here, so endpoints see every user's entries in seq order (no gap to fill from the store)
+    /// and no task is woken per commit; any other goes through `publisher`, in the same order.
+    func publishCommitted(_ entries: [TimelineEntry], then: @escaping @Sendable () -> Void) {
+        var rest = entries[...]
+        while let entry = rest.first,
+              broker.publishNow(.timeline(seq: entry.seq, event: entry.event, payload: entry.wirePayload), to: [entry.user]) {
+            rest.removeFirst()
+        }
+        guard !rest.isEmpty else { return then() }
+        let unpublished = Array(rest)
+        publisher.enqueue {
+            await self.publish(unpublished)
+            then()
+        }
+    }
+
     /// Publishes an envelope, logging failures (ephemeral events are best effort).
     func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async {
         guard !users.isEmpty else { return }

@@ -150,6 +150,11 @@ public protocol ChatStore: Sendable {
     /// user's acks newly delivered becomes one receipt per sender and conversation
     /// (``DeliveredMessages/grouping(_:to:)``), `receipt(delivered)` appended to the sender's timeline.
     func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry]
+    /// `acknowledge` in two steps, as ``submitAppendMessage(_:encode:completion:)`` is for
+    /// `appendMessage`: `completion` runs once it is durable (or failed), in submission order
+    /// with the other submitted operations.
+    func submitAcknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>,
+                           completion: @escaping @Sendable (Result<[TimelineEntry], any Error>) -> Void) async
     /// Marks messages of `conversation` with client ids `ids` and sent by others as read by
     /// `reader` (once each), resets the reader's unread count accordingly and appends one
     /// `receipt((sender, newlyReadIds))` per sender.
@@ -236,6 +241,16 @@ extension ChatStore {
                                     completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) async {
         do {
             completion(.success(try await appendMessage(draft, encode: encode)))
+        } catch {
+            completion(.failure(error))
+        }
+    }
+
+    /// Runs `acknowledge` and then `completion`: correct ordering, no pipelining.
+    public func submitAcknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>,
+                                  completion: @escaping @Sendable (Result<[TimelineEntry], any Error>) -> Void) async {
+        do {
+            completion(.success(try await acknowledge(acks, at: ts, receipt: receipt)))
         } catch {
             completion(.failure(error))
         }

@@ -58,8 +58,13 @@ public final class InProcessBroker: Broker {
     public init() {}
 
     public func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws {
+        _ = publishNow(envelope, to: users)
+    }
+
+    public func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool {
         let targets = state.withLock { state in users.flatMap { state.subscribers[$0]?.receivers ?? [] } }
         for receive in targets { receive(envelope) }
+        return true
     }
 
     public func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription {

@@ -37,36 +37,41 @@ final class SerialJobs: Sendable {
 
 /// A result that arrives later, awaited by any number of tasks.
 final class Promise<Value: Sendable, Failure: Error>: Sendable {
+    typealias Callback = @Sendable (Result<Value, Failure>) -> Void
     private enum State {
-        case pending([CheckedContinuation<Result<Value, Failure>, Never>])
+        case pending([Callback])
         case done(Result<Value, Failure>)
     }
     private let state = Mutex(State.pending([]))
 
+    /// Sets the result (the first one wins) and calls back whoever waits, on this thread.
     func complete(_ result: Result<Value, Failure>) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Result<Value, Failure>, Never>] in
+        let waiters = state.withLock { state -> [Callback] in
             guard case .pending(let waiters) = state else { return [] }
             state = .done(result)
             return waiters
         }
-        for waiter in waiters { waiter.resume(returning: result) }
+        for waiter in waiters { waiter(result) }
+    }
+
+    /// Calls `callback` with the result: at once if it is known, else where `complete` runs.
+    func whenComplete(_ callback: @escaping Callback) {
+        let done = state.withLock { state -> Result<Value, Failure>? in
+            switch state {
+            case .pending(var waiters):
+                waiters.append(callback)
+                state = .pending(waiters)
+                return nil
+            case .done(let result):
+                return result
+            }
+        }
+        if let done { callback(done) }
     }
 
     var result: Result<Value, Failure> {
         get async {
-            await withCheckedContinuation { continuation in
-                let done = state.withLock { state -> Result<Value, Failure>? in
-                    switch state {
-                    case .pending(var waiters):
-                        waiters.append(continuation)
-                        state = .pending(waiters)
-                        return nil
-                    case .done(let result):
-                        return result
-                    }
-                }
-                if let done { continuation.resume(returning: done) }
-            }
+            await withCheckedContinuation { continuation in whenComplete { continuation.resume(returning: $0) } }
         }
     }
 }

@@ -3,9 +3,10 @@ import Synchronization
 
 /// Batches concurrent write operations into one transaction (group commit).
 ///
-/// Callers enqueue an operation and await its own result. One drain task at a time takes
-/// everything queued (up to `maxBatch`), runs the operations in one `write` transaction,
-/// commits, and only then resumes the callers. A failing operation fails alone: the batch first
+/// Callers enqueue an operation and await its own result (or get it in a completion). The
+/// drain runs on GRDB's writer queue while anything is queued: it takes everything queued (up to
+/// `maxBatch`), runs the operations in one transaction, commits, reports the results, and goes
+/// on with the next batch there, without a task or a thread hop between batches. A failing operation fails alone: the batch first
 /// runs without savepoints (the common case: nothing fails, and SQLite journals no page per
 /// operation); if anything throws, that transaction is rolled back and the batch runs again with
 /// each operation in its own savepoint, so the failing one rolls back alone. A failing commit
@@ -51,7 +52,7 @@ final class GroupCommitWriter: Sendable {
 
     /// Queues `operation` behind everything submitted before (operations run in submission order)
     /// and returns at once; `completion` runs with its result after the transaction committed
-    /// (or failed), in submission order, on the writer's drain task: keep it short.
+    /// (or failed), in submission order, on the writer's queue: keep it short (the next batch waits).
     func submit<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T,
                              completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
         let pending = Pending(
@@ -80,10 +81,11 @@ final class GroupCommitWriter: Sendable {
             state.draining = true
             return true
         }
-        if startDrain { Task { await self.drain() } }
+        if startDrain { pool.asyncWriteWithoutTransaction { db in self.drain(db) } }
     }
 
-    private func drain() async {
+    /// Runs batch after batch on the writer's queue until nothing is queued.
+    private func drain(_ db: Database) {
         while true {
             let batch = state.withLock { state in
                 let batch = Array(state.queue.prefix(maxBatch))
@@ -94,14 +96,18 @@ final class GroupCommitWriter: Sendable {
             if batch.isEmpty { return }
             transactionCount.add(1, ordering: .relaxed)
             do {
-                let completions: [@Sendable () -> Void]
+                var completions: [@Sendable () -> Void] = []
                 do {
-                    completions = try await pool.write { db in try batch.map { try $0.run(db, false) } }
+                    try db.inTransaction(.immediate) {
+                        completions = try batch.map { try $0.run(db, false) }
+                        return .commit
+                    }
                 } catch where batch.count > 1 {
-                    // An operation (or the commit) failed: nothing of the batch is kept; again,
-                    // each operation in its own savepoint. (Alone, the rollback was its savepoint.)
                     transactionCount.add(1, ordering: .relaxed)
-                    completions = try await pool.write { db in try batch.map { try $0.run(db, true) } }
+                    try db.inTransaction(.immediate) {
+                        completions = try batch.map { try $0.run(db, true) }
+                        return .commit
+                    }
                 }
                 onCommit()
                 for complete in completions { complete() }
@@ -111,3 +117,4 @@ final class GroupCommitWriter: Sendable {
         }
     }
 }
+

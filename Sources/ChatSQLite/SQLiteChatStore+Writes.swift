@@ -91,13 +91,21 @@ extension SQLiteChatStore {
     }
 
     public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry] {
-        try await writer.write { db in
-            var entries: [TimelineEntry] = []
-            for ack in acks {
-                entries += try Self.acknowledge(db, ack, at: ts, receipt: receipt)
-            }
-            return entries
+        try await writer.write { db in try Self.acknowledge(db, acks, at: ts, receipt: receipt) }
+    }
+
+    public func submitAcknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>,
+                                  completion: @escaping @Sendable (Result<[TimelineEntry], any Error>) -> Void) async {
+        writer.submit({ db in try Self.acknowledge(db, acks, at: ts, receipt: receipt) }, completion: completion)
+    }
+
+    private static func acknowledge(_ db: Database, _ acks: [UserAcks], at ts: Int64,
+                                    receipt: PayloadEncoder<DeliveredMessages>) throws -> [TimelineEntry] {
+        var entries: [TimelineEntry] = []
+        for ack in acks {
+            entries += try acknowledge(db, ack, at: ts, receipt: receipt)
         }
+        return entries
     }
 
     /// Raises the acked mark once to `ack.highest`, records the delivery of each of `ack.seqs`

@@ -46,4 +46,53 @@ import Testing
         try await more
         #expect(seqs == Array(1...100))
     }
+
+    /// Two users message each other with pipelined sends while their endpoints ack what they
+    /// get, so each timeline mixes messages and delivered receipts written by different
+    /// operations: every entry arrives once, in seq order, through either publish path.
+    @Test(arguments: StoreKind.allCases, PublishPath.allCases)
+    func mixedTimelinesArriveInOrder(kind: StoreKind, publish: PublishPath) async throws {
+        let f = try Fixture(kind, publish: publish)
+        let u = try await f.users("alice", "bob")
+        let count = 40
+        let endpoints = [try await f.service.openEndpoint(user: u[0], since: nil), try await f.service.openEndpoint(user: u[1], since: nil)]
+        async let sends: Void = withThrowingTaskGroup(of: Void.self) { group in
+            for (from, to) in [(u[0], u[1]), (u[1], u[0])] {
+                group.addTask {
+                    var pending: [PendingSend] = []
+                    for i in 1...count {
+                        pending.append(try await f.service.submitSend(from: from, SendRequest(id: "\(from)-\(i)", to: to, body: "m\(i)")))
+                    }
+                    for send in pending { _ = try await send.sent() }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // Each side reads until it has the other's messages and receipts for all of its own.
+        func read(_ index: Int) async throws -> [Int64] {
+            var reader = EndpointReader(endpoints[index])
+            var seqs: [Int64] = []
+            var messages = 0
+            var delivered = Set<String>()
+            while messages < count || delivered.count < count {
+                guard case .timeline(let seq, let event, let payload) = try await reader.next() else { continue }
+                seqs.append(seq)
+                f.service.acknowledgeInBackground(user: u[index], seq: seq, event: event)
+                let body = try json(payload)
+                if event == "message" {
+                    messages += 1
+                } else if event == "receipt", body["status"] as? String == "delivered" {
+                    delivered.formUnion(body["ids"] as? [String] ?? [])
+                }
+            }
+            return seqs
+        }
+        async let alice = read(0)
+        async let bob = read(1)
+        let (aliceSeqs, bobSeqs) = try await (alice, bob)
+        try await sends
+        #expect(aliceSeqs == Array(1...Int64(aliceSeqs.count)))
+        #expect(bobSeqs == Array(1...Int64(bobSeqs.count)))
+        for endpoint in endpoints { await endpoint.close() }
+    }
 }

@@ -20,13 +20,36 @@ final class ManualClock: Sendable {
 }
 
 /// A service over a fresh store of `kind`, with helpers for the contract tests.
+/// How committed entries reach the broker: handed over on the spot (`publishNow`, the
+/// in-process broker) or through `publish` only, as a broker over the network would.
+enum PublishPath: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case immediate, queued
+    var testDescription: String { rawValue }
+}
+
+/// The in-process broker without `publishNow`: everything goes through the async `publish`.
+struct QueuedBroker: Broker {
+    let inner = InProcessBroker()
+    func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws {
+        await Task.yield()
+        try await inner.publish(envelope, to: users)
+    }
+    func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription {
+        try await inner.subscribe(user, receive)
+    }
+    func connectionOpened(user: UserID, connection: String) async throws -> Bool { try await inner.connectionOpened(user: user, connection: connection) }
+    func connectionClosed(user: UserID, connection: String) async throws -> Bool { try await inner.connectionClosed(user: user, connection: connection) }
+    func isOnline(_ user: UserID) async throws -> Bool { try await inner.isOnline(user) }
+}
+
 struct Fixture {
     let store: any ChatStore
-    let broker = InProcessBroker()
+    let broker: any Broker
     let clock = ManualClock()
     let service: ChatService
 
-    init(_ kind: StoreKind, configuration: ChatConfiguration = .init()) throws {
+    init(_ kind: StoreKind, configuration: ChatConfiguration = .init(), publish: PublishPath = .immediate) throws {
+        broker = publish == .immediate ? InProcessBroker() : QueuedBroker()
         switch kind {
         case .memory:
             store = InMemoryChatStore()

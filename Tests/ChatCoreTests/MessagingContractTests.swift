@@ -48,6 +48,27 @@ import Testing
         #expect(try await f.timeline(u[1]).map { try json($0.wirePayload)["id"] as? String } == [nil, "d1", "g1"])
     }
 
+    /// `whenSent` reports what `sent()` returns, whether it is registered before or after the
+    /// commit, including a failure of the store's own checks (unknown recipient).
+    @Test(arguments: StoreKind.allCases)
+    func whenSentCallsBackWithTheOutcome(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob")
+        func outcome(_ pending: PendingSend) async -> Result<SentMessage, ChatError> {
+            await withCheckedContinuation { continuation in pending.whenSent { continuation.resume(returning: $0) } }
+        }
+        let early = try await f.service.submitSend(from: u[0], SendRequest(id: "w1", to: u[1], body: "hi"))
+        let earlyOutcome = await outcome(early)
+        #expect(try earlyOutcome.get().message.id == "w1")
+        #expect(try earlyOutcome.get().json == (try await early.sent()).json)
+        let late = try await f.service.submitSend(from: u[0], SendRequest(id: "w2", to: u[1], body: "again"))
+        _ = try await late.sent()
+        #expect(try await outcome(late).get().message.pos == 2)
+        let unknown = try await f.service.submitSend(from: u[0], SendRequest(id: "w3", to: uid("nobody"), body: "?"))
+        guard case .failure(let error) = await outcome(unknown) else { Issue.record("sent to an unknown user"); return }
+        #expect(error.code == .notFound)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func sendValidation(kind: StoreKind) async throws {
         let f = try Fixture(kind, configuration: ChatConfiguration(maxMessageChars: 10))

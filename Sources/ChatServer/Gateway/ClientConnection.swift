@@ -24,7 +24,10 @@ final class ClientConnection: EndpointReceiver {
 
     private var chat: ChatService { gateway.chat }
 
+    /// Emits at once when nothing waits before it and the socket can take it (the endpoint calls
+    /// this under its lock, in order); else queues it behind the waiting ones.
     func deliver(_ delivery: EndpointDelivery) {
+        if deliveries.isIdle, emitNow(delivery) { return }
         deliveries.enqueue { [self] in await self.emit(delivery) }
     }
 
@@ -35,16 +38,10 @@ final class ClientConnection: EndpointReceiver {
     /// Emits one delivery of the endpoint, after the ones before it; timeline events ask for
     /// an ack, and the ack is what marks them delivered.
     private func emit(_ delivery: EndpointDelivery) async {
-        let chat = self.chat
-        let user = self.user
-        let acknowledged = gateway.metrics.deliveries
         do {
             switch delivery {
             case .timeline(let seq, let event, let payload):
-                try await socket.emit(Self.encode(event, payload)) { _ in
-                    acknowledged.increment()
-                    chat.acknowledgeInBackground(user: user, seq: seq, event: event)
-                }
+                try await socket.emit(Self.encode(event, payload), onImmediateAck: onAck(seq: seq, event: event))
             case .synced(let payload):
                 try await socket.emit(Self.encode("synced", payload))
             case .ephemeral(let event, let payload):
@@ -53,6 +50,30 @@ final class ClientConnection: EndpointReceiver {
         } catch {
             gateway.logger.debug("endpoint forwarding ended", metadata: ["user": "\(user)", "error": "\(error)"])
             await socket.disconnect()
+        }
+    }
+
+    /// `emit` without suspending; `false` when it would have to wait (nothing was sent).
+    private func emitNow(_ delivery: EndpointDelivery) -> Bool {
+        switch delivery {
+        case .timeline(let seq, let event, let payload):
+            return socket.tryEmit(Self.encode(event, payload), onAck: onAck(seq: seq, event: event))
+        case .synced(let payload):
+            return socket.tryEmit(Self.encode("synced", payload))
+        case .ephemeral(let event, let payload):
+            return socket.tryEmit(Self.encode(event, payload))
+        }
+    }
+
+    /// The ack of a timeline event marks it delivered; it joins the next batch of acks where it
+    /// is read, without a task of its own.
+    private func onAck(seq: Int64, event: String) -> Socket.ImmediateAckHandler {
+        let chat = self.chat
+        let user = self.user
+        let acknowledged = gateway.metrics.deliveries
+        return { _ in
+            acknowledged.increment()
+            chat.acknowledgeInBackground(user: user, seq: seq, event: event)
         }
     }
 
@@ -66,8 +87,10 @@ final class ClientConnection: EndpointReceiver {
         socket.onUnhandled { [self] incoming in await self.handle(incoming) }
     }
 
-    /// The deferred part of a handler; its result becomes `{"ok":true,"<field>":<json>}`.
-    typealias Finish = @Sendable () async throws -> (field: String, json: [UInt8])
+    /// The deferred part of a handler: it calls back once with the result, which becomes
+    /// `{"ok":true,"<field>":<json>}`, or with the error (possibly on the store's writer, so no
+    /// task waits per event).
+    typealias Finish = @Sendable (_ done: @escaping @Sendable (Result<(field: String, json: [UInt8]), any Error>) -> Void) -> Void
 
     /// What a client event does.
     enum Route: Sendable {
@@ -91,11 +114,14 @@ final class ClientConnection: EndpointReceiver {
             let request = try SendRequest(args)
             let start = ContinuousClock.now
             let pending = try await connection.chat.submitSend(from: connection.user, request)
-            return {
-                let sent = try await pending.sent()
-                connection.gateway.metrics.messagesIn.increment()
-                connection.gateway.metrics.sendLatency.recordInterval(since: start)
-                return (field: "message", json: sent.json)
+            return { done in
+                pending.whenSent { result in
+                    done(result.map { sent in
+                        connection.gateway.metrics.messagesIn.increment()
+                        connection.gateway.metrics.sendLatency.recordInterval(since: start)
+                        return (field: "message", json: sent.json)
+                    }.mapError { $0 })
+                }
             }
         },
         "read": .now { connection, args in
@@ -140,7 +166,7 @@ final class ClientConnection: EndpointReceiver {
             break
         case .limit:
             gateway.metrics.rateLimited.increment()
-            await incoming.ack?.send([.object(Self.failure(.rateLimited, "slow down: at most \(gateway.configuration.ratePerSecond) events per second"))])
+            incoming.ack?.send([.object(Self.failure(.rateLimited, "slow down: at most \(gateway.configuration.ratePerSecond) events per second"))])
             return
         case .disconnect:
             gateway.metrics.rateLimited.increment()
@@ -162,12 +188,12 @@ final class ClientConnection: EndpointReceiver {
         }
         switch reply {
         case .now(let fields):
-            await incoming.ack?.send([.object(fields)])
+            incoming.ack?.send([.object(fields)])
         case .later(let finish):
             let ack = incoming.ack
-            Task {
-                do {
-                    let (field, json) = try await finish()
+            finish { [self] result in
+                switch result {
+                case .success(let (field, json)):
                     var reply = ByteBuffer()
                     reply.reserveCapacity(json.count + field.utf8.count + 16)
                     reply.writeStaticString(#"{"ok":true,""#)
@@ -175,9 +201,9 @@ final class ClientConnection: EndpointReceiver {
                     reply.writeStaticString(#"":"#)
                     reply.writeBytes(json)
                     reply.writeStaticString("}")
-                    await ack?.send(rawJSONArguments: [reply])
-                } catch {
-                    await ack?.send([.object(self.failure(error, event: incoming.name))])
+                    ack?.send(rawJSONArguments: [reply])
+                case .failure(let error):
+                    ack?.send([.object(failure(error, event: incoming.name))])
                 }
             }
         }
