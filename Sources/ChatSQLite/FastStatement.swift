@@ -83,7 +83,7 @@ struct FastStatement {
         return result
     }
 
-    /// The first column of the first row as an integer (an `UPDATE … RETURNING`), nil without rows.
+    /// The first column of the first row as an integer, nil without rows.
     func fetchInt64() throws -> Int64? {
         try self.fetchOne { $0.int64(0) }
     }
