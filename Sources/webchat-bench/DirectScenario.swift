@@ -82,6 +82,8 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
     var synced = [false, false]
     var ready: Bool { synced[0] && synced[1] }
     var inFlight = 0
+    /// Messages to send once the current read is handled (window mode).
+    private var owed = 0
     var count = 0
     var receipts = 0
     var running = false
@@ -142,7 +144,8 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
                 stats.recordLatency(sentAt: sentAt)
                 stats.delivered.add(1, ordering: .relaxed)
                 inFlight -= 1
-                if running && perSecond == nil { send() }
+                // The next messages go out together once this read is handled (one syscall).
+                if running && perSecond == nil { owed += 1 }
             }
         case "receipt":
             receipts += 1
@@ -163,10 +166,20 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
         }
     }
 
+    func clientReadComplete(_ client: SocketIOClient) {
+        guard owed > 0, let sender else { return }
+        let count = owed
+        owed = 0
+        sender.batchingWrites {
+            for _ in 0..<count where running { send() }
+        }
+    }
+
     func clientClosed(_ client: SocketIOClient, error: String?) {
         if running || !ready { stats.error("client \(client.index) of \(id) closed: \(error ?? "by server")") }
         stats.closed(client)
         if client.index == 0 { running = false }
         inFlight = 0
+        owed = 0
     }
 }

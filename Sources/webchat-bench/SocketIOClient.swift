@@ -14,6 +14,12 @@ protocol SocketIOClientDelegate: AnyObject {
     func client(_ client: SocketIOClient, ack id: Int, arguments: [JSONValue])
     /// CONNECT_ERROR, a protocol error or the connection closed.
     func clientClosed(_ client: SocketIOClient, error: String?)
+    /// The events of one socket read were handed over (a moment to write what they caused).
+    func clientReadComplete(_ client: SocketIOClient)
+}
+
+extension SocketIOClientDelegate {
+    func clientReadComplete(_ client: SocketIOClient) {}
 }
 
 /// One Socket.IO v5 client over a direct Engine.IO v4 WebSocket, as a NIO handler.
@@ -104,7 +110,21 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
             flushPending = false
             context.flush()
         }
+        delegate?.clientReadComplete(self)
         context.fireChannelReadComplete()
+    }
+
+    /// Runs `body` with this client's writes held back, then flushes them with one syscall
+    /// (for writes caused by another client's read).
+    func batchingWrites(_ body: () -> Void) {
+        guard !reading else { return body() }
+        reading = true
+        body()
+        reading = false
+        if flushPending, let context {
+            flushPending = false
+            context.flush()
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
