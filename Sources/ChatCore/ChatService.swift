@@ -53,19 +53,17 @@ public final class ChatService: Sendable {
     }
 
     /// Publishes the entries of a pipelined write from its completion, which the store calls in
-    /// commit order, then runs `then`. A broker that publishes without suspending does it right
-    /// here, so endpoints see every user's entries in seq order (no gap to fill from the store)
-    /// and no task is woken per commit; any other goes through `publisher`, in the same order.
+    /// commit order, then runs `then`: one serial queue (`publisher`) keeps that order, so every
+    /// user's entries reach their endpoints in seq order (no gap to fill from the store). It runs
+    /// off the store's writer, which is the one serial resource of the message path; the queue
+    /// holds a task only while jobs wait, and a broker that publishes without suspending (the
+    /// in-process one) hands each entry to its endpoint right there.
     func publishCommitted(_ entries: [TimelineEntry], then: @escaping @Sendable () -> Void) {
-        var rest = entries[...]
-        while let entry = rest.first,
-              broker.publishNow(.timeline(seq: entry.seq, event: entry.event, payload: entry.wirePayload), to: [entry.user]) {
-            rest.removeFirst()
-        }
-        guard !rest.isEmpty else { return then() }
-        let unpublished = Array(rest)
-        publisher.enqueue {
-            await self.publish(unpublished)
+        publisher.enqueue { [self] in
+            for entry in entries {
+                let envelope = BrokerEnvelope.timeline(seq: entry.seq, event: entry.event, payload: entry.wirePayload)
+                if !broker.publishNow(envelope, to: [entry.user]) { await publish(envelope, to: [entry.user]) }
+            }
             then()
         }
     }
