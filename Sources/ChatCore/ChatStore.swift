@@ -206,12 +206,19 @@ public struct DeliveredMessages: Sendable, Hashable {
     /// sender and conversation, in the order each group's first message was delivered: acks that
     /// arrive together cost the sender one receipt, not one per message.
     public static func grouping(_ messages: [Message], to recipient: UserID) -> [DeliveredMessages] {
+        grouping(messages.map { (sender: $0.from, conversation: $0.conversation, id: $0.id) }, to: recipient)
+    }
+
+    /// ``grouping(_:to:)`` over just what a receipt needs of each message (a store need not
+    /// read the rest).
+    public static func grouping(_ messages: [(sender: UserID, conversation: ConversationID, id: String)],
+                                to recipient: UserID) -> [DeliveredMessages] {
         var groups: [DeliveredMessages] = []
         for message in messages {
-            if let index = groups.firstIndex(where: { $0.sender == message.from && $0.conversation == message.conversation }) {
+            if let index = groups.firstIndex(where: { $0.sender == message.sender && $0.conversation == message.conversation }) {
                 groups[index].ids.append(message.id)
             } else {
-                groups.append(DeliveredMessages(recipient: recipient, sender: message.from, conversation: message.conversation, ids: [message.id]))
+                groups.append(DeliveredMessages(recipient: recipient, sender: message.sender, conversation: message.conversation, ids: [message.id]))
             }
         }
         return groups

@@ -115,9 +115,6 @@ struct FastStatement {
             return messageColumnNames.map { prefix + $0 }.joined(separator: ", ")
         }
 
-        /// How many columns ``messageColumns(_:)`` selects (the index of a column selected after them).
-        static let messageColumnCount = Int32(messageColumnNames.count)
-
         private static let messageColumnNames = ["conversation", "pos", "client_id", "sender", "recipient", "group_id", "body", "ts"]
 
         /// A `messages` row selected as ``messageColumns(_:)``.

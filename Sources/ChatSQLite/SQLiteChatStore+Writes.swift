@@ -78,8 +78,11 @@ extension SQLiteChatStore {
     private static let messageBySenderAndID = "SELECT \(FastStatement.Columns.messageColumns()) FROM messages WHERE sender = ? AND client_id = ?"
     /// The entry and its message (and the message's rowid, after its columns) in one lookup:
     /// timeline index, then messages index.
-    private static let messageOfTimelineEntry = """
-        SELECT \(FastStatement.Columns.messageColumns("m")), m.id FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos
+    /// What recording an entry's delivery needs of its message, in one lookup (timeline index,
+    /// then messages index): not the body nor the rest of the row, which the receipt does not carry.
+    private static let deliveryOfTimelineEntry = """
+        SELECT m.id, m.conversation, m.pos, m.client_id, m.sender, m.group_id IS NOT NULL
+        FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos
         WHERE t.user = ? AND t.seq = ?
         """
 
@@ -127,28 +130,33 @@ extension SQLiteChatStore {
             mark.bind(user)
             try mark.execute()
         }
-        var delivered: [Message] = []
+        var delivered: [(sender: UserID, conversation: ConversationID, id: String)] = []
         for seq in ack.seqs {
-            var lookup = try FastStatement(db, Self.messageOfTimelineEntry)
+            var lookup = try FastStatement(db, Self.deliveryOfTimelineEntry)
             lookup.bind(user)
             lookup.bind(seq)
-            let columns = FastStatement.Columns.messageColumnCount
-            guard let (message, rowid) = try lookup.fetchOne({ (try $0.message(), $0.int64(columns)) }) else { continue }
-            if message.group == nil {
+            let row = try lookup.fetchOne { row -> (rowid: Int64, conversation: String, pos: Int64, id: String, sender: UserID, inGroup: Bool) in
+                guard let conversation = row.string(1) else { throw CorruptRow(column: "conversation") }
+                guard let sender = row.string(4).flatMap(UserID.init) else { throw CorruptRow(column: "sender") }
+                return (row.int64(0), conversation, row.int64(2), row.string(3) ?? "", sender, row.int64(5) != 0)
+            }
+            guard let found = row else { continue }
+            guard let conversation = ConversationID(found.conversation) else { throw CorruptRow(column: "conversation") }
+            if !found.inGroup {
                 // A direct message's only recipient: the delivery is its row's mark (schema v5).
                 var mark = try FastStatement(db, "UPDATE messages SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL")
                 mark.bind(ts)
-                mark.bind(rowid)
+                mark.bind(found.rowid)
                 try mark.execute()
             } else {
                 var insert = try FastStatement(db, "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)")
-                insert.bind(message.conversation.rawValue)
-                insert.bind(message.pos)
+                insert.bind(found.conversation)
+                insert.bind(found.pos)
                 insert.bind(user)
                 insert.bind(ts)
                 try insert.execute()
             }
-            if db.changesCount == 1 { delivered.append(message) }
+            if db.changesCount == 1 { delivered.append((found.sender, conversation, found.id)) }
         }
         return try DeliveredMessages.grouping(delivered, to: ack.user).map {
             try append(db, to: $0.sender, event: "receipt", payload: receipt($0), ts: ts, message: nil)
