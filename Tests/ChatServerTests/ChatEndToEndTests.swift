@@ -21,6 +21,17 @@ struct ChatEndToEndTests {
         }
     }
 
+    @Test("a connection holds at most 1,000 unacknowledged events; the rest wait and are replayed")
+    func unackedLimit() async throws {
+        var configuration = LiveChatServer.openAuth
+        // The scenario sends 1,012 messages as fast as the server answers.
+        configuration.rateBurst = 100_000
+        configuration.ratePerSecond = 100_000
+        try await LiveChatServer.with(configuration) { server in
+            try await E2E.run("unacked_limit_then_replay", "--url", server.url)
+        }
+    }
+
     @Test("rate limits answer rate_limited and disconnect a flood only")
     func rateLimited() async throws {
         var configuration = LiveChatServer.openAuth

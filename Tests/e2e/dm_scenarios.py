@@ -126,6 +126,27 @@ def unacked_replayed(ctx):
 
 
 @scenario
+def unacked_limit_then_replay(ctx):
+    # A connection that acks nothing holds at most 1,000 events unacknowledged: the next ones
+    # wait in order (nothing is dropped) and come, all of them and in order, to the next
+    # connection that acks.
+    alice = ctx.chat("alice")
+    synced(alice)
+    bob = ctx.chat("bob", ack=False)
+    synced(bob)
+    limit, total = 1000, 1012
+    ids = [alice.send(to="bob", body=f"b{i}")["message"]["id"] for i in range(total)]
+    first = [bob.expect("message")["id"] for _ in range(limit)]
+    check(first == ids[:limit], "the first 1,000, in order", first[:3], ids[:3])
+    bob.expect_none("message", within=1.0)
+    bob.disconnect()
+    bob2 = ctx.chat("bob")
+    again = [bob2.expect("message", timeout=20)["id"] for _ in range(total)]
+    check(again == ids, "every one of them, in order, to the next connection", again[:3], ids[:3])
+    synced(bob2)
+
+
+@scenario
 def since_replay(ctx):
     ctx.token("bob")
     alice = ctx.chat("alice")
