@@ -68,15 +68,17 @@ public final class Socket: Sendable, Hashable, Identifiable {
     /// handler order) and is not awaited here. At most `maxPendingAcks` may be in flight: beyond that
     /// this suspends until some are answered. Unanswered ones are dropped when the socket disconnects.
     public func emit(_ event: EncodedEvent, onAck: @escaping AckHandler) async throws {
-        try await self.waitUntilWritable()
-        let id = try await self.reserveAck(.callback(onAck))
-        try self.sendOrThrow(event.messages(kind: .event, namespace: self.namespace, ackID: id))
+        try await self.emit(event, expecting: .callback(onAck))
     }
 
     /// ``emit(_:onAck:)`` with an ack callback that runs where the ack is read.
     public func emit(_ event: EncodedEvent, onImmediateAck: @escaping ImmediateAckHandler) async throws {
+        try await self.emit(event, expecting: .immediate(onImmediateAck))
+    }
+
+    private func emit(_ event: EncodedEvent, expecting pending: SocketState.PendingAck) async throws {
         try await self.waitUntilWritable()
-        let id = try await self.reserveAck(.immediate(onImmediateAck))
+        let id = try await self.reserveAck(pending)
         try self.sendOrThrow(event.messages(kind: .event, namespace: self.namespace, ackID: id))
     }
 
