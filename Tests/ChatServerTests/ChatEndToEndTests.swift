@@ -23,22 +23,22 @@ struct ChatEndToEndTests {
 
     @Test("a connection holds at most 1,000 unacknowledged events; the rest wait and are replayed")
     func unackedLimit() async throws {
-        var configuration = LiveChatServer.openAuth
         // The scenario sends 1,012 messages as fast as the server answers.
-        configuration.rateBurst = 100_000
-        configuration.ratePerSecond = 100_000
-        try await LiveChatServer.with(configuration) { server in
-            try await E2E.run("unacked_limit_then_replay", "--url", server.url)
-        }
+        try await run("unacked_limit_then_replay", rateBurst: 100_000, ratePerSecond: 100_000)
     }
 
     @Test("rate limits answer rate_limited and disconnect a flood only")
     func rateLimited() async throws {
+        try await run("rate_limited", rateBurst: 20, ratePerSecond: 5)
+    }
+
+    /// Runs `scenario` on an in-process server with these per-connection rate limits.
+    private func run(_ scenario: String, rateBurst: Int, ratePerSecond: Double) async throws {
         var configuration = LiveChatServer.openAuth
-        configuration.rateBurst = 20
-        configuration.ratePerSecond = 5
+        configuration.rateBurst = rateBurst
+        configuration.ratePerSecond = ratePerSecond
         try await LiveChatServer.with(configuration) { server in
-            try await E2E.run("rate_limited", "--url", server.url)
+            try await E2E.run(scenario, "--url", server.url)
         }
     }
 

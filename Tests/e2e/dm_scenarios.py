@@ -2,7 +2,7 @@
 
 import time
 
-from harness import Api, Chat, ServerProcess, check, dm, error_code, new_id, scenario, synced
+from harness import Api, Chat, ServerProcess, check, dm, error_code, new_id, online, scenario, synced
 
 
 @scenario
@@ -23,10 +23,8 @@ def online_delivery(ctx):
 
 @scenario
 def delivered_after_ack(ctx):
-    alice = ctx.chat("alice")
-    synced(alice)
-    bob = ctx.chat("bob", ack=False)
-    synced(bob)
+    alice = online(ctx, "alice")
+    bob = online(ctx, "bob", ack=False)
     m = alice.send(to="bob", body="are you there")["message"]
     bob.expect("message", lambda p: p["id"] == m["id"])
     alice.expect_none("receipt", within=1.0)
@@ -130,10 +128,8 @@ def unacked_limit_then_replay(ctx):
     # A connection that acks nothing holds at most 1,000 events unacknowledged: the next ones
     # wait in order (nothing is dropped) and come, all of them and in order, to the next
     # connection that acks.
-    alice = ctx.chat("alice")
-    synced(alice)
-    bob = ctx.chat("bob", ack=False)
-    synced(bob)
+    alice = online(ctx, "alice")
+    bob = online(ctx, "bob", ack=False)
     limit, total = 1000, 1012
     ids = [alice.send(to="bob", body=f"b{i}")["message"]["id"] for i in range(total)]
     first = [bob.expect("message")["id"] for _ in range(limit)]

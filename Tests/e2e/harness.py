@@ -257,6 +257,13 @@ def synced(chat, timeout=5):
     return chat.expect("synced", timeout=timeout)
 
 
+def online(ctx, user, ack=True):
+    """A connection of `user` that has been replayed its timeline (got `synced`)."""
+    chat = ctx.chat(user, ack=ack)
+    synced(chat)
+    return chat
+
+
 def error_code(reply):
     """The error code of a failed ack (checking its shape)."""
     check(reply.get("ok") is False and isinstance(reply.get("error", {}).get("message"), str), "an error ack", reply)
