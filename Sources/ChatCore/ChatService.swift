@@ -55,22 +55,19 @@ public final class ChatService: Sendable {
     /// Publishes the entries of a pipelined write from its completion, which the store calls in
     /// commit order, then runs `then`: one serial queue (`publisher`) keeps that order, so every
     /// user's entries reach their endpoints in seq order (no gap to fill from the store). It runs
-    /// off the store's writer, which is the one serial resource of the message path; the queue
-    /// holds a task only while jobs wait, and a broker that publishes without suspending (the
-    /// in-process one) hands each entry to its endpoint right there.
+    /// off the store's writer, the one serial resource of the message path; the queue holds a
+    /// task only while jobs wait.
     func publishCommitted(_ entries: [TimelineEntry], then: @escaping @Sendable () -> Void) {
-        publisher.enqueue { [self] in
-            for entry in entries {
-                let envelope = BrokerEnvelope.timeline(seq: entry.seq, event: entry.event, payload: entry.wirePayload)
-                if !broker.publishNow(envelope, to: [entry.user]) { await publish(envelope, to: [entry.user]) }
-            }
+        publisher.enqueue {
+            await self.publish(entries)
             then()
         }
     }
 
     /// Publishes an envelope, logging failures (ephemeral events are best effort).
+    /// A broker that can hands it over without suspending (the in-process one: `publishNow`).
     func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async {
-        guard !users.isEmpty else { return }
+        guard !users.isEmpty, !broker.publishNow(envelope, to: users) else { return }
         do {
             try await broker.publish(envelope, to: users)
         } catch {

@@ -4,10 +4,10 @@ import Synchronization
 /// Batches concurrent write operations into one transaction (group commit).
 ///
 /// Callers enqueue an operation and await its own result (or get it in a completion). The
-/// drain runs on GRDB's writer queue while anything is queued: it takes everything queued (up to
-/// `maxBatch`), runs the operations in one transaction, commits, reports the results, and goes
-/// on with the next batch there, without a task or a thread hop between batches. A failing operation fails alone: the batch first
-/// runs without savepoints (the common case: nothing fails, and SQLite journals no page per
+/// drain runs on GRDB's writer queue while anything is queued: it takes everything queued (up
+/// to `maxBatch`), runs the operations in one transaction, commits, reports the results, and
+/// goes on with the next batch there, without a task or a thread hop between batches. A
+/// failing operation fails alone: the batch first runs without savepoints (the common case: nothing fails, and SQLite journals no page per
 /// operation); if anything throws, that transaction is rolled back and the batch runs again with
 /// each operation in its own savepoint, so the failing one rolls back alone. A failing commit
 /// fails the whole batch. Operations must therefore be safe to run twice (they only read and
@@ -95,19 +95,23 @@ final class GroupCommitWriter: Sendable {
             }
             if batch.isEmpty { return }
             transactionCount.add(1, ordering: .relaxed)
-            do {
+            func commit(isolated: Bool) throws -> [@Sendable () -> Void] {
                 var completions: [@Sendable () -> Void] = []
+                try db.inTransaction(.immediate) {
+                    completions = try batch.map { try $0.run(db, isolated) }
+                    return .commit
+                }
+                return completions
+            }
+            do {
+                let completions: [@Sendable () -> Void]
                 do {
-                    try db.inTransaction(.immediate) {
-                        completions = try batch.map { try $0.run(db, false) }
-                        return .commit
-                    }
+                    completions = try commit(isolated: false)
                 } catch where batch.count > 1 {
+                    // An operation (or the commit) failed: nothing of the batch is kept; again,
+                    // each operation in its own savepoint. (Alone, the rollback was its savepoint.)
                     transactionCount.add(1, ordering: .relaxed)
-                    try db.inTransaction(.immediate) {
-                        completions = try batch.map { try $0.run(db, true) }
-                        return .commit
-                    }
+                    completions = try commit(isolated: true)
                 }
                 onCommit()
                 for complete in completions { complete() }
@@ -117,4 +121,3 @@ final class GroupCommitWriter: Sendable {
         }
     }
 }
-

@@ -76,8 +76,6 @@ extension SQLiteChatStore {
     }
 
     private static let messageBySenderAndID = "SELECT \(FastStatement.Columns.messageColumns()) FROM messages WHERE sender = ? AND client_id = ?"
-    /// The entry and its message (and the message's rowid, after its columns) in one lookup:
-    /// timeline index, then messages index.
     /// What recording an entry's delivery needs of its message, in one lookup (timeline index,
     /// then messages index): not the body nor the rest of the row, which the receipt does not carry.
     private static let deliveryOfTimelineEntry = """
@@ -135,13 +133,12 @@ extension SQLiteChatStore {
             var lookup = try FastStatement(db, Self.deliveryOfTimelineEntry)
             lookup.bind(user)
             lookup.bind(seq)
-            let row = try lookup.fetchOne { row -> (rowid: Int64, conversation: String, pos: Int64, id: String, sender: UserID, inGroup: Bool) in
-                guard let conversation = row.string(1) else { throw CorruptRow(column: "conversation") }
+            let row = try lookup.fetchOne { row -> (rowid: Int64, conversation: ConversationID, pos: Int64, id: String, sender: UserID, inGroup: Bool) in
+                guard let conversation = row.string(1).flatMap(ConversationID.init) else { throw CorruptRow(column: "conversation") }
                 guard let sender = row.string(4).flatMap(UserID.init) else { throw CorruptRow(column: "sender") }
                 return (row.int64(0), conversation, row.int64(2), row.string(3) ?? "", sender, row.int64(5) != 0)
             }
             guard let found = row else { continue }
-            guard let conversation = ConversationID(found.conversation) else { throw CorruptRow(column: "conversation") }
             if !found.inGroup {
                 // A direct message's only recipient: the delivery is its row's mark (schema v5).
                 var mark = try FastStatement(db, "UPDATE messages SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL")
@@ -150,13 +147,13 @@ extension SQLiteChatStore {
                 try mark.execute()
             } else {
                 var insert = try FastStatement(db, "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)")
-                insert.bind(found.conversation)
+                insert.bind(found.conversation.rawValue)
                 insert.bind(found.pos)
                 insert.bind(user)
                 insert.bind(ts)
                 try insert.execute()
             }
-            if db.changesCount == 1 { delivered.append((found.sender, conversation, found.id)) }
+            if db.changesCount == 1 { delivered.append((found.sender, found.conversation, found.id)) }
         }
         return try DeliveredMessages.grouping(delivered, to: ack.user).map {
             try append(db, to: $0.sender, event: "receipt", payload: receipt($0), ts: ts, message: nil)

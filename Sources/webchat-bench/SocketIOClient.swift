@@ -105,11 +105,7 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
-        if flushPending {
-            flushPending = false
-            context.flush()
-        }
+        endBatch()
         delegate?.clientReadComplete(self)
         context.fireChannelReadComplete()
     }
@@ -120,6 +116,11 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
         guard !reading else { return body() }
         reading = true
         body()
+        endBatch()
+    }
+
+    /// Stops holding writes back and flushes what was held.
+    private func endBatch() {
         reading = false
         if flushPending, let context {
             flushPending = false

@@ -27,25 +27,22 @@ final class ClientConnection: EndpointReceiver {
     /// Emits at once when nothing waits before it and the socket can take it (the endpoint calls
     /// this under its lock, in order); else queues it behind the waiting ones.
     func deliver(_ delivery: EndpointDelivery) {
-        if deliveries.isIdle, emitNow(delivery) { return }
-        deliveries.enqueue { [self] in await self.emit(delivery) }
+        let (event, onAck) = encode(delivery)
+        if deliveries.isIdle, socket.tryEmit(event, onAck: onAck) { return }
+        deliveries.enqueue { [self] in await self.emit(event, onAck: onAck) }
     }
 
     func endpointFailed() {
         deliveries.enqueue { [socket] in await socket.disconnect() }
     }
 
-    /// Emits one delivery of the endpoint, after the ones before it; timeline events ask for
-    /// an ack, and the ack is what marks them delivered.
-    private func emit(_ delivery: EndpointDelivery) async {
+    /// Emits one delivery of the endpoint, after the ones before it, waiting for room.
+    private func emit(_ event: EncodedEvent, onAck: Socket.ImmediateAckHandler?) async {
         do {
-            switch delivery {
-            case .timeline(let seq, let event, let payload):
-                try await socket.emit(Self.encode(event, payload), onImmediateAck: onAck(seq: seq, event: event))
-            case .synced(let payload):
-                try await socket.emit(Self.encode("synced", payload))
-            case .ephemeral(let event, let payload):
-                try await socket.emit(Self.encode(event, payload))
+            if let onAck {
+                try await socket.emit(event, onImmediateAck: onAck)
+            } else {
+                try await socket.emit(event)
             }
         } catch {
             gateway.logger.debug("endpoint forwarding ended", metadata: ["user": "\(user)", "error": "\(error)"])
@@ -53,15 +50,15 @@ final class ClientConnection: EndpointReceiver {
         }
     }
 
-    /// `emit` without suspending; `false` when it would have to wait (nothing was sent).
-    private func emitNow(_ delivery: EndpointDelivery) -> Bool {
+    /// The event of a delivery; timeline events ask for an ack, and the ack is what marks them delivered.
+    private func encode(_ delivery: EndpointDelivery) -> (EncodedEvent, Socket.ImmediateAckHandler?) {
         switch delivery {
         case .timeline(let seq, let event, let payload):
-            return socket.tryEmit(Self.encode(event, payload), onAck: onAck(seq: seq, event: event))
+            return (Self.encode(event, payload), onAck(seq: seq, event: event))
         case .synced(let payload):
-            return socket.tryEmit(Self.encode("synced", payload))
+            return (Self.encode("synced", payload), nil)
         case .ephemeral(let event, let payload):
-            return socket.tryEmit(Self.encode(event, payload))
+            return (Self.encode(event, payload), nil)
         }
     }
 
