@@ -35,12 +35,17 @@ final class GroupCommitWriter: Sendable {
     var transactions: Int { transactionCount.load(ordering: .relaxed) }
 
     private let onCommit: @Sendable () -> Void
+    private let onRollback: @Sendable () -> Void
 
-    /// `onCommit` runs after every committed transaction (keep it short: it delays the next).
-    init(pool: DatabasePool, maxBatch: Int = 512, onCommit: @escaping @Sendable () -> Void = {}) {
+    /// `onCommit` runs after every committed transaction (keep it short: it delays the next);
+    /// `onRollback` after every rollback, of a transaction or of an operation's savepoint, before
+    /// any other operation runs (state kept beside the database forgets what was undone).
+    init(pool: DatabasePool, maxBatch: Int = 512, onCommit: @escaping @Sendable () -> Void = {},
+         onRollback: @escaping @Sendable () -> Void = {}) {
         self.pool = pool
         self.maxBatch = maxBatch
         self.onCommit = onCommit
+        self.onRollback = onRollback
     }
 
     /// Runs `operation` in the next group-committed transaction; returns after the commit.
@@ -70,6 +75,7 @@ final class GroupCommitWriter: Sendable {
                     let value = result!
                     return { completion(.success(value)) }
                 } catch {
+                    self.onRollback()
                     return { completion(.failure(error)) }
                 }
             },
@@ -97,9 +103,14 @@ final class GroupCommitWriter: Sendable {
             transactionCount.add(1, ordering: .relaxed)
             func commit(isolated: Bool) throws -> [@Sendable () -> Void] {
                 var completions: [@Sendable () -> Void] = []
-                try db.inTransaction(.immediate) {
-                    completions = try batch.map { try $0.run(db, isolated) }
-                    return .commit
+                do {
+                    try db.inTransaction(.immediate) {
+                        completions = try batch.map { try $0.run(db, isolated) }
+                        return .commit
+                    }
+                } catch {
+                    onRollback()
+                    throw error
                 }
                 return completions
             }

@@ -15,6 +15,8 @@ import Synchronization
 public final class SQLiteChatStore: ChatStore {
     let pool: DatabasePool
     let writer: GroupCommitWriter
+    /// The seq and pos counters, in memory on the writer's side (see there).
+    let counters = WriterCounters()
     /// A connection of its own that copies the WAL into the database (PASSIVE checkpoints)
     /// after commits, at most every `checkpointInterval`, and not at all while nothing is
     /// written (an idle server no longer wakes up for them). SQLite's automatic checkpoint runs
@@ -51,7 +53,7 @@ public final class SQLiteChatStore: ChatStore {
         try Self.migrate(pool, logger: logger)
         // Commits ask for a checkpoint; asks made while one runs or waits become one.
         let (commits, committed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        writer = GroupCommitWriter(pool: pool, onCommit: { committed.yield() })
+        writer = GroupCommitWriter(pool: pool, onCommit: { committed.yield() }, onRollback: { [counters] in counters.forget() })
         var checkpointConfiguration = Configuration()
         checkpointConfiguration.busyMode = .timeout(10)
         let checkpointer = try DatabaseQueue(path: path, configuration: checkpointConfiguration)
@@ -171,7 +173,8 @@ public final class SQLiteChatStore: ChatStore {
                 SELECT m.conversation AS cid, m.unread, m.updated_at, c.name AS group_name, msg.*
                 FROM members m
                 JOIN conversations c ON c.id = m.conversation
-                LEFT JOIN messages msg ON msg.conversation = m.conversation AND msg.pos = c.last_pos
+                LEFT JOIN messages msg ON msg.conversation = m.conversation
+                    AND msg.pos = (SELECT MAX(pos) FROM messages WHERE conversation = m.conversation)
                 WHERE m.user = ? ORDER BY m.updated_at DESC, m.conversation DESC
                 """, arguments: [user.rawValue])
             let peers = try rows.compactMap { try $0.conversationID("cid").peer(of: user) }
@@ -221,8 +224,12 @@ public final class SQLiteChatStore: ChatStore {
 
     public func timelineHead(of user: UserID) async throws -> TimelineHead {
         try await pool.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT last_seq, acked_seq FROM users WHERE id = ?", arguments: [user.rawValue])
-            return TimelineHead(latest: row?["last_seq"] ?? 0, acked: row?["acked_seq"] ?? 0)
+            // The latest seq as `WriterCounters` counts it: the timeline's highest, or the floor.
+            let row = try Row.fetchOne(db, sql: """
+                SELECT MAX(seq_floor, COALESCE((SELECT MAX(seq) FROM timeline WHERE user = ?1), 0)) AS latest, acked_seq
+                FROM users WHERE id = ?1
+                """, arguments: [user.rawValue])
+            return TimelineHead(latest: row?["latest"] ?? 0, acked: row?["acked_seq"] ?? 0)
         }
     }
 
@@ -237,6 +244,12 @@ public final class SQLiteChatStore: ChatStore {
             let end = try Int64.fetchOne(db.cachedStatement(sql: """
                 SELECT id FROM timeline WHERE id >= ? AND (ts >= ? OR id >= ?) ORDER BY id LIMIT 1
                 """), arguments: [first, ts, first + Self.pruneChunk]) ?? .max
+            // A user's newest entries may go too: their row keeps the highest seq deleted, so that
+            // seqs go on from there (`WriterCounters`).
+            try db.cachedStatement(sql: """
+                UPDATE users SET seq_floor = gone.seq FROM (SELECT user, MAX(seq) AS seq FROM timeline WHERE id < ? GROUP BY user) AS gone
+                WHERE users.id = gone.user AND users.seq_floor < gone.seq
+                """).execute(arguments: [end])
             try db.cachedStatement(sql: "DELETE FROM timeline WHERE id < ?").execute(arguments: [end])
             return db.changesCount > 0 && end != .max
         }) {}

@@ -22,8 +22,10 @@ import GRDB
 /// - `deliveries`/`reads` PRIMARY KEY (conversation, pos, user): once-per-recipient inserts and
 ///   the delivered/read lists of a history page (range over pos). Since v5 `deliveries` holds
 ///   group messages only; a direct message's delivery is its row's `delivered_at`.
-/// - `users` PRIMARY KEY (id): lookups and prefix search (`id >= ? AND id < ?`), per-user
-///   `last_seq` counter (gap-free seq) and `acked_seq`. `tokens` PRIMARY KEY (hash).
+/// - `users` PRIMARY KEY (id): lookups and prefix search (`id >= ? AND id < ?`), `acked_seq`,
+///   and `seq_floor`, the highest seq pruning deleted. A user's latest seq is the greater of that
+///   and their highest entry in `timeline_user_seq`, a conversation's last pos its highest in
+///   `messages_position` (since v6; `WriterCounters`). `tokens` PRIMARY KEY (hash).
 enum SQLiteSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -130,6 +132,17 @@ enum SQLiteSchema {
                     SELECT d.ts FROM deliveries d WHERE d.conversation = messages.conversation AND d.pos = messages.pos AND d.user = messages.recipient
                 ) WHERE recipient IS NOT NULL;
                 DELETE FROM deliveries WHERE conversation IN (SELECT id FROM conversations WHERE name IS NULL);
+                """)
+        }
+        // The counters were columns raised and read back for every message and receipt (four
+        // statements, and the users and conversations pages in every commit). The indexes on
+        // (user, seq) and (conversation, pos) already know the highest of each, and the writer
+        // counts on in memory from there (`WriterCounters`). A user's row keeps a floor, for
+        // when pruning deletes their newest entries: every user's current seq, at first.
+        migrator.registerMigration("v6: counters from the indexes") { db in
+            try db.execute(sql: """
+                ALTER TABLE users RENAME COLUMN last_seq TO seq_floor;
+                ALTER TABLE conversations DROP COLUMN last_pos;
                 """)
         }
         return migrator

@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @testable import ChatSQLite
@@ -131,4 +132,107 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         #expect(store.checkpoints == settled)
     }
+}
+
+/// The writer's in-memory seq and pos counters (schema v6) hand out what the database would:
+/// gap-free after rollbacks, after pruning a user's newest entries, and after a restart.
+@Suite struct SQLiteCounterTests {
+    let alice = UserID("alice")!, bob = UserID("bob")!
+
+    private func send(_ store: SQLiteChatStore, _ id: String, ts: Int64 = 10) async throws -> (pos: Int64, seqs: [Int64]) {
+        let draft = MessageDraft(id: id, conversation: .direct(alice, bob), from: alice, to: bob, group: nil, body: id, ts: ts)
+        guard case .created(let message, let entries) = try await store.appendMessage(draft, encode: { _ in Array("{}".utf8) }) else {
+            throw CounterTestFailure(description: "\(id) was not created")
+        }
+        return (message.pos, entries.map(\.seq))
+    }
+
+    private func makeStore(_ path: String) async throws -> SQLiteChatStore {
+        let store = try SQLiteChatStore(path: path)
+        for user in [alice, bob] {
+            _ = try await store.insertUser(User(id: user, name: user.rawValue), passwordHash: nil, at: 1)
+        }
+        return store
+    }
+
+    @Test func rolledBackOperationsLeaveNoGaps() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("counters-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try await makeStore(folder.appendingPathComponent("chat.sqlite").path)
+        #expect(try await send(store, "m1") == (1, [1]))
+
+        // Alone in its transaction: an operation takes bob's next seq and the conversation's next
+        // pos, then fails.
+        struct Failed: Error {}
+        let conversation = ConversationID.direct(alice, bob).rawValue
+        await #expect(throws: Failed.self) {
+            try await store.writer.write { db in
+                _ = try store.counters.nextSeq(db, of: "bob")
+                _ = try store.counters.nextPosition(db, in: conversation)
+                throw Failed()
+            }
+        }
+        #expect(try await send(store, "m2") == (2, [2]))
+
+        // In one batch with others (the first holds the writer so the rest queue behind it): the
+        // failing one rolls back alone, the ones after it count on from what survived.
+        let results = Mutex<[String: Result<(Int64, [Int64]), any Error>]>([:])
+        let done = AsyncStream.makeStream(of: Void.self)
+        store.writer.submit({ _ in Thread.sleep(forTimeInterval: 0.2) }, completion: { _ in })
+        func submit(_ id: String, fail: Bool) {
+            let draft = MessageDraft(id: id, conversation: .direct(alice, bob), from: alice, to: bob, group: nil, body: id, ts: 20)
+            store.writer.submit({ [counters = store.counters] db -> (Int64, [Int64]) in
+                if fail {
+                    _ = try counters.nextSeq(db, of: "bob")
+                    _ = try counters.nextPosition(db, in: conversation)
+                    throw Failed()
+                }
+                let outcome = try SQLiteChatStore.appendMessage(db, counters, draft) { _ in Array("{}".utf8) }
+                guard case .created(let message, let entries) = outcome else { throw Failed() }
+                return (message.pos, entries.map(\.seq))
+            }, completion: { result in
+                results.withLock { $0[id] = result }
+                done.continuation.yield()
+            })
+        }
+        submit("m3", fail: false)
+        submit("bad", fail: true)
+        submit("m4", fail: false)
+        var iterator = done.stream.makeAsyncIterator()
+        for _ in 0..<3 { await iterator.next() }
+        let m3 = try results.withLock { try $0["m3"]!.get() }
+        let m4 = try results.withLock { try $0["m4"]!.get() }
+        #expect(m3 == (3, [3]) && m4 == (4, [4]))
+        #expect(results.withLock { (try? $0["bad"]!.get()) == nil })
+        #expect(try await store.timeline(of: bob, after: 0, limit: 10).map(\.seq) == [1, 2, 3, 4])
+        #expect(try await store.history(of: .direct(alice, bob), before: nil, limit: 10).messages.map(\.message.pos) == [1, 2, 3, 4])
+        #expect(try await store.timelineHead(of: bob).latest == 4)
+    }
+
+    @Test func seqsGoOnAfterPruningAndRestart() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("counters-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("chat.sqlite").path
+        do {
+            let store = try await makeStore(path)
+            for i in 1...3 { _ = try await send(store, "m\(i)", ts: 1_000) }
+            // Every one of bob's entries is older than the cut: his timeline is empty after it.
+            try await store.pruneTimeline(before: 2_000)
+            #expect(try await store.timeline(of: bob, after: 0, limit: 10).isEmpty)
+            #expect(try await store.timelineHead(of: bob).latest == 3)
+            #expect(try await send(store, "m4", ts: 3_000) == (4, [4]))
+            try await store.pruneTimeline(before: 4_000)
+        }
+        // A new process: the counters start from the database (floor and indexes) again.
+        let reopened = try SQLiteChatStore(path: path)
+        #expect(try await reopened.timelineHead(of: bob).latest == 4)
+        #expect(try await send(reopened, "m5", ts: 5_000) == (5, [5]))
+        #expect(try await reopened.timeline(of: bob, after: 0, limit: 10).map(\.seq) == [5])
+        // The call log finds the last message by the highest pos.
+        #expect(try await reopened.conversations(of: alice).first?.last?.id == "m5")
+    }
+}
+
+private struct CounterTestFailure: Error, CustomStringConvertible {
+    let description: String
 }
