@@ -102,17 +102,19 @@ final class GroupCommitWriter: Sendable {
             if batch.isEmpty { return }
             transactionCount.add(1, ordering: .relaxed)
             func commit(isolated: Bool) throws -> [@Sendable () -> Void] {
-                var completions: [@Sendable () -> Void] = []
                 do {
-                    try db.inTransaction(.immediate) {
-                        completions = try batch.map { try $0.run(db, isolated) }
-                        return .commit
-                    }
+                    // Cached statements: GRDB's `inTransaction` compiles BEGIN and COMMIT afresh
+                    // each time (~2% of the server's CPU at 3,500 messages/s).
+                    try FastStatement(db, "BEGIN IMMEDIATE").execute()
+                    let completions = try batch.map { try $0.run(db, isolated) }
+                    try FastStatement(db, "COMMIT").execute()
+                    return completions
                 } catch {
+                    // Unless SQLite already rolled back on its own (after some I/O errors).
+                    if db.isInsideTransaction { try? FastStatement(db, "ROLLBACK").execute() }
                     onRollback()
                     throw error
                 }
-                return completions
             }
             do {
                 let completions: [@Sendable () -> Void]
