@@ -23,6 +23,8 @@ final class GroupCommitWriter: Sendable {
 
     private struct State {
         var queue: [Pending] = []
+        /// Jobs for the writer's connection outside a transaction, run before the next batch.
+        var betweenBatches: [@Sendable (Database) -> Void] = []
         var draining = false
     }
 
@@ -81,8 +83,18 @@ final class GroupCommitWriter: Sendable {
             },
             fail: { completion(.failure($0)) }
         )
+        enqueue { $0.queue.append(pending) }
+    }
+
+    /// Runs `job` on the writer's connection outside any transaction, once the batch under way
+    /// (if any) has committed and before the next: nothing is written while it runs.
+    func betweenBatches(_ job: @escaping @Sendable (Database) -> Void) {
+        enqueue { $0.betweenBatches.append(job) }
+    }
+
+    private func enqueue(_ add: (inout State) -> Void) {
         let startDrain = state.withLock { state in
-            state.queue.append(pending)
+            add(&state)
             guard !state.draining else { return false }
             state.draining = true
             return true
@@ -93,13 +105,19 @@ final class GroupCommitWriter: Sendable {
     /// Runs batch after batch on the writer's queue until nothing is queued.
     private func drain(_ db: Database) {
         while true {
-            let batch = state.withLock { state in
+            let (jobs, batch) = state.withLock { state in
+                let jobs = state.betweenBatches
+                state.betweenBatches.removeAll()
                 let batch = Array(state.queue.prefix(maxBatch))
                 state.queue.removeFirst(batch.count)
-                if batch.isEmpty { state.draining = false }
-                return batch
+                if jobs.isEmpty, batch.isEmpty { state.draining = false }
+                return (jobs, batch)
             }
-            if batch.isEmpty { return }
+            for job in jobs { job(db) }
+            if batch.isEmpty {
+                if jobs.isEmpty { return }
+                continue
+            }
             transactionCount.add(1, ordering: .relaxed)
             func commit(isolated: Bool) throws -> [@Sendable () -> Void] {
                 do {

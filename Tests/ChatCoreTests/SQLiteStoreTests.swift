@@ -132,6 +132,26 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         #expect(store.checkpoints == settled)
     }
+
+    @Test func aLongWALIsCaughtUpOnTheWriterAndStartedOver() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteChatStore(path: folder.appendingPathComponent("chat.sqlite").path, restartFrames: 8)
+        // Commits without a pause, each a frame or more, until a catch-up has run.
+        let deadline = ContinuousClock.now + .seconds(10)
+        var i = 0
+        while store.catchUpCheckpoints == 0, ContinuousClock.now < deadline {
+            _ = try await store.insertUser(User(id: UserID("user\(i)")!, name: "U\(i)"), passwordHash: nil, at: 1)
+            i += 1
+        }
+        #expect(store.catchUpCheckpoints > 0)
+        // Everything was in the database after it, so the next commit started the WAL over: it
+        // holds only what came after.
+        _ = try await store.insertUser(User(id: UserID("last")!, name: "Last"), passwordHash: nil, at: 1)
+        let frames = try await store.pool.writeWithoutTransaction { db in try db.checkpoint(.passive).walFrameCount }
+        #expect(frames < i)
+        #expect(try await store.user(UserID("user0")!)?.user.name == "U0")
+    }
 }
 
 /// The writer's in-memory seq and pos counters (schema v6) hand out what the database would:
