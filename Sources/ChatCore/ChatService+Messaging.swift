@@ -14,13 +14,36 @@ extension ChatService {
     /// `pos` in that order) and returns; the result's `sent()` returns once it is durable and
     /// published (or throws what `send` throws).
     public func submitSend(from: UserID, _ request: SendRequest) async throws(ChatError) -> PendingSend {
+        let (draft, promise) = try prepareSend(from: from, request)
+        await store.submitAppendMessage(draft, encode: { JSONPayload.message($0) }, completion: sendCompletion(draft, promise))
+        return PendingSend(promise: promise)
+    }
+
+    /// Whether ``submitSendNow(from:_:)`` can be used (the store queues writes without suspending).
+    public var submitsSendsNow: Bool { immediateStore != nil }
+
+    /// ``submitSend(from:_:)`` without suspending, when ``submitsSendsNow``; nil otherwise.
+    public func submitSendNow(from: UserID, _ request: SendRequest) throws(ChatError) -> PendingSend? {
+        guard let immediateStore else { return nil }
+        let (draft, promise) = try prepareSend(from: from, request)
+        immediateStore.submitAppendMessageNow(draft, encode: { JSONPayload.message($0) }, completion: sendCompletion(draft, promise))
+        return PendingSend(promise: promise)
+    }
+
+    /// The checked draft of a send, and the promise its completion fulfils.
+    private func prepareSend(from: UserID, _ request: SendRequest) throws(ChatError) -> (MessageDraft, Promise<SentMessage, ChatError>) {
         try Validation.messageID(request.id)
         let conversation = try Validation.target(to: request.to, group: request.group, from: from)
         try Validation.body(request.body, max: configuration.maxMessageChars)
         let draft = MessageDraft(id: request.id, conversation: conversation, from: from, to: request.to,
                                  group: request.group, body: request.body, ts: clock())
-        let promise = Promise<SentMessage, ChatError>()
-        await store.submitAppendMessage(draft, encode: { JSONPayload.message($0) }) { [self] result in
+        return (draft, Promise<SentMessage, ChatError>())
+    }
+
+    /// What a send does once the store answered: publish, then fulfil `promise`.
+    private func sendCompletion(_ draft: MessageDraft, _ promise: Promise<SentMessage, ChatError>)
+        -> @Sendable (Result<AppendOutcome, any Error>) -> Void {
+        { [self] result in
             switch result {
             case .success(.created(let message, let entries)):
                 // Published in commit order; the sender's answer waits for the publish, as before.
@@ -41,7 +64,6 @@ extension ChatService {
                 promise.complete(.failure(.unavailable("storage unavailable")))
             }
         }
-        return PendingSend(promise: promise)
     }
 
     /// Marks the messages `ids` of `conversation` read by `reader`; each sender gets one `read`

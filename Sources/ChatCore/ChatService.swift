@@ -7,6 +7,8 @@ import Logging
 /// every event is appended to the recipients' timelines (store) before it is published (broker).
 public final class ChatService: Sendable {
     let store: any ChatStore
+    /// `store`, when it can queue writes without suspending.
+    let immediateStore: (any ImmediateSubmitting)?
     let broker: any Broker
     /// The limits in force.
     public let configuration: ChatConfiguration
@@ -21,6 +23,7 @@ public final class ChatService: Sendable {
     public init(store: some ChatStore, broker: some Broker, configuration: ChatConfiguration = .init(), logger: Logger,
                 clock: @escaping @Sendable () -> Int64 = ChatService.wallClock) {
         self.store = store
+        self.immediateStore = store as? any ImmediateSubmitting
         self.broker = broker
         self.configuration = configuration
         self.logger = logger

@@ -242,6 +242,14 @@ public struct UserAcks: Sendable, Hashable {
     }
 }
 
+/// A store whose pipelined writes queue without suspending (it has a writer queue of its own):
+/// callers handling events where they are read can submit without a task.
+public protocol ImmediateSubmitting: ChatStore {
+    /// ``ChatStore/submitAppendMessage(_:encode:completion:)``, returning once queued without suspending.
+    func submitAppendMessageNow(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
+                                completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void)
+}
+
 extension ChatStore {
     /// Runs `appendMessage` and then `completion`: correct ordering, no pipelining.
     public func submitAppendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,

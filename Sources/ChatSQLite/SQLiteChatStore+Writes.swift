@@ -17,6 +17,11 @@ extension SQLiteChatStore {
 
     public func submitAppendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
                                     completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) async {
+        submitAppendMessageNow(draft, encode: encode, completion: completion)
+    }
+
+    public func submitAppendMessageNow(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
+                                       completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) {
         writer.submit({ [counters] db in try Self.appendMessage(db, counters, draft, encode: encode) }, completion: completion)
     }
 

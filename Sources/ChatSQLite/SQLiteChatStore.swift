@@ -12,7 +12,7 @@ import Synchronization
 /// file once `COMMIT` returns, so it survives a process crash (kill -9); only an OS crash or
 /// power loss may lose the last transactions. Reads run concurrently on WAL snapshots.
 /// See `SQLiteSchema` for which index serves which query.
-public final class SQLiteChatStore: ChatStore {
+public final class SQLiteChatStore: ImmediateSubmitting {
     let pool: DatabasePool
     let writer: GroupCommitWriter
     /// The seq and pos counters, in memory on the writer's side (see there).

@@ -15,6 +15,10 @@ public final class Socket: Sendable, Hashable, Identifiable {
     /// An ack callback run where the ack is read, on an I/O thread, ahead of the socket's queued
     /// handlers: it must be short and must not block.
     public typealias ImmediateAckHandler = @Sendable ([JSONValue]) -> Void
+    /// A handler offered each event where it is read, on an I/O thread, when no handler of the
+    /// socket is queued or running (so events stay in order): it returns true when it handled the
+    /// event, false to have it queued for the other handlers. It must be short and must not block.
+    public typealias ImmediateEventHandler = @Sendable (IncomingEvent) -> Bool
 
     /// The socket id (sent to the client in the CONNECT answer).
     public let id: String
@@ -40,6 +44,12 @@ public final class Socket: Sendable, Hashable, Identifiable {
     /// answer its ack with an error); without one, such events are dropped.
     public func onUnhandled(_ handler: @escaping EventHandler) {
         self.state.withLock { $0.fallbackHandler = handler }
+    }
+
+    /// Registers the handler offered every event before it is queued (see ``ImmediateEventHandler``),
+    /// replacing an earlier one.
+    public func onImmediate(_ handler: @escaping ImmediateEventHandler) {
+        self.state.withLock { $0.immediateHandler = handler }
     }
 
     /// Registers a handler run once when the socket disconnects, after its pending event handlers.

@@ -33,6 +33,7 @@ struct SocketState {
     var phase = Phase.connecting([])
     var handlers: [String: Socket.EventHandler] = [:]
     var fallbackHandler: Socket.EventHandler?
+    var immediateHandler: Socket.ImmediateEventHandler?
     var disconnectHandlers: [Socket.DisconnectHandler] = []
     var pendingAcks: [Int: PendingAck] = [:]
     var nextAckID = 0

@@ -10,6 +10,8 @@ import SocketIO
 /// `/engine.io/` echoes every message; `/socket.io/` serves namespaces `/` and `/custom`.
 /// `request-ack` makes the server emit `ack-me` with an ack, then `ack-result` with the client's answer;
 /// `request-immediate-ack` the same through `tryEmit` and an immediate ack callback (`immediate-ack-result`).
+/// `slow` answers `order` "slow" after 100 ms; `quick` answers `order` "quick" from the immediate
+/// handler where it is read, or "quick-queued" from a queued handler when one was queued before it.
 func buildConformanceApplication(
     configuration: ApplicationConfiguration,
     logger: Logger,
@@ -52,6 +54,15 @@ func buildConformanceApplication(
                     _ = socket.tryEmit(EncodedEvent(event: "immediate-ack-result", arguments: reply))
                 }
                 if !sent { try? await socket.emit("immediate-ack-result", ["not sent"]) }
+            }
+            // Events handled where they are read must not overtake the ones queued before them.
+            socket.on("slow") { _ in
+                try? await Task.sleep(for: .milliseconds(100))
+                try? await socket.emit("order", ["slow"])
+            }
+            socket.on("quick") { _ in try? await socket.emit("order", ["quick-queued"]) }
+            socket.onImmediate { event in
+                event.name == "quick" && socket.tryEmit(EncodedEvent(event: "order", arguments: ["quick"]))
             }
         }
     }

@@ -50,6 +50,7 @@ for ns in NAMESPACES:
         sio.on("message-back", lambda *args: inbox.put((ns, "message-back"), args), namespace=ns)
         sio.on("ack-result", lambda *args: inbox.put((ns, "ack-result"), args), namespace=ns)
         sio.on("immediate-ack-result", lambda *args: inbox.put((ns, "immediate-ack-result"), args), namespace=ns)
+        sio.on("order", lambda *args: inbox.put((ns, "order"), args), namespace=ns)
         # The return value of a handler is the ack the server waits for.
         sio.on("ack-me", lambda *args: (*args, "from-client", ns), namespace=ns)
     make(ns)
@@ -88,6 +89,14 @@ for ns in NAMESPACES:
 
     sio.emit("request-immediate-ack", ("y", 3), namespace=ns)
     expect_equal(f"server->client immediate ack on {ns}", inbox.take((ns, "immediate-ack-result")), ("y", 3, "from-client", ns))
+
+    # Handled where it is read while nothing waits; queued behind a handler still running.
+    sio.emit("quick", namespace=ns)
+    expect_equal(f"immediate handler on {ns}", inbox.take((ns, "order")), ("quick",))
+    sio.emit("slow", namespace=ns)
+    sio.emit("quick", namespace=ns)
+    expect_equal(f"slow handler first on {ns}", inbox.take((ns, "order")), ("slow",))
+    expect_equal(f"then the queued quick one on {ns}", inbox.take((ns, "order")), ("quick-queued",))
 
 expect_equal("transport at the end", sio.transport(), EXPECTED_TRANSPORT)
 sio.disconnect()

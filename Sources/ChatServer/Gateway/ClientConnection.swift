@@ -82,6 +82,7 @@ final class ClientConnection: EndpointReceiver {
     /// connection, the per-event work being the shared ``routes`` table.
     func registerHandlers() {
         socket.onUnhandled { [self] incoming in await self.handle(incoming) }
+        if chat.submitsSendsNow { socket.onImmediate { [self] incoming in self.handleNow(incoming) } }
     }
 
     /// The deferred part of a handler: it calls back once with the result, which becomes
@@ -110,16 +111,7 @@ final class ClientConnection: EndpointReceiver {
         "message": .deferred { connection, args in
             let request = try SendRequest(args)
             let start = ContinuousClock.now
-            let pending = try await connection.chat.submitSend(from: connection.user, request)
-            return { done in
-                pending.whenSent { result in
-                    done(result.map { sent in
-                        connection.gateway.metrics.messagesIn.increment()
-                        connection.gateway.metrics.sendLatency.recordInterval(since: start)
-                        return (field: "message", json: sent.json)
-                    }.mapError { $0 })
-                }
-            }
+            return connection.answer(try await connection.chat.submitSend(from: connection.user, request), since: start)
         },
         "read": .now { connection, args in
             let conversation = try args.conversationID("conversation")
@@ -157,20 +149,13 @@ final class ClientConnection: EndpointReceiver {
     /// `{"ok":…}` ack; an unknown event is answered `bad_request`.
     private func handle(_ incoming: IncomingEvent) async {
         let route = Self.routes[incoming.name]
-        gateway.metrics.countEvent(route == nil ? "other" : incoming.name)
-        switch limiter.withLock({ $0.take(at: .now) }) {
+        switch admit(incoming, known: route != nil) {
         case .allow:
             break
-        case .limit:
-            gateway.metrics.rateLimited.increment()
-            incoming.ack?.send([.object(Self.failure(.rateLimited, "slow down: at most \(gateway.configuration.ratePerSecond) events per second"))])
+        case .refuse:
             return
         case .disconnect:
-            gateway.metrics.rateLimited.increment()
-            gateway.logger.notice("disconnecting a flooding connection", metadata: ["user": "\(user)"])
             await socket.disconnect()
-            return
-        case .ignore:
             return
         }
         let reply = await answer(incoming.name) { () async throws -> Reply in
@@ -183,6 +168,73 @@ final class ClientConnection: EndpointReceiver {
                 throw ChatError(.badRequest, "unknown event '\(incoming.name.prefix(64))'")
             }
         }
+        send(reply, to: incoming)
+    }
+
+    /// A `message` where it is read, when the store queues writes without suspending (the
+    /// socket offers it only while none of its handlers is queued): no task between the socket
+    /// and the store. Any other event is left to ``handle(_:)``.
+    private func handleNow(_ incoming: IncomingEvent) -> Bool {
+        guard incoming.name == "message" else { return false }
+        switch admit(incoming, known: true) {
+        case .allow:
+            break
+        case .refuse:
+            return true
+        case .disconnect:
+            Task { await socket.disconnect() }
+            return true
+        }
+        let start = ContinuousClock.now
+        do {
+            let request = try SendRequest(try EventArguments(incoming.arguments))
+            guard let pending = try chat.submitSendNow(from: user, request) else { return false }
+            send(.later(answer(pending, since: start)), to: incoming)
+        } catch {
+            send(.now(failure(error, event: incoming.name)), to: incoming)
+        }
+        return true
+    }
+
+    /// The answer to a send, once it is durable and published.
+    private func answer(_ pending: PendingSend, since start: ContinuousClock.Instant) -> Finish {
+        let metrics = gateway.metrics
+        return { done in
+            pending.whenSent { result in
+                done(result.map { sent in
+                    metrics.messagesIn.increment()
+                    metrics.sendLatency.recordInterval(since: start)
+                    return (field: "message", json: sent.json)
+                }.mapError { $0 })
+            }
+        }
+    }
+
+    private enum Admission {
+        case allow, refuse, disconnect
+    }
+
+    /// Counts the event and applies the rate limit; a refusal is answered here.
+    private func admit(_ incoming: IncomingEvent, known: Bool) -> Admission {
+        gateway.metrics.countEvent(known ? incoming.name : "other")
+        switch limiter.withLock({ $0.take(at: .now) }) {
+        case .allow:
+            return .allow
+        case .limit:
+            gateway.metrics.rateLimited.increment()
+            incoming.ack?.send([.object(Self.failure(.rateLimited, "slow down: at most \(gateway.configuration.ratePerSecond) events per second"))])
+            return .refuse
+        case .disconnect:
+            gateway.metrics.rateLimited.increment()
+            gateway.logger.notice("disconnecting a flooding connection", metadata: ["user": "\(user)"])
+            return .disconnect
+        case .ignore:
+            return .refuse
+        }
+    }
+
+    /// Answers the event's ack with `reply`, now or when its deferred part calls back.
+    private func send(_ reply: Reply, to incoming: IncomingEvent) {
         switch reply {
         case .now(let fields):
             incoming.ack?.send([.object(fields)])
