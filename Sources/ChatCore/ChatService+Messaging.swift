@@ -109,7 +109,7 @@ extension ChatService {
     public func acknowledge(user: UserID, seq: Int64) async {
         guard seq > 0 else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if acks.add(user: user, seq: seq, waiter: continuation) { Task { await flushAcks() } }
+            if acks.add(user: user, seq: seq, waiter: continuation) { startFlush() }
         }
     }
 
@@ -120,7 +120,13 @@ extension ChatService {
     public func acknowledgeInBackground(user: UserID, seq: Int64, event: String? = nil) {
         guard seq > 0 else { return }
         let mayBeMessage = event.map { $0 == "message" } ?? true
-        if acks.add(user: user, seq: seq, mayBeMessage: mayBeMessage, waiter: nil) { Task { await flushAcks() } }
+        if acks.add(user: user, seq: seq, mayBeMessage: mayBeMessage, waiter: nil) { startFlush() }
+    }
+
+    /// Writes the collected acks, one batch at a time, so that acks arriving meanwhile join the
+    /// next one: without a task when the store queues writes without suspending.
+    private func startFlush() {
+        if let immediateStore { flushAcksNow(immediateStore) } else { Task { await flushAcks() } }
     }
 
     private func flushAcks() async {
@@ -128,22 +134,43 @@ extension ChatService {
             let (batch, waiters) = acks.take()
             if batch.isEmpty { return }
             let ts = clock()
-            // One batch at a time, so that acks arriving meanwhile join the next one.
             let written = Promise<Void, Never>()
-            await store.submitAcknowledge(batch, at: ts, receipt: { delivered in
-                JSONPayload.receipt(ReceiptEvent(conversation: delivered.conversation, ids: delivered.ids, by: delivered.recipient,
-                                                 status: .delivered, ts: ts))
-            }) { [self] result in
-                switch result {
-                case .success(let entries):
-                    publishCommitted(entries) { written.complete(.success(())) }
-                case .failure(let error):
-                    logger.error("acknowledge failed", metadata: ["acks": "\(batch.count)", "error": "\(error)"])
-                    written.complete(.success(()))
-                }
+            await store.submitAcknowledge(batch, at: ts, receipt: Self.deliveredReceipt(at: ts)) { [self] result in
+                acksWritten(result, count: batch.count) { written.complete(.success(())) }
             }
             _ = await written.result
             for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// `flushAcks` from one batch's completion to the next's submission.
+    private func flushAcksNow(_ store: any ImmediateSubmitting) {
+        let (batch, waiters) = acks.take()
+        if batch.isEmpty { return }
+        let ts = clock()
+        store.submitAcknowledgeNow(batch, at: ts, receipt: Self.deliveredReceipt(at: ts)) { [self] result in
+            acksWritten(result, count: batch.count) {
+                for waiter in waiters { waiter.resume() }
+                self.flushAcksNow(store)
+            }
+        }
+    }
+
+    private static func deliveredReceipt(at ts: Int64) -> PayloadEncoder<DeliveredMessages> {
+        { delivered in
+            JSONPayload.receipt(ReceiptEvent(conversation: delivered.conversation, ids: delivered.ids, by: delivered.recipient,
+                                             status: .delivered, ts: ts))
+        }
+    }
+
+    /// Publishes what a batch of acks appended, then runs `then`; a failure is logged.
+    private func acksWritten(_ result: Result<[TimelineEntry], any Error>, count: Int, then: @escaping @Sendable () -> Void) {
+        switch result {
+        case .success(let entries):
+            publishCommitted(entries, then: then)
+        case .failure(let error):
+            logger.error("acknowledge failed", metadata: ["acks": "\(count)", "error": "\(error)"])
+            then()
         }
     }
 

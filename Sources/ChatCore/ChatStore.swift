@@ -248,6 +248,9 @@ public protocol ImmediateSubmitting: ChatStore {
     /// ``ChatStore/submitAppendMessage(_:encode:completion:)``, returning once queued without suspending.
     func submitAppendMessageNow(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
                                 completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void)
+    /// ``ChatStore/submitAcknowledge(_:at:receipt:completion:)``, returning once queued without suspending.
+    func submitAcknowledgeNow(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>,
+                              completion: @escaping @Sendable (Result<[TimelineEntry], any Error>) -> Void)
 }
 
 extension ChatStore {

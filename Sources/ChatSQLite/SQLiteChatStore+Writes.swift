@@ -111,6 +111,11 @@ extension SQLiteChatStore {
 
     public func submitAcknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>,
                                   completion: @escaping @Sendable (Result<[TimelineEntry], any Error>) -> Void) async {
+        submitAcknowledgeNow(acks, at: ts, receipt: receipt, completion: completion)
+    }
+
+    public func submitAcknowledgeNow(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>,
+                                     completion: @escaping @Sendable (Result<[TimelineEntry], any Error>) -> Void) {
         writer.submit({ [counters] db in try Self.acknowledge(db, counters, acks, at: ts, receipt: receipt) }, completion: completion)
     }
 
