@@ -12,7 +12,7 @@ import GRDB
 // an insert into a table with a unique index: 2.0 → 1.7 µs.
 extension SQLiteChatStore {
     public func appendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>) async throws -> AppendOutcome {
-        try await writer.write { [counters] db in try Self.appendMessage(db, counters, draft, encode: encode) }
+        try await writer.write { [memory] db in try Self.appendMessage(db, memory, draft, encode: encode) }
     }
 
     public func submitAppendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
@@ -22,10 +22,10 @@ extension SQLiteChatStore {
 
     public func submitAppendMessageNow(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>,
                                        completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) {
-        writer.submit({ [counters] db in try Self.appendMessage(db, counters, draft, encode: encode) }, completion: completion)
+        writer.submit({ [memory] db in try Self.appendMessage(db, memory, draft, encode: encode) }, completion: completion)
     }
 
-    static func appendMessage(_ db: Database, _ counters: WriterCounters, _ draft: MessageDraft,
+    static func appendMessage(_ db: Database, _ memory: WriterMemory, _ draft: MessageDraft,
                                       encode: PayloadEncoder<Message>) throws -> AppendOutcome {
         var existing = try FastStatement(db, Self.messageBySenderAndID)
         existing.bind(draft.from.rawValue)
@@ -39,15 +39,15 @@ extension SQLiteChatStore {
         let message: Message
         if let to = draft.to {
             // The recipient's seq (nil: unknown user) and the conversation's pos come from the
-            // writer's counters; a new conversation's row is created; one statement creates or
+            // writer's counters (`WriterMemory`); a new conversation's row is created; one statement creates or
             // bumps both members.
-            guard let seq = try counters.nextSeq(db, of: to.rawValue) else { throw ChatError.notFound("no such user") }
-            if !counters.knows(conversation) {
+            guard let seq = try memory.nextSeq(db, of: to.rawValue) else { throw ChatError.notFound("no such user") }
+            if !memory.knows(conversation) {
                 var create = try FastStatement(db, "INSERT INTO conversations (id) VALUES (?) ON CONFLICT (id) DO NOTHING")
                 create.bind(conversation)
                 try create.execute()
             }
-            pos = try counters.nextPosition(db, in: conversation)
+            pos = try memory.nextPosition(db, in: conversation)
             // The sender's row first, so a new conversation's members keep the join order (rowid).
             var bump = try FastStatement(db, """
                 INSERT OR FAIL INTO members (conversation, user, updated_at, unread) VALUES (?1, ?2, ?4, 0), (?1, ?3, ?4, 1)
@@ -60,23 +60,29 @@ extension SQLiteChatStore {
             try bump.execute()
             message = draft.message(pos: pos)
             try insert(db, message)
+            let rowid = db.lastInsertedRowID
             entries = [try insertTimeline(db, user: to, seq: seq, event: "message", payload: encode(message), ts: draft.ts,
                                           message: (conversation, pos))]
+            memory.remember(.init(rowid: rowid, conversation: draft.conversation, pos: pos, id: draft.id, sender: draft.from, inGroup: false),
+                            of: to.rawValue, seq: seq)
         } else {
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM conversations WHERE id = ? AND name IS NOT NULL"), arguments: [conversation]) != nil else {
                 throw ChatError.notFound("no such group")
             }
             let members = try Self.members(of: conversation, db)
             guard members.contains(draft.from) else { throw ChatError.forbidden("not a member of this group") }
-            pos = try counters.nextPosition(db, in: conversation)
+            pos = try memory.nextPosition(db, in: conversation)
             message = draft.message(pos: pos)
             try insert(db, message)
+            let delivery = WriterMemory.EntryMessage(rowid: db.lastInsertedRowID, conversation: draft.conversation, pos: pos, id: draft.id,
+                                                     sender: draft.from, inGroup: true)
             try db.cachedStatement(sql: "UPDATE members SET updated_at = ?, unread = unread + (user != ?) WHERE conversation = ?").execute(
                            arguments: [draft.ts, draft.from.rawValue, conversation])
             let payload = encode(message)
             entries = try members.filter { $0 != draft.from }.map {
-                try Self.append(db, counters, to: $0, event: "message", payload: payload, ts: draft.ts, message: (conversation, pos))
+                try Self.append(db, memory, to: $0, event: "message", payload: payload, ts: draft.ts, message: (conversation, pos))
             }
+            for entry in entries { memory.remember(delivery, of: entry.user.rawValue, seq: entry.seq) }
         }
         return .created(message, entries)
     }
@@ -89,6 +95,20 @@ extension SQLiteChatStore {
         FROM timeline t JOIN messages m ON m.conversation = t.conversation AND m.pos = t.pos
         WHERE t.user = ? AND t.seq = ?
         """
+
+    /// The message of `user`'s entry `seq` (nil if it is not a message), when `WriterMemory`
+    /// no longer remembers it.
+    private static func messageOfEntry(_ db: Database, user: String, seq: Int64) throws -> WriterMemory.EntryMessage? {
+        var lookup = try FastStatement(db, Self.deliveryOfTimelineEntry)
+        lookup.bind(user)
+        lookup.bind(seq)
+        return try lookup.fetchOne { row in
+            guard let conversation = row.string(1).flatMap(ConversationID.init) else { throw CorruptRow(column: "conversation") }
+            guard let sender = row.string(4).flatMap(UserID.init) else { throw CorruptRow(column: "sender") }
+            return WriterMemory.EntryMessage(rowid: row.int64(0), conversation: conversation, pos: row.int64(2), id: row.string(3) ?? "",
+                                             sender: sender, inGroup: row.int64(5) != 0)
+        }
+    }
 
     private static func insert(_ db: Database, _ message: Message) throws {
         var insert = try FastStatement(db, """
@@ -106,7 +126,7 @@ extension SQLiteChatStore {
     }
 
     public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry] {
-        try await writer.write { [counters] db in try Self.acknowledge(db, counters, acks, at: ts, receipt: receipt) }
+        try await writer.write { [memory] db in try Self.acknowledge(db, memory, acks, at: ts, receipt: receipt) }
     }
 
     public func submitAcknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>,
@@ -116,24 +136,24 @@ extension SQLiteChatStore {
 
     public func submitAcknowledgeNow(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>,
                                      completion: @escaping @Sendable (Result<[TimelineEntry], any Error>) -> Void) {
-        writer.submit({ [counters] db in try Self.acknowledge(db, counters, acks, at: ts, receipt: receipt) }, completion: completion)
+        writer.submit({ [memory] db in try Self.acknowledge(db, memory, acks, at: ts, receipt: receipt) }, completion: completion)
     }
 
-    private static func acknowledge(_ db: Database, _ counters: WriterCounters, _ acks: [UserAcks], at ts: Int64,
+    private static func acknowledge(_ db: Database, _ memory: WriterMemory, _ acks: [UserAcks], at ts: Int64,
                                     receipt: PayloadEncoder<DeliveredMessages>) throws -> [TimelineEntry] {
         var entries: [TimelineEntry] = []
         for ack in acks {
-            entries += try acknowledge(db, counters, ack, at: ts, receipt: receipt)
+            entries += try acknowledge(db, memory, ack, at: ts, receipt: receipt)
         }
         return entries
     }
 
     /// Raises the acked mark once to `ack.highest`, records the delivery of each of `ack.seqs`
     /// that is a message, and appends one receipt per sender and conversation of those.
-    private static func acknowledge(_ db: Database, _ counters: WriterCounters, _ ack: UserAcks, at ts: Int64,
+    private static func acknowledge(_ db: Database, _ memory: WriterMemory, _ ack: UserAcks, at ts: Int64,
                                     receipt: PayloadEncoder<DeliveredMessages>) throws -> [TimelineEntry] {
         let user = ack.user.rawValue
-        if ack.highest > 0, let latest = try counters.latestSeq(db, of: user) {
+        if ack.highest > 0, let latest = try memory.latestSeq(db, of: user) {
             var mark = try FastStatement(db, "UPDATE users SET acked_seq = MAX(acked_seq, ?) WHERE id = ?")
             mark.bind(min(ack.highest, latest))
             mark.bind(user)
@@ -141,15 +161,7 @@ extension SQLiteChatStore {
         }
         var delivered: [(sender: UserID, conversation: ConversationID, id: String)] = []
         for seq in ack.seqs {
-            var lookup = try FastStatement(db, Self.deliveryOfTimelineEntry)
-            lookup.bind(user)
-            lookup.bind(seq)
-            let row = try lookup.fetchOne { row -> (rowid: Int64, conversation: ConversationID, pos: Int64, id: String, sender: UserID, inGroup: Bool) in
-                guard let conversation = row.string(1).flatMap(ConversationID.init) else { throw CorruptRow(column: "conversation") }
-                guard let sender = row.string(4).flatMap(UserID.init) else { throw CorruptRow(column: "sender") }
-                return (row.int64(0), conversation, row.int64(2), row.string(3) ?? "", sender, row.int64(5) != 0)
-            }
-            guard let found = row else { continue }
+            guard let found = try memory.takeMessage(of: user, seq: seq) ?? messageOfEntry(db, user: user, seq: seq) else { continue }
             if !found.inGroup {
                 // A direct message's only recipient: the delivery is its row's mark (schema v5).
                 var mark = try FastStatement(db, "UPDATE messages SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL")
@@ -167,13 +179,13 @@ extension SQLiteChatStore {
             if db.changesCount == 1 { delivered.append((found.sender, found.conversation, found.id)) }
         }
         return try DeliveredMessages.grouping(delivered, to: ack.user).map {
-            try append(db, counters, to: $0.sender, event: "receipt", payload: receipt($0), ts: ts, message: nil)
+            try append(db, memory, to: $0.sender, event: "receipt", payload: receipt($0), ts: ts, message: nil)
         }
     }
 
     public func markRead(reader: UserID, conversation: ConversationID, ids: [String], at ts: Int64,
                          receipt: @escaping PayloadEncoder<(UserID, [String])>) async throws -> [TimelineEntry] {
-        try await writer.write { [counters] db in
+        try await writer.write { [memory] db in
             let cid = conversation.rawValue
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM members WHERE conversation = ? AND user = ?"), arguments: [cid, reader.rawValue]) != nil
             else { return [] }
@@ -205,13 +217,13 @@ extension SQLiteChatStore {
                 WHERE conversation = ?2 AND user = ?3
                 """).execute(arguments: [highest, cid, reader.rawValue])
             return try Dictionary(grouping: newlyRead, by: \.from).sorted { $0.key < $1.key }.map { sender, messages in
-                try Self.append(db, counters, to: sender, event: "receipt", payload: receipt((sender, messages.map(\.id))), ts: ts, message: nil)
+                try Self.append(db, memory, to: sender, event: "receipt", payload: receipt((sender, messages.map(\.id))), ts: ts, message: nil)
             }
         }
     }
 
     public func createGroup(_ group: Group, at ts: Int64, event: [UInt8]) async throws -> [TimelineEntry] {
-        try await writer.write { [counters] db in
+        try await writer.write { [memory] db in
             let cid = ConversationID.group(group.id).rawValue
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO conversations (id, name, owner) VALUES (?, ?, ?)").execute(
                            arguments: [cid, group.name, group.owner.rawValue])
@@ -219,13 +231,13 @@ extension SQLiteChatStore {
             for member in group.members {
                 try db.cachedStatement(sql: "INSERT INTO members (conversation, user, updated_at) VALUES (?, ?, ?)").execute(arguments: [cid, member.rawValue, ts])
             }
-            return try group.members.map { try Self.append(db, counters, to: $0, event: "group", payload: event, ts: ts, message: nil) }
+            return try group.members.map { try Self.append(db, memory, to: $0, event: "group", payload: event, ts: ts, message: nil) }
         }
     }
 
     public func addMembers(_ members: [UserID], to groupID: GroupID, at ts: Int64, limit: Int,
                            event: @escaping PayloadEncoder<(Group, [UserID])>) async throws -> (Group, [TimelineEntry]) {
-        try await writer.write { [counters] db in
+        try await writer.write { [memory] db in
             guard let current = try Self.group(groupID, db) else { throw ChatError.notFound("no such group") }
             let added = members.reduce(into: [UserID]()) { list, m in
                 if !current.members.contains(m), !list.contains(m) { list.append(m) }
@@ -243,24 +255,24 @@ extension SQLiteChatStore {
             var group = current
             group.members += added
             let payload = event((group, added))
-            return (group, try group.members.map { try Self.append(db, counters, to: $0, event: "group", payload: payload, ts: ts, message: nil) })
+            return (group, try group.members.map { try Self.append(db, memory, to: $0, event: "group", payload: payload, ts: ts, message: nil) })
         }
     }
 
     public func removeMember(_ member: UserID, from groupID: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
-        try await writer.write { [counters] db in
+        try await writer.write { [memory] db in
             try db.cachedStatement(sql: "DELETE FROM members WHERE conversation = ? AND user = ?").execute(
                            arguments: [ConversationID.group(groupID).rawValue, member.rawValue])
             guard db.changesCount == 1, let group = try Self.group(groupID, db) else { throw ChatError.notFound("not a member") }
             let payload = event(group)
-            return try (group.members + [member]).map { try Self.append(db, counters, to: $0, event: "group", payload: payload, ts: ts, message: nil) }
+            return try (group.members + [member]).map { try Self.append(db, memory, to: $0, event: "group", payload: payload, ts: ts, message: nil) }
         }
     }
 
-    /// Appends one entry with the user's next seq (`WriterCounters`).
-    private static func append(_ db: Database, _ counters: WriterCounters, to user: UserID, event: String, payload: [UInt8], ts: Int64,
+    /// Appends one entry with the user's next seq (`WriterMemory`).
+    private static func append(_ db: Database, _ memory: WriterMemory, to user: UserID, event: String, payload: [UInt8], ts: Int64,
                                message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
-        guard let seq = try counters.nextSeq(db, of: user.rawValue) else { throw ChatError.notFound("no such user: \(user)") }
+        guard let seq = try memory.nextSeq(db, of: user.rawValue) else { throw ChatError.notFound("no such user: \(user)") }
         return try insertTimeline(db, user: user, seq: seq, event: event, payload: payload, ts: ts, message: message)
     }
 

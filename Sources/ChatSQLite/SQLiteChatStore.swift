@@ -15,8 +15,8 @@ import Synchronization
 public final class SQLiteChatStore: ImmediateSubmitting {
     let pool: DatabasePool
     let writer: GroupCommitWriter
-    /// The seq and pos counters, in memory on the writer's side (see there).
-    let counters = WriterCounters()
+    /// What the writer keeps beside the database: counters, recent message entries (see there).
+    let memory = WriterMemory()
     /// A connection of its own that copies the WAL into the database (PASSIVE checkpoints)
     /// after commits, at most every `checkpointInterval`, and not at all while nothing is
     /// written (an idle server no longer wakes up for them). SQLite's automatic checkpoint runs
@@ -67,7 +67,7 @@ public final class SQLiteChatStore: ImmediateSubmitting {
         try Self.migrate(pool, logger: logger)
         // Commits ask for a checkpoint; asks made while one runs or waits become one.
         let (commits, committed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        writer = GroupCommitWriter(pool: pool, onCommit: { committed.yield() }, onRollback: { [counters] in counters.forget() })
+        writer = GroupCommitWriter(pool: pool, onCommit: { committed.yield() }, onRollback: { [memory] in memory.forget() })
         var checkpointConfiguration = Configuration()
         checkpointConfiguration.busyMode = .timeout(10)
         let checkpointer = try DatabaseQueue(path: path, configuration: checkpointConfiguration)
@@ -244,7 +244,7 @@ public final class SQLiteChatStore: ImmediateSubmitting {
 
     public func timelineHead(of user: UserID) async throws -> TimelineHead {
         try await pool.read { db in
-            // The latest seq as `WriterCounters` counts it: the timeline's highest, or the floor.
+            // The latest seq as `WriterMemory` counts it: the timeline's highest, or the floor.
             let row = try Row.fetchOne(db, sql: """
                 SELECT MAX(seq_floor, COALESCE((SELECT MAX(seq) FROM timeline WHERE user = ?1), 0)) AS latest, acked_seq
                 FROM users WHERE id = ?1
@@ -265,7 +265,7 @@ public final class SQLiteChatStore: ImmediateSubmitting {
                 SELECT id FROM timeline WHERE id >= ? AND (ts >= ? OR id >= ?) ORDER BY id LIMIT 1
                 """), arguments: [first, ts, first + Self.pruneChunk]) ?? .max
             // A user's newest entries may go too: their row keeps the highest seq deleted, so that
-            // seqs go on from there (`WriterCounters`).
+            // seqs go on from there (`WriterMemory`).
             try db.cachedStatement(sql: """
                 UPDATE users SET seq_floor = gone.seq FROM (SELECT user, MAX(seq) AS seq FROM timeline WHERE id < ? GROUP BY user) AS gone
                 WHERE users.id = gone.user AND users.seq_floor < gone.seq

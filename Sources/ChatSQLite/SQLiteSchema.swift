@@ -25,7 +25,7 @@ import GRDB
 /// - `users` PRIMARY KEY (id): lookups and prefix search (`id >= ? AND id < ?`), `acked_seq`,
 ///   and `seq_floor`, the highest seq pruning deleted. A user's latest seq is the greater of that
 ///   and their highest entry in `timeline_user_seq`, a conversation's last pos its highest in
-///   `messages_position` (since v6; `WriterCounters`). `tokens` PRIMARY KEY (hash).
+///   `messages_position` (since v6; `WriterMemory`). `tokens` PRIMARY KEY (hash).
 enum SQLiteSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -137,7 +137,7 @@ enum SQLiteSchema {
         // The counters were columns raised and read back for every message and receipt (four
         // statements, and the users and conversations pages in every commit). The indexes on
         // (user, seq) and (conversation, pos) already know the highest of each, and the writer
-        // counts on in memory from there (`WriterCounters`). A user's row keeps a floor, for
+        // counts on in memory from there (`WriterMemory`). A user's row keeps a floor, for
         // when pruning deletes their newest entries: every user's current seq, at first.
         migrator.registerMigration("v6: counters from the indexes") { db in
             try db.execute(sql: """

@@ -187,8 +187,8 @@ import Testing
         let conversation = ConversationID.direct(alice, bob).rawValue
         await #expect(throws: Failed.self) {
             try await store.writer.write { db in
-                _ = try store.counters.nextSeq(db, of: "bob")
-                _ = try store.counters.nextPosition(db, in: conversation)
+                _ = try store.memory.nextSeq(db, of: "bob")
+                _ = try store.memory.nextPosition(db, in: conversation)
                 throw Failed()
             }
         }
@@ -201,13 +201,13 @@ import Testing
         store.writer.submit({ _ in Thread.sleep(forTimeInterval: 0.2) }, completion: { _ in })
         func submit(_ id: String, fail: Bool) {
             let draft = MessageDraft(id: id, conversation: .direct(alice, bob), from: alice, to: bob, group: nil, body: id, ts: 20)
-            store.writer.submit({ [counters = store.counters] db -> (Int64, [Int64]) in
+            store.writer.submit({ [memory = store.memory] db -> (Int64, [Int64]) in
                 if fail {
-                    _ = try counters.nextSeq(db, of: "bob")
-                    _ = try counters.nextPosition(db, in: conversation)
+                    _ = try memory.nextSeq(db, of: "bob")
+                    _ = try memory.nextPosition(db, in: conversation)
                     throw Failed()
                 }
-                let outcome = try SQLiteChatStore.appendMessage(db, counters, draft) { _ in Array("{}".utf8) }
+                let outcome = try SQLiteChatStore.appendMessage(db, memory, draft) { _ in Array("{}".utf8) }
                 guard case .created(let message, let entries) = outcome else { throw Failed() }
                 return (message.pos, entries.map(\.seq))
             }, completion: { result in
@@ -243,13 +243,52 @@ import Testing
             #expect(try await send(store, "m4", ts: 3_000) == (4, [4]))
             try await store.pruneTimeline(before: 4_000)
         }
-        // A new process: the counters start from the database (floor and indexes) again.
+        // A new process: the memory start from the database (floor and indexes) again.
         let reopened = try SQLiteChatStore(path: path)
         #expect(try await reopened.timelineHead(of: bob).latest == 4)
         #expect(try await send(reopened, "m5", ts: 5_000) == (5, [5]))
         #expect(try await reopened.timeline(of: bob, after: 0, limit: 10).map(\.seq) == [5])
         // The call log finds the last message by the highest pos.
         #expect(try await reopened.conversations(of: alice).first?.last?.id == "m5")
+    }
+}
+
+/// Acks of entries the writer remembers (appended since it started) and of entries it does not
+/// (appended before a restart) record the same deliveries and receipts.
+@Suite struct SQLiteRememberedEntryTests {
+    @Test func acksDeliverWhetherTheEntryIsRememberedOrLookedUp() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("remembered-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("chat.sqlite").path
+        let alice = UserID("alice")!, bob = UserID("bob")!, carol = UserID("carol")!
+        let receipt: PayloadEncoder<DeliveredMessages> = { Array("\($0.conversation.rawValue) \($0.ids) \($0.recipient)".utf8) }
+        func send(_ store: SQLiteChatStore, _ id: String, to: UserID? = nil, group: GroupID? = nil) async throws {
+            let conversation = group.map(ConversationID.group) ?? .direct(alice, to!)
+            let draft = MessageDraft(id: id, conversation: conversation, from: alice, to: to, group: group, body: id, ts: 10)
+            _ = try await store.appendMessage(draft, encode: { _ in Array("{}".utf8) })
+        }
+        let g = GroupID("g1")!
+        do {
+            let store = try SQLiteChatStore(path: path)
+            for user in [alice, bob, carol] { _ = try await store.insertUser(User(id: user, name: user.rawValue), passwordHash: nil, at: 1) }
+            _ = try await store.createGroup(Group(id: g, name: "G", owner: alice, members: [alice, bob, carol]), at: 5, event: Array("{}".utf8))
+            try await send(store, "d1", to: bob)
+            try await send(store, "d2", to: bob)
+            try await send(store, "g1", group: g)
+            // Bob's timeline: group (1), d1 (2), d2 (3), g1 (4). Remembered: d1, d2, g1.
+            let entries = try await store.acknowledge([UserAcks(user: bob, seqs: [2, 4])], at: 20, receipt: receipt)
+            #expect(entries.map { String(decoding: $0.payload, as: UTF8.self) }.sorted() == ["dm:alice:bob [\"d1\"] bob", "grp:g1 [\"g1\"] bob"])
+            // Once delivered, an ack again records nothing.
+            #expect(try await store.acknowledge([UserAcks(user: bob, seqs: [2])], at: 21, receipt: receipt).isEmpty)
+        }
+        // A new process remembers nothing: d2 and carol's g1 are looked up.
+        let reopened = try SQLiteChatStore(path: path)
+        let later = try await reopened.acknowledge([UserAcks(user: bob, seqs: [3]), UserAcks(user: carol, seqs: [2])], at: 30, receipt: receipt)
+        #expect(later.map { String(decoding: $0.payload, as: UTF8.self) } == ["dm:alice:bob [\"d2\"] bob", "grp:g1 [\"g1\"] carol"])
+        let direct = try await reopened.history(of: .direct(alice, bob), before: nil, limit: 10)
+        #expect(direct.messages.map(\.delivered) == [[bob], [bob]])
+        let group = try await reopened.history(of: .group(g), before: nil, limit: 10)
+        #expect(group.messages.map(\.delivered) == [[bob, carol]])
     }
 }
 
