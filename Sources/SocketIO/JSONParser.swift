@@ -164,17 +164,22 @@ struct JSONParser {
     private mutating func parseString() throws(JSONParseError) -> String {
         self.index += 1
         let start = self.index
+        // Every byte OR-ed: below 0x80, the string is ASCII, valid UTF-8 without a check (the
+        // standard library's validating initializer is generic and costs more than the parse).
+        var bits: UInt8 = 0
         // Fast path: no escapes.
         while self.index < self.bytes.count {
             let byte = self.bytes[self.index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: self.bytes[start..<self.index])
                 self.index += 1
+                if bits < 0x80 { return String(decoding: slice, as: UTF8.self) }
                 guard let string = String(validating: slice, as: UTF8.self) else { throw .invalidUTF8(start) }
                 return string
             }
             if byte == UInt8(ascii: "\\") { break }
             guard byte >= 0x20 else { throw .unexpectedCharacter(self.index) }
+            bits |= byte
             self.index += 1
         }
         var utf8 = Array(self.bytes[start..<self.index])

@@ -43,6 +43,14 @@ struct JSONValueTests {
 
     @Test func invalidUTF8IsRejected() {
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: [0x22, 0xFF, 0xFE, 0x22]) }
+        // After ASCII, without escapes (the path that skips validation for ASCII), and with one.
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: Array(#""abc"#.utf8) + [0xC3, 0x28, 0x22]) }
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: Array(#""a\n"#.utf8) + [0xE2, 0x82, 0x22]) }
+    }
+
+    @Test func stringsWithoutEscapesKeepTheirText() throws {
+        #expect(try JSONValue(parsing: #"["plain", "é 😀 ü", "", "tab\there"]"#)
+                == ["plain", "é 😀 ü", "", "tab\there"])
     }
 
     @Test func accessorsReturnNilForOtherKinds() {
