@@ -175,7 +175,7 @@ final class ClientConnection: EndpointReceiver {
     /// socket offers it only while none of its handlers is queued): no task between the socket
     /// and the store. Any other event is left to ``handle(_:)``.
     private func handleNow(_ incoming: IncomingEvent) -> Bool {
-        guard incoming.name == "message" else { return false }
+        guard incoming.name == "message", chat.submitsSendsNow else { return false }
         switch admit(incoming, known: true) {
         case .allow:
             break
@@ -188,7 +188,7 @@ final class ClientConnection: EndpointReceiver {
         let start = ContinuousClock.now
         do {
             let request = try SendRequest(try EventArguments(incoming.arguments))
-            guard let pending = try chat.submitSendNow(from: user, request) else { return false }
+            guard let pending = try chat.submitSendNow(from: user, request) else { throw ChatError.unavailable("storage unavailable") }
             send(.later(answer(pending, since: start)), to: incoming)
         } catch {
             send(.now(failure(error, event: incoming.name)), to: incoming)
