@@ -121,7 +121,8 @@ extension Socket {
     /// meanwhile: what the client sent before leaving is still handled).
     func receive(event name: String, arguments: [JSONValue], ackID: Int?) {
         let ack = ackID.map { Ack(socket: self, id: $0) }
-        // Events are queued from this I/O thread only: when the queue is idle, no earlier event waits.
+        // A connection delivers its events one at a time (one reader, or one polling request at a
+        // time), and only this method queues them: when the queue is idle, no earlier event waits.
         if let immediate = self.state.withLock({ $0.immediateHandler }), self.queue.isIdle,
            immediate(IncomingEvent(name: name, arguments: arguments, ack: ack)) {
             return
