@@ -7,11 +7,12 @@ import Synchronization
 /// drain runs on GRDB's writer queue while anything is queued: it takes everything queued (up
 /// to `maxBatch`), runs the operations in one transaction, commits, reports the results, and
 /// goes on with the next batch there, without a task or a thread hop between batches. A
-/// failing operation fails alone: the batch first runs without savepoints (the common case: nothing fails, and SQLite journals no page per
-/// operation); if anything throws, that transaction is rolled back and the batch runs again with
-/// each operation in its own savepoint, so the failing one rolls back alone. A failing commit
-/// fails the whole batch. Operations must therefore be safe to run twice (they only read and
-/// write the database; their results are reported once).
+/// failing operation fails alone: the batch first runs without savepoints (the common case:
+/// nothing fails, and SQLite journals no page per operation); if anything throws, that
+/// transaction is rolled back and the batch runs again with each operation in its own
+/// savepoint, so the failing one rolls back alone. A failing commit fails the whole batch.
+/// Operations must therefore be safe to run twice (they only read and write the database;
+/// their results are reported once).
 final class GroupCommitWriter: Sendable {
     private struct Pending: Sendable {
         /// Runs the operation; returns what to do once the transaction committed. `isolated`:

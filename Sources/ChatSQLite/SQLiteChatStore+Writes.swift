@@ -26,7 +26,7 @@ extension SQLiteChatStore {
     }
 
     static func appendMessage(_ db: Database, _ memory: WriterMemory, _ draft: MessageDraft,
-                                      encode: PayloadEncoder<Message>) throws -> AppendOutcome {
+                              encode: PayloadEncoder<Message>) throws -> AppendOutcome {
         var existing = try FastStatement(db, Self.messageBySenderAndID)
         existing.bind(draft.from.rawValue)
         existing.bind(draft.id)
@@ -39,8 +39,8 @@ extension SQLiteChatStore {
         let message: Message
         if let to = draft.to {
             // The recipient's seq (nil: unknown user) and the conversation's pos come from the
-            // writer's counters (`WriterMemory`); a new conversation's row is created; one statement creates or
-            // bumps both members.
+            // writer's counters (`WriterMemory`); a new conversation's row is created; one
+            // statement creates or bumps both members.
             guard let seq = try memory.nextSeq(db, of: to.rawValue) else { throw ChatError.notFound("no such user") }
             if !memory.knows(conversation) {
                 var create = try FastStatement(db, "INSERT INTO conversations (id) VALUES (?) ON CONFLICT (id) DO NOTHING")
@@ -245,12 +245,11 @@ extension SQLiteChatStore {
             guard current.members.count + added.count <= limit else { throw ChatError.tooLarge("at most \(limit) members") }
             guard !added.isEmpty else { return (current, []) }
             let cid = ConversationID.group(groupID).rawValue
+            // Newcomers start with nothing unread.
+            let lastPos = try memory.lastPosition(db, in: cid)
             for member in added {
-                // Newcomers start with nothing unread.
-                try db.cachedStatement(sql: """
-                    INSERT INTO members (conversation, user, updated_at, last_read_pos)
-                    VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(pos), 0) FROM messages WHERE conversation = ?1))
-                    """).execute(arguments: [cid, member.rawValue, ts])
+                try db.cachedStatement(sql: "INSERT INTO members (conversation, user, updated_at, last_read_pos) VALUES (?, ?, ?, ?)")
+                    .execute(arguments: [cid, member.rawValue, ts, lastPos])
             }
             var group = current
             group.members += added

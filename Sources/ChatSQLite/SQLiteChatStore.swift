@@ -244,11 +244,8 @@ public final class SQLiteChatStore: ImmediateSubmitting {
 
     public func timelineHead(of user: UserID) async throws -> TimelineHead {
         try await pool.read { db in
-            // The latest seq as `WriterMemory` counts it: the timeline's highest, or the floor.
-            let row = try Row.fetchOne(db, sql: """
-                SELECT MAX(seq_floor, COALESCE((SELECT MAX(seq) FROM timeline WHERE user = ?1), 0)) AS latest, acked_seq
-                FROM users WHERE id = ?1
-                """, arguments: [user.rawValue])
+            let row = try Row.fetchOne(db, sql: "SELECT \(SQLiteSchema.latestSeq) AS latest, acked_seq FROM users WHERE id = ?",
+                                       arguments: [user.rawValue])
             return TimelineHead(latest: row?["latest"] ?? 0, acked: row?["acked_seq"] ?? 0)
         }
     }

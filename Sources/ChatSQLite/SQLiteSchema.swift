@@ -27,6 +27,11 @@ import GRDB
 ///   and their highest entry in `timeline_user_seq`, a conversation's last pos its highest in
 ///   `messages_position` (since v6; `WriterMemory`). `tokens` PRIMARY KEY (hash).
 enum SQLiteSchema {
+    /// A user's latest seq, as SQL over a `users` row: their highest timeline entry, or the floor
+    /// pruning left when it deleted their newest ones (schema v6). The writer counts on from it
+    /// (`WriterMemory`); readers answer `timelineHead` with it.
+    static let latestSeq = "MAX(seq_floor, COALESCE((SELECT MAX(seq) FROM timeline WHERE user = users.id), 0))"
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

@@ -55,9 +55,7 @@ final class WriterMemory: Sendable {
     /// The seq `user` took last; nil for an unknown user.
     func latestSeq(_ db: Database, of user: String) throws -> Int64? {
         if let seq = state.withLock({ $0.seqs[user] }) { return seq }
-        var read = try FastStatement(db, """
-            SELECT MAX(seq_floor, COALESCE((SELECT MAX(seq) FROM timeline WHERE user = ?1), 0)) FROM users WHERE id = ?1
-            """)
+        var read = try FastStatement(db, "SELECT \(SQLiteSchema.latestSeq) FROM users WHERE id = ?")
         read.bind(user)
         guard let seq = try read.fetchInt64() else { return nil }
         state.withLock { Self.store(seq, for: user, in: &$0.seqs) }
@@ -72,19 +70,21 @@ final class WriterMemory: Sendable {
         return latest + 1
     }
 
+    /// The pos of `conversation`'s last message; 0 before the first.
+    func lastPosition(_ db: Database, in conversation: String) throws -> Int64 {
+        if let pos = state.withLock({ $0.positions[conversation] }) { return pos }
+        var read = try FastStatement(db, "SELECT COALESCE(MAX(pos), 0) FROM messages WHERE conversation = ?")
+        read.bind(conversation)
+        let pos = try read.fetchInt64() ?? 0
+        state.withLock { Self.store(pos, for: conversation, in: &$0.positions) }
+        return pos
+    }
+
     /// Takes the next pos in `conversation`, whose row exists; the caller inserts the message.
     func nextPosition(_ db: Database, in conversation: String) throws -> Int64 {
-        let cached = state.withLock { $0.positions[conversation] }
-        let latest: Int64
-        if let cached {
-            latest = cached
-        } else {
-            var read = try FastStatement(db, "SELECT COALESCE(MAX(pos), 0) FROM messages WHERE conversation = ?")
-            read.bind(conversation)
-            latest = try read.fetchInt64() ?? 0
-        }
-        state.withLock { Self.store(latest + 1, for: conversation, in: &$0.positions) }
-        return latest + 1
+        let next = try lastPosition(db, in: conversation) + 1
+        state.withLock { $0.positions[conversation] = next }
+        return next
     }
 
     /// Whether `conversation`'s position is known here (so its row exists).
