@@ -20,6 +20,8 @@ final class GroupCommitWriter: Sendable {
         let run: @Sendable (Database, _ isolated: Bool) throws -> @Sendable () -> Void
         /// Reports a failure of the whole transaction.
         let fail: @Sendable (any Error) -> Void
+        /// When it was queued (for `onBatch`).
+        let queued: ContinuousClock.Instant
     }
 
     private struct State {
@@ -39,16 +41,19 @@ final class GroupCommitWriter: Sendable {
 
     private let onCommit: @Sendable () -> Void
     private let onRollback: @Sendable () -> Void
+    private let onBatch: (@Sendable (WriterBatch) -> Void)?
 
     /// `onCommit` runs after every committed transaction (keep it short: it delays the next);
     /// `onRollback` after every rollback, of a transaction or of an operation's savepoint, before
-    /// any other operation runs (state kept beside the database forgets what was undone).
+    /// any other operation runs (state kept beside the database forgets what was undone);
+    /// `onBatch` after every batch, committed or failed, before its completions (keep it short).
     init(pool: DatabasePool, maxBatch: Int = 512, onCommit: @escaping @Sendable () -> Void = {},
-         onRollback: @escaping @Sendable () -> Void = {}) {
+         onRollback: @escaping @Sendable () -> Void = {}, onBatch: (@Sendable (WriterBatch) -> Void)? = nil) {
         self.pool = pool
         self.maxBatch = maxBatch
         self.onCommit = onCommit
         self.onRollback = onRollback
+        self.onBatch = onBatch
     }
 
     /// Runs `operation` in the next group-committed transaction; returns after the commit.
@@ -82,7 +87,8 @@ final class GroupCommitWriter: Sendable {
                     return { completion(.failure(error)) }
                 }
             },
-            fail: { completion(.failure($0)) }
+            fail: { completion(.failure($0)) },
+            queued: .now
         )
         enqueue { $0.queue.append(pending) }
     }
@@ -120,6 +126,7 @@ final class GroupCommitWriter: Sendable {
                 continue
             }
             transactionCount.add(1, ordering: .relaxed)
+            let started = ContinuousClock.now
             func commit(isolated: Bool) throws -> [@Sendable () -> Void] {
                 do {
                     // Cached statements: GRDB's `inTransaction` compiles BEGIN and COMMIT afresh
@@ -146,10 +153,30 @@ final class GroupCommitWriter: Sendable {
                     completions = try commit(isolated: true)
                 }
                 onCommit()
+                report(batch, started: started, committed: true)
                 for complete in completions { complete() }
             } catch {
+                report(batch, started: started, committed: false)
                 for pending in batch { pending.fail(error) }
             }
         }
     }
+
+    private func report(_ batch: [Pending], started: ContinuousClock.Instant, committed: Bool) {
+        guard let onBatch, let oldest = batch.first else { return }
+        onBatch(WriterBatch(operations: batch.count, oldestWait: started - oldest.queued, duration: .now - started, committed: committed))
+    }
+}
+
+/// One batch of the group-commit writer, as reported to metrics.
+public struct WriterBatch: Sendable {
+    /// How many operations it held.
+    public let operations: Int
+    /// How long its oldest operation waited in the queue (operations run in submission order:
+    /// the others waited less).
+    public let oldestWait: Duration
+    /// From BEGIN to the end of COMMIT (or of the failure), including a re-run with savepoints.
+    public let duration: Duration
+    /// False when the whole batch failed.
+    public let committed: Bool
 }

@@ -46,8 +46,10 @@ public final class SQLiteChatStore: ImmediateSubmitting {
 
     /// Opens (creating the file and its folder) the database at `path` and migrates it; an
     /// upgrade of an existing database is logged (it can take a while: see docs/OPERATIONS.md).
-    /// `restartFrames`: the WAL length (4 KiB frames) from which it is started over (see `checkpointer`).
-    public init(path: String, logger: Logger = Logger(label: "webchat.sqlite"), restartFrames: Int = 8_192) throws {
+    /// `restartFrames`: the WAL length (4 KiB frames) from which it is started over (see `checkpointer`);
+    /// `observer` hears of every batch and checkpoint (metrics).
+    public init(path: String, logger: Logger = Logger(label: "webchat.sqlite"), restartFrames: Int = 8_192,
+                observer: SQLiteStoreObserver? = nil) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -67,7 +69,8 @@ public final class SQLiteChatStore: ImmediateSubmitting {
         try Self.migrate(pool, logger: logger)
         // Commits ask for a checkpoint; asks made while one runs or waits become one.
         let (commits, committed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        writer = GroupCommitWriter(pool: pool, onCommit: { committed.yield() }, onRollback: { [memory] in memory.forget() })
+        writer = GroupCommitWriter(pool: pool, onCommit: { committed.yield() }, onRollback: { [memory] in memory.forget() },
+                                   onBatch: observer?.batch)
         var checkpointConfiguration = Configuration()
         checkpointConfiguration.busyMode = .timeout(10)
         let checkpointer = try DatabaseQueue(path: path, configuration: checkpointConfiguration)
@@ -75,11 +78,13 @@ public final class SQLiteChatStore: ImmediateSubmitting {
         checkpointTask = Task { [weak checkpointer, weak writer, checkpointCount, catchUpCount] in
             for await _ in commits {
                 guard let checkpointer, let writer, !Task.isCancelled else { return }
-                let wal = try? await checkpointer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                let wal = try? await checkpointer.writeWithoutTransaction { db in
+                    try Self.checkpoint(db, onWriter: false, observer)
+                }
                 checkpointCount.value.add(1, ordering: .relaxed)
                 if let wal, wal.walFrameCount >= restartFrames {
                     writer.betweenBatches { db in
-                        _ = try? db.checkpoint(.passive)
+                        _ = try? Self.checkpoint(db, onWriter: true, observer)
                         catchUpCount.value.add(1, ordering: .relaxed)
                     }
                 }
@@ -90,6 +95,12 @@ public final class SQLiteChatStore: ImmediateSubmitting {
 
     deinit {
         checkpointTask.cancel()
+    }
+
+    private static func checkpoint(_ db: Database, onWriter: Bool, _ observer: SQLiteStoreObserver?) throws -> (walFrameCount: Int, checkpointedFrameCount: Int) {
+        let start = ContinuousClock.now
+        defer { observer?.checkpoint(onWriter, .now - start) }
+        return try db.checkpoint(.passive)
     }
 
     /// Brings the schema up to date, saying so when an existing database is upgraded.
@@ -290,6 +301,22 @@ public final class SQLiteChatStore: ImmediateSubmitting {
 /// `?, ?, …` for an `IN (…)` list of `count` values.
 func placeholders(_ count: Int) -> String {
     count == 0 ? "NULL" : Array(repeating: "?", count: count).joined(separator: ", ")
+}
+
+/// What a ``SQLiteChatStore`` reports of its writer and its checkpoints, for metrics. Both run
+/// on the writer's or the checkpointer's thread: keep them short.
+public struct SQLiteStoreObserver: Sendable {
+    /// After every batch of the group-commit writer.
+    public var batch: @Sendable (WriterBatch) -> Void
+    /// After every checkpoint: `onWriter` for a catch-up between two batches (the writer waits
+    /// for it), else one of the checkpointer's (beside the writer); how long it took.
+    public var checkpoint: @Sendable (_ onWriter: Bool, _ duration: Duration) -> Void
+
+    public init(batch: @escaping @Sendable (WriterBatch) -> Void,
+                checkpoint: @escaping @Sendable (_ onWriter: Bool, _ duration: Duration) -> Void) {
+        self.batch = batch
+        self.checkpoint = checkpoint
+    }
 }
 
 /// The checkpoint counter, shared with the checkpoint task.

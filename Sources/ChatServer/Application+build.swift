@@ -19,11 +19,11 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
-    let store = try makeStore(configuration.store, logger: logger)
+    let metrics = ServerMetrics()
+    let store = try makeStore(configuration.store, metrics: metrics, logger: logger)
     let broker = InProcessBroker()
     let chat = ChatService(store: store, broker: broker, configuration: configuration.chat, logger: logger)
     let accounts = Accounts(chat: chat, configuration: configuration, now: now)
-    let metrics = ServerMetrics()
 
     if configuration.auth == .open {
         logger.warning("""
@@ -73,12 +73,12 @@ public func buildApplication(
     )
 }
 
-private func makeStore(_ location: ServerConfiguration.StoreLocation, logger: Logger) throws -> any ChatStore {
+private func makeStore(_ location: ServerConfiguration.StoreLocation, metrics: ServerMetrics, logger: Logger) throws -> any ChatStore {
     switch location {
     case .memory:
         return InMemoryChatStore()
     case .sqlite(let path):
-        let store = try SQLiteChatStore(path: path, logger: logger)
+        let store = try SQLiteChatStore(path: path, logger: logger, observer: metrics.sqliteObserver)
         logger.info("storing data in \(path)")
         return store
     }

@@ -152,6 +152,49 @@ import Testing
         #expect(frames < i)
         #expect(try await store.user(UserID("user0")!)?.user.name == "U0")
     }
+
+    @Test func theObserverHearsOfEveryBatchAndCheckpoint() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("observer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let batches = Mutex<[WriterBatch]>([])
+        let checkpoints = Mutex<[Bool]>([])
+        let observer = SQLiteStoreObserver(batch: { batch in batches.withLock { $0.append(batch) } },
+                                           checkpoint: { onWriter, _ in checkpoints.withLock { $0.append(onWriter) } })
+        let store = try SQLiteChatStore(path: folder.appendingPathComponent("chat.sqlite").path, restartFrames: 8, observer: observer)
+        batches.withLock { $0 = [] } // the migration's
+
+        // One operation holds the writer; three queue behind it and commit together.
+        let done = AsyncStream.makeStream(of: Void.self)
+        let holding = Atomic<Bool>(false)
+        store.writer.submit({ _ in
+            holding.store(true, ordering: .sequentiallyConsistent)
+            Thread.sleep(forTimeInterval: 0.2)
+        }, completion: { _ in done.continuation.yield() })
+        while !holding.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(1)) }
+        for i in 0..<3 {
+            store.writer.submit({ db in try db.execute(sql: "INSERT INTO users (id, name, created_at) VALUES (?, 'Q', 1)", arguments: ["q\(i)"]) },
+                                completion: { _ in done.continuation.yield() })
+        }
+        var iterator = done.stream.makeAsyncIterator()
+        for _ in 0..<4 { await iterator.next() }
+        // Alone in its batch, a failing operation fails the batch.
+        struct Failed: Error {}
+        await #expect(throws: Failed.self) { try await store.writer.write { _ in throw Failed() } }
+        let seen = batches.withLock { $0 }
+        #expect(seen.map(\.operations) == [1, 3, 1])
+        #expect(seen.map(\.committed) == [true, true, false])
+        #expect(seen[0].duration >= .milliseconds(200))
+        #expect(seen[1].oldestWait >= .milliseconds(150))
+
+        // Both kinds of checkpoint are reported: the checkpointer's, and the catch-up of a long WAL.
+        let deadline = ContinuousClock.now + .seconds(10)
+        var i = 0
+        while checkpoints.withLock({ Set($0).count < 2 }), ContinuousClock.now < deadline {
+            _ = try await store.insertUser(User(id: UserID("user\(i)")!, name: "U\(i)"), passwordHash: nil, at: 1)
+            i += 1
+        }
+        #expect(checkpoints.withLock { Set($0) } == [false, true])
+    }
 }
 
 /// The writer's in-memory seq and pos counters (schema v6) hand out what the database would:

@@ -439,8 +439,13 @@ def operational_endpoints(ctx):
     ctx.token("bob")
     alice.send(to="bob", body="counted")
     text = requests.get(ctx.url + "/metrics", timeout=5).text
-    for name in ["webchat_connections", "webchat_messages_in_total", "webchat_send_duration_seconds", 'webchat_events_in_total{event="message"}']:
+    for name in ["webchat_connections", "webchat_messages_in_total", "webchat_send_duration_seconds", 'webchat_events_in_total{event="message"}',
+                 "webchat_store_queue_wait_seconds", "webchat_store_batch_duration_seconds", "webchat_store_failed_batches_total"]:
         check(name in text, f"metric {name}", text[:800])
+    # The SQLite writer reported its batches: at least the message's, holding one operation or more.
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    batches = float(values.get("webchat_store_batch_operations_count", "0"))
+    check(batches >= 1 and float(values.get("webchat_store_batch_operations_sum", "0")) >= batches, "store batches counted", batches)
     page = requests.get(ctx.url + "/", timeout=5)
     check(page.status_code == 200 and "<html" in page.text.lower(), "the web client is served at /", page.status_code)
 

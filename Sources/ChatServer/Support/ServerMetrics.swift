@@ -1,3 +1,4 @@
+import ChatSQLite
 import Metrics
 import Prometheus
 
@@ -20,6 +21,16 @@ struct ServerMetrics: Sendable {
     let sendLatency: Metrics.Timer
     /// Time to open an endpoint (subscribe + replay query).
     let endpointOpenLatency: Metrics.Timer
+    /// SQLite's group-commit writer, the one serial resource of the message path: operations
+    /// per batch, how long each batch's oldest operation queued, how long a batch ran, batches
+    /// that failed as a whole.
+    private let storeBatchOperations: Metrics.Recorder
+    private let storeQueueWait: Metrics.Timer
+    private let storeBatchDuration: Metrics.Timer
+    private let storeFailedBatches: Metrics.Counter
+    /// SQLite's checkpoints: the checkpointer's (beside the writer) and the catch-ups that hold the writer.
+    private let checkpointDuration: Metrics.Timer
+    private let catchUpDuration: Metrics.Timer
 
     init() {
         let registry = PrometheusCollectorRegistry()
@@ -30,6 +41,7 @@ struct ServerMetrics: Sendable {
             .milliseconds(500), .seconds(1), .seconds(2.5),
         ]
         factory.defaultDurationHistogramBuckets = buckets
+        factory.valueHistogramBuckets["webchat_store_batch_operations"] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
         self.registry = registry
         self.connections = Metrics.Meter(label: "webchat_connections", factory: factory)
         var eventsIn: [String: Metrics.Counter] = [:]
@@ -42,6 +54,27 @@ struct ServerMetrics: Sendable {
         self.rateLimited = Metrics.Counter(label: "webchat_rate_limited_total", factory: factory)
         self.sendLatency = Metrics.Timer(label: "webchat_send_duration_seconds", factory: factory)
         self.endpointOpenLatency = Metrics.Timer(label: "webchat_endpoint_open_duration_seconds", factory: factory)
+        self.storeBatchOperations = Metrics.Recorder(label: "webchat_store_batch_operations", aggregate: true, factory: factory)
+        self.storeQueueWait = Metrics.Timer(label: "webchat_store_queue_wait_seconds", factory: factory)
+        self.storeBatchDuration = Metrics.Timer(label: "webchat_store_batch_duration_seconds", factory: factory)
+        self.storeFailedBatches = Metrics.Counter(label: "webchat_store_failed_batches_total", factory: factory)
+        self.checkpointDuration = Metrics.Timer(label: "webchat_store_checkpoint_duration_seconds", dimensions: [("on", "checkpointer")], factory: factory)
+        self.catchUpDuration = Metrics.Timer(label: "webchat_store_checkpoint_duration_seconds", dimensions: [("on", "writer")], factory: factory)
+    }
+
+    /// Records what the SQLite store reports (see `SQLiteStoreObserver`).
+    var sqliteObserver: SQLiteStoreObserver {
+        SQLiteStoreObserver(
+            batch: { [self] batch in
+                storeBatchOperations.record(batch.operations)
+                storeQueueWait.record(duration: batch.oldestWait)
+                storeBatchDuration.record(duration: batch.duration)
+                if !batch.committed { storeFailedBatches.increment() }
+            },
+            checkpoint: { [self] onWriter, duration in
+                (onWriter ? catchUpDuration : checkpointDuration).record(duration: duration)
+            }
+        )
     }
 
     /// The events clients may send (PROTOCOL.md §4).
