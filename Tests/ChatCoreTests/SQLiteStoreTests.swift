@@ -177,12 +177,16 @@ import Testing
         }
         var iterator = done.stream.makeAsyncIterator()
         for _ in 0..<4 { await iterator.next() }
-        // Alone in its batch, a failing operation fails the batch.
+        // Alone in its batch, a failing operation fails by itself (the batch did not fail as a
+        // whole), as it would among others.
         struct Failed: Error {}
         await #expect(throws: Failed.self) { try await store.writer.write { _ in throw Failed() } }
+        // A COMMIT that fails (the operation ended the transaction behind the writer's back)
+        // fails the batch as a whole.
+        await #expect(throws: (any Error).self) { try await store.writer.write { db in try FastStatement(db, "ROLLBACK").execute() } }
         let seen = batches.withLock { $0 }
-        #expect(seen.map(\.operations) == [1, 3, 1])
-        #expect(seen.map(\.committed) == [true, true, false])
+        #expect(seen.map(\.operations) == [1, 3, 1, 1])
+        #expect(seen.map(\.failed) == [false, false, false, true])
         #expect(seen[0].duration >= .milliseconds(200))
         #expect(seen[1].oldestWait >= .milliseconds(150))
 

@@ -69,7 +69,7 @@ struct ServerMetrics: Sendable {
                 storeBatchOperations.record(batch.operations)
                 storeQueueWait.record(duration: batch.oldestWait)
                 storeBatchDuration.record(duration: batch.duration)
-                if !batch.committed { storeFailedBatches.increment() }
+                if batch.failed { storeFailedBatches.increment() }
             },
             checkpoint: { [self] onWriter, duration in
                 (onWriter ? catchUpDuration : checkpointDuration).record(duration: duration)
