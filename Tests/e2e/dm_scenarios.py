@@ -138,7 +138,9 @@ def unacked_limit_then_replay(ctx):
     bob.disconnect()
     bob2 = ctx.chat("bob")
     again = [bob2.expect("message", timeout=20)["id"] for _ in range(total)]
-    check(again == ids, "every one of them, in order, to the next connection", again[:3], ids[:3])
+    diverges = next((i for i, (a, b) in enumerate(zip(again, ids)) if a != b), min(len(again), len(ids)))
+    check(again == ids, "every one of them, in order, to the next connection",
+          f"first difference at {diverges}: {again[diverges:diverges + 3]} against {ids[diverges:diverges + 3]}")
     synced(bob2)
 
 

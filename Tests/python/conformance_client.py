@@ -7,7 +7,22 @@ message on the first failed expectation.
 import sys
 import threading
 
+import engineio
 import socketio
+
+# python-engineio hands every received message to a thread of its own (`run_async=True`), so
+# under load events could reach the handlers in another order than they came on the wire;
+# these checks are about the wire order. Handlers here are short and never wait for the server.
+_trigger_event = engineio.Client._trigger_event
+
+
+def _trigger_in_wire_order(self, event, *args, **kwargs):
+    if event == "message":
+        kwargs["run_async"] = False
+    return _trigger_event(self, event, *args, **kwargs)
+
+
+engineio.Client._trigger_event = _trigger_in_wire_order
 
 URL, MODE = sys.argv[1], sys.argv[2]
 TRANSPORTS = {"polling": ["polling"], "websocket": ["websocket"], "upgrade": ["polling", "websocket"]}[MODE]
