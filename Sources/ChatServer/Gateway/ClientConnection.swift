@@ -171,11 +171,11 @@ final class ClientConnection: EndpointReceiver {
         send(reply, to: incoming)
     }
 
-    /// A `message` where it is read, when the store queues writes without suspending (the
-    /// socket offers it only while none of its handlers is queued): no task between the socket
-    /// and the store. Any other event is left to ``handle(_:)``.
+    /// A `message` where it is read (registered only when the store queues writes without
+    /// suspending; the socket offers it only while none of its handlers is queued): no task
+    /// between the socket and the store. Any other event is left to ``handle(_:)``.
     private func handleNow(_ incoming: IncomingEvent) -> Bool {
-        guard incoming.name == "message", chat.submitsSendsNow else { return false }
+        guard incoming.name == "message" else { return false }
         switch admit(incoming, known: true) {
         case .allow:
             break
