@@ -8,8 +8,22 @@ enum Validation {
     /// A name-like text of 1...max characters, not only whitespace.
     static func text(_ value: String, max: Int, what: String) throws(ChatError) -> String {
         guard !value.allSatisfy(\.isWhitespace) else { throw .badRequest("\(what) must not be empty") }
-        guard value.count <= max else { throw .badRequest("\(what) longer than \(max) characters") }
+        guard characters(value, atMost: max) else { throw .badRequest("\(what) longer than \(max) characters") }
+        try noNUL(value, what: what)
         return value
+    }
+
+    /// Lengths count Unicode code points: a grapheme cluster may hold any number of combining
+    /// marks, so counting clusters would let one "character" be megabytes.
+    private static func characters(_ value: String, atMost max: Int) -> Bool {
+        // Cheap bound first: a code point is at least one UTF-8 byte.
+        value.utf8.count <= max || value.unicodeScalars.count <= max
+    }
+
+    /// U+0000 is refused: stores and clients in C-string land end the text there, so what was
+    /// acknowledged would not be what history shows.
+    private static func noNUL(_ value: String, what: String) throws(ChatError) {
+        guard !value.utf8.contains(0) else { throw .badRequest("\(what) must not contain U+0000") }
     }
 
     /// A client message id: 1-64 of `[A-Za-z0-9_-]`.
@@ -23,8 +37,8 @@ enum Validation {
     /// A message body: 1...max characters.
     static func body(_ body: String, max: Int) throws(ChatError) {
         guard !body.isEmpty else { throw .badRequest("body must not be empty") }
-        // Cheap bound first: a character is at least one UTF-8 byte.
-        guard body.utf8.count <= max || body.count <= max else { throw .tooLarge("body longer than \(max) characters") }
+        guard characters(body, atMost: max) else { throw .tooLarge("body longer than \(max) characters") }
+        try noNUL(body, what: "body")
     }
 
     /// Exactly one of a peer and a group.

@@ -77,11 +77,28 @@ import Testing
         await expectError(.badRequest) { try await f.send(u[0], to: u[1], "") }
         await expectError(.tooLarge) { try await f.send(u[0], to: u[1], String(repeating: "é", count: 11)) }
         #expect(try await f.send(u[0], to: u[1], String(repeating: "é", count: 10)).pos == 1)
+        // Code points, not grapheme clusters: one letter with 10 combining accents is 11.
+        await expectError(.tooLarge) { try await f.send(u[0], to: u[1], "a" + String(repeating: "\u{301}", count: 10)) }
+        await expectError(.badRequest) { try await f.send(u[0], to: u[1], "\u{0}secret") }
         await expectError(.badRequest) { try await f.send(u[0], to: u[1], "hi", id: "bad id") }
         await expectError(.badRequest) { try await f.send(u[0], to: u[1], "hi", id: String(repeating: "a", count: 65)) }
         await expectError(.badRequest) { try await f.send(u[0], to: u[0], "me") }
         await expectError(.badRequest) { try await f.service.send(from: u[0], SendRequest(id: "x", body: "neither")) }
         #expect(try await f.timeline(u[1]).count == 1)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func namesCountCodePointsAndRefuseNUL(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob")
+        await expectError(.badRequest) { try await f.service.rename(u[0], to: "b" + String(repeating: "\u{301}", count: 64)) }
+        await expectError(.badRequest) { try await f.service.rename(u[0], to: "\u{0}x") }
+        await expectError(.badRequest) { try await f.service.createGroup(by: u[0], name: "\u{0}x", members: [u[1]]) }
+        await expectError(.badRequest) {
+            try await f.service.createGroup(by: u[0], name: String(repeating: "b\u{301}", count: 40), members: [u[1]])
+        }
+        let accented = try await f.service.rename(u[0], to: String(repeating: "é", count: 64))
+        #expect(accented.name.unicodeScalars.count == 64)
     }
 
     @Test(arguments: StoreKind.allCases)
