@@ -19,8 +19,8 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
         case webSocket
         /// Plain HTTP.
         case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        /// A WebSocket upgrade was asked for and refused: answer 400.
-        case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        /// A WebSocket upgrade was asked for and refused, for this reason.
+        case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, EngineHTTPError)
     }
 
     /// The connection, with the outcome of its upgrade.
@@ -59,7 +59,7 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
                     let verdict = request.flatMap { request in
                         servers.lazy.compactMap { server in server.webSocketDecision(for: request).map { (server, $0) } }.first
                     }
-                    decision.value = verdict ?? (servers[0], .refuse)
+                    decision.value = verdict ?? (servers[0], .refuse(.badRequest))
                     if case .refuse = decision.value?.1 { return channel.eventLoop.makeSucceededFuture(nil) }
                     return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
                 },
@@ -90,7 +90,9 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
                             wrappingChannelSynchronously: channel,
                             configuration: .init(isOutboundHalfClosureEnabled: true)
                         )
-                        return decision.value == nil ? .notUpgraded(asyncChannel) : .failedUpgrade(asyncChannel)
+                        guard let (_, verdict) = decision.value else { return .notUpgraded(asyncChannel) }
+                        guard case .refuse(let error) = verdict else { return .failedUpgrade(asyncChannel, .badRequest) }
+                        return .failedUpgrade(asyncChannel, error)
                     }
                 }
             )
@@ -114,8 +116,8 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
                 return
             case .notUpgraded(let http1):
                 await self.handleHTTP(asyncChannel: http1, logger: logger)
-            case .failedUpgrade(let http1):
-                await Self.answerFailedUpgrade(http1, logger: logger)
+            case .failedUpgrade(let http1, let error):
+                await Self.answerFailedUpgrade(http1, error, logger: logger)
             }
         } catch let error as ChannelError where error == .inputClosed {
             logger.trace("upgrade failed as input was closed")
@@ -124,12 +126,17 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
-    /// As `.http1WebSocketUpgrade`: a refused WebSocket upgrade gets 400 and the connection closes.
-    private static func answerFailedUpgrade(_ channel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
+    /// As the reference server's refused upgrade: 400 with the reason's message as text (for a
+    /// refused `Origin` too, where polling answers 403), and the connection closes.
+    private static func answerFailedUpgrade(_ channel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, _ error: EngineHTTPError,
+                                            logger: Logger) async {
         do {
             try await channel.executeThenClose { _, outbound in
-                let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
-                try await outbound.write(contentsOf: [.head(head), .end(nil)])
+                let body = ByteBuffer(string: error.message)
+                let head = HTTPResponse(status: .badRequest, headerFields: [
+                    .connection: "close", .contentType: "text/html", .contentLength: "\(body.readableBytes)",
+                ])
+                try await outbound.write(contentsOf: [.head(head), .body(body), .end(nil)])
             }
         } catch {
             logger.trace("could not answer a failed upgrade", metadata: ["error": "\(error)"])

@@ -42,6 +42,9 @@ extension EngineIOServer {
     }
 
     private func respond(to request: Request, session: EngineSession, cors: HTTPFields) async throws(EngineHTTPError) -> Response {
+        // As the reference server: a polling request for a session on a WebSocket is refused,
+        // and the session carries on.
+        guard !session.isOnWebSocket else { throw .badRequest }
         switch request.method {
         case .get:
             // A long poll must not hold up the server's graceful shutdown: close the session,

@@ -45,8 +45,8 @@ extension EngineIOServer {
         /// As the reference server: a WebSocket for a session that cannot upgrade (upgraded already,
         /// or upgrading) is accepted and closed at once.
         case acceptAndClose
-        /// Refuse the upgrade.
-        case refuse
+        /// Refuse the upgrade, for this reason.
+        case refuse(EngineHTTPError)
     }
 
     /// The decision for a WebSocket upgrade request; nil when the path is not this endpoint's.
@@ -57,7 +57,7 @@ extension EngineIOServer {
         do {
             verdict = try self.verify(request, isUpgrade: true)
         } catch {
-            return .refuse
+            return .refuse(error)
         }
         switch verdict {
         case .handshake(.webSocket):
@@ -67,7 +67,7 @@ extension EngineIOServer {
         case .session(_, .webSocket):
             return .acceptAndClose
         default:
-            return .refuse
+            return .refuse(.badRequest)
         }
     }
 

@@ -191,6 +191,12 @@ public final class EngineSession: Sendable {
             return false
         }
         for packet in packets {
+            if case .close = packet {
+                // A client closing its session: answered "ok", as the reference server does.
+                let wasOpen = !self.isClosed
+                self.receive(packet, over: .polling)
+                return wasOpen
+            }
             self.receive(packet, over: .polling)
         }
         return !self.isClosed
@@ -211,6 +217,14 @@ public final class EngineSession: Sendable {
             guard inner.machine.webSocketAttached() else { return false }
             inner.probe = link
             return true
+        }
+    }
+
+    /// Whether the session runs over a WebSocket (opened there, or upgraded).
+    var isOnWebSocket: Bool {
+        self.inner.withLock { inner in
+            if case .webSocket = inner.machine.state { return true }
+            return false
         }
     }
 

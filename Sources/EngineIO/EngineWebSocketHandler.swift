@@ -130,10 +130,13 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
         }
         guard let session = self.session else { return }
         if message.isText {
-            // As Hummingbird's WebSocket handler: text is read as a String, invalid UTF-8 repaired.
-            // ASCII (the usual case) is valid as it is, so it skips the copy through a String.
-            let text = Self.isASCII(message.data) ? message.data : ByteBuffer(string: String(buffer: message.data))
-            session.receive(webSocketText: text, token: self.token)
+            // RFC 6455 §8.1: a text message that is not UTF-8 fails the connection (1007), as an
+            // invalid polling payload does. ASCII (the usual case) is valid as it is.
+            guard Self.isASCII(message.data) || Self.isUTF8(message.data) else {
+                self.close(context: context, code: .dataInconsistentWithMessage)
+                return
+            }
+            session.receive(webSocketText: message.data, token: self.token)
         } else {
             session.receive(webSocketBinary: message.data, token: self.token)
         }
@@ -145,6 +148,10 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
             for byte in bytes { combined |= byte }
             return combined < 0x80
         }
+    }
+
+    private static func isUTF8(_ buffer: ByteBuffer) -> Bool {
+        buffer.withUnsafeReadableBytes { bytes in String(validating: bytes, as: UTF8.self) != nil }
     }
 
     /// Sends a close frame (once) and closes the channel.

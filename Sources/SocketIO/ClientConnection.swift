@@ -10,6 +10,8 @@ final class ClientConnection: EngineSessionDelegate {
         /// A binary packet waiting for its attachments.
         var partial: (packet: SocketIOPacket, attachments: [ByteBuffer])?
         var connectTimer: Scheduled<Void>?
+        /// A namespace accepted a socket: the connect timeout no longer applies.
+        var accepted = false
     }
 
     let session: EngineSession
@@ -21,13 +23,24 @@ final class ClientConnection: EngineSessionDelegate {
         self.server = server
     }
 
-    /// Starts the connect timeout: a session that connects no namespace in time is closed.
+    /// Starts the connect timeout: a session in which no namespace accepted a socket in time is
+    /// closed (as the reference server: refused or pending CONNECTs do not count).
     func startConnectTimer() {
         let timer = self.session.schedule(after: self.server.configuration.connectTimeout) { [weak self] in
             guard let self else { return }
-            if self.state.withLock({ $0.sockets.isEmpty }) { self.session.close() }
+            if !self.state.withLock({ $0.accepted }) { self.session.close() }
         }
         self.state.withLock { $0.connectTimer = timer }
+    }
+
+    /// A namespace accepted a socket: stops the connect timeout.
+    func accepted() {
+        let timer = self.state.withLock { state -> Scheduled<Void>? in
+            state.accepted = true
+            defer { state.connectTimer = nil }
+            return state.connectTimer
+        }
+        timer?.cancel()
     }
 
     func session(_ session: EngineSession, didReceive message: EngineMessage) {
@@ -121,12 +134,7 @@ final class ClientConnection: EngineSessionDelegate {
             connection: self,
             maxPendingAcks: self.server.configuration.maxPendingAcks
         )
-        let timer = self.state.withLock { state -> Scheduled<Void>? in
-            state.sockets[name] = socket
-            defer { state.connectTimer = nil }
-            return state.connectTimer
-        }
-        timer?.cancel()
+        self.state.withLock { $0.sockets[name] = socket }
         let handshake = self.session.request  // unpacked on each read: once here
         let request = ConnectRequest(auth: auth, headers: handshake.headers, query: handshake.query)
         let handler = namespace.connectionHandler

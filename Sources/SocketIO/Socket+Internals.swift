@@ -82,12 +82,13 @@ extension Socket {
         var body = ByteBuffer()
         answer.write(to: &body)
         let connect = EncodedEvent.messages(body: body, attachments: [], kind: .connect, namespace: self.namespace, ackID: nil)
-        let hasBuffered = self.state.withLock { state -> Bool in
-            guard case .connecting(let buffered) = state.phase else { return false }
+        let (wasConnecting, hasBuffered) = self.state.withLock { state -> (Bool, Bool) in
+            guard case .connecting(let buffered) = state.phase else { return (false, false) }
             self.connection.session.send(connect)
             if buffered.isEmpty { state.phase = .connected }
-            return !buffered.isEmpty
+            return (true, !buffered.isEmpty)
         }
+        if wasConnecting { self.connection.accepted() }
         guard hasBuffered else { return }
         _ = self.connection.session.schedule(after: Self.connectFlushDelay) { [self] in
             self.state.withLock { state in

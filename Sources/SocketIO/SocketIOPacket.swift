@@ -126,7 +126,9 @@ extension SocketIOPacket {
     /// placeholder is malformed or its number out of range.
     public func reconstructed(with attachments: [ByteBuffer]) throws(SocketIOError) -> SocketIOPacket {
         var packet = self
-        if let data = self.data {
+        // Only binary packets have placeholders: in any other packet `{"_placeholder":true}` is
+        // data like any other (as the reference parser reads it), and nothing needs rebuilding.
+        if let data = self.data, self.kind == .binaryEvent || self.kind == .binaryAck {
             packet.data = try Self.fill(data, attachments)
         }
         packet.kind = self.kind == .binaryEvent ? .event : (self.kind == .binaryAck ? .ack : self.kind)

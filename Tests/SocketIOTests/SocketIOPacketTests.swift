@@ -76,6 +76,11 @@ struct SocketIOPacketTests {
         #expect(throws: SocketIOError.invalidPacket) { try packet.reconstructed(with: [ByteBuffer()]) }
     }
 
+    @Test func placeholderShapedDataOfAPlainEventIsData() throws {
+        let packet = try self.decode(#"2["a",{"_placeholder":true,"num":0}]"#)
+        #expect(try packet.reconstructed(with: []) == packet)
+    }
+
     @Test func encodedEventFromRawJSON() {
         let event = EncodedEvent(event: "message", rawJSONArguments: [ByteBuffer(string: #"{"id":"1"}"#), ByteBuffer(string: "2")])
         let messages = event.messages(kind: .event, namespace: "/", ackID: 7)

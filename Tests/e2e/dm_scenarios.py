@@ -504,9 +504,10 @@ def cors_and_origins(ctx):
             ws.close()
         except websocket.WebSocketBadStatusException as error:
             opened = False
-            # Polling answers 403 {"code":4}; a refused WebSocket upgrade is answered by the
-            # HTTP upgrade layer, with 400 (docs/PROTOCOL.md §1).
-            check(error.status_code in (400, 403), "refused with 400 or 403", error.status_code)
+            # Polling answers 403 {"code":4}; a refused WebSocket upgrade, as the reference
+            # server's, 400 with the reason as text (docs/PROTOCOL.md §1).
+            body = error.resp_body.decode() if isinstance(error.resp_body, bytes) else error.resp_body
+            check(error.status_code == 400 and body == "Forbidden", "upgrade refused with 400 Forbidden", error.status_code, body)
         check(opened == ok, f"WebSocket from origin {origin}: {'accepted' if ok else 'refused'}", opened)
 
 

@@ -3,6 +3,7 @@ session keeps working.
 
 usage: malformed_client.py URL
 """
+import json
 import sys
 import time
 
@@ -95,6 +96,27 @@ for label, frames in WS_CASES.items():
     print(f"ok websocket {label}: closed in {total * 1000:.1f} ms", flush=True)
     check_alive(healthy, label)
 
+# In a packet that is not binary, a placeholder-shaped object is plain data, as in the
+# reference parser: echoed back, the session unharmed.
+healthy.send('42["message",{"_placeholder":true,"num":0}]')
+echo = recv_non_ping(healthy)
+if not echo.startswith("42") or json.loads(echo[2:]) != ["message-back", {"_placeholder": True, "num": 0}]:
+    fail(f"placeholder-shaped data in a plain event answered {echo!r}")
+print("ok placeholder-shaped data in a plain event is data", flush=True)
+
+# Text that is not UTF-8 fails the WebSocket with 1007 (RFC 6455 §8.1), not repaired and handled.
+victim = ws_session()
+victim.send(b'42["message","\xed\xa0\x80x"]', opcode=websocket.ABNF.OPCODE_TEXT)
+victim.settimeout(2)
+try:
+    opcode, data = victim.recv_data(control_frame=True)
+except websocket.WebSocketTimeoutException:
+    fail("websocket session not closed after invalid UTF-8")
+if opcode != websocket.ABNF.OPCODE_CLOSE or int.from_bytes(data[:2], "big") != 1007:
+    fail(f"invalid UTF-8 answered {opcode} {data!r}, not a close with 1007")
+print("ok websocket invalid UTF-8: closed with 1007", flush=True)
+check_alive(healthy, "invalid UTF-8")
+
 POLL_CASES = {"engine.io garbage": "abc", "event not an array": "42{}", "empty packet": "4a\x1e\x1e4b"}
 for label, body in POLL_CASES.items():
     sid = requests.get(f"{BASE}/socket.io/?EIO=4&transport=polling", timeout=5).text
@@ -112,6 +134,34 @@ for label, body in POLL_CASES.items():
         fail(f"polling session closed after {total * 1000:.0f} ms (> 150 ms) on {label}")
     print(f"ok polling {label}: closed in {total * 1000:.1f} ms", flush=True)
     check_alive(healthy, "polling " + label)
+
+# A polling request for a session on a WebSocket is refused (400, code 3) and the WebSocket
+# session carries on, as in the reference server.
+ws = websocket.create_connection(f"{WS_BASE}/socket.io/?EIO=4&transport=websocket", timeout=5)
+ws_sid = json.loads(ws.recv()[1:])["sid"]
+ws.send("40")
+recv_non_ping(ws)
+recv_non_ping(ws)  # the conformance server's "auth" event
+for method in ("get", "post"):
+    response = requests.request(method, f"{BASE}/socket.io/?EIO=4&transport=polling&sid={ws_sid}", data="4hello", timeout=5)
+    if response.status_code != 400 or response.json().get("code") != 3:
+        fail(f"polling {method} on a WebSocket session answered {response.status_code} {response.text!r}")
+check_alive(ws, "polling on a WebSocket session")
+ws.close()
+print("ok polling on a WebSocket session: 400, the WebSocket carries on", flush=True)
+
+# A polling client closing its session gets "ok", and the session is gone.
+sid = requests.get(f"{BASE}/socket.io/?EIO=4&transport=polling", timeout=5).text
+sid = sid[sid.index('"sid":"') + 7:].split('"')[0]
+url = f"{BASE}/socket.io/?EIO=4&transport=polling&sid={sid}"
+response = requests.post(url, data="1", timeout=5)
+if response.status_code != 200 or response.text != "ok":
+    fail(f"polling close answered {response.status_code} {response.text!r}, not 200 ok")
+response = requests.get(url, timeout=5)
+if response.status_code != 400:
+    fail(f"polling session still there after its close packet: {response.status_code} {response.text!r}")
+print("ok polling close packet: 200 ok, session gone", flush=True)
+check_alive(healthy, "polling close")
 
 healthy.close()
 print("OK malformed", flush=True)
