@@ -63,6 +63,7 @@ public func buildApplication(
             RetentionService(chat: chat, logger: logger),
             SocketShutdownService(socketIO: socketIO, logger: logger),
             MemoryTrimService { [setupLimit = gateway.setupLimit] in setupLimit.finishedCount },
+            TokenRecheckService(sockets: accounts.sockets, chat: chat, interval: .milliseconds(configuration.tokenRecheckMS), logger: logger),
         ],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port

@@ -39,6 +39,9 @@ public struct ServerConfiguration: Sendable {
     public var chat = ChatConfiguration()
     /// Lifetime of a session token.
     public var tokenTTLDays = 30
+    /// How often the tokens of live sockets are checked again: a socket whose token expired, or
+    /// was revoked through another server, is disconnected then (revoked here: at once).
+    public var tokenRecheckMS = 60_000
     /// bcrypt cost factor for stored passwords.
     public var bcryptCost = 12
     /// Events a connection may send at once before it is limited.

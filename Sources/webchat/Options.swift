@@ -18,6 +18,7 @@ enum Options {
         ("max-message-chars", "maxMessageChars", "longest message body (default 4000)"),
         ("max-group-members", "maxGroupMembers", "largest group (default 1000)"),
         ("token-ttl-days", "tokenTtlDays", "lifetime of a session token (default 30)"),
+        ("token-recheck-ms", "tokenRecheckMs", "how often live sockets' tokens are checked for expiry (default 60000)"),
         ("bcrypt-cost", "bcryptCost", "bcrypt cost factor, 4-31 (default 12)"),
         ("rate-burst", "rateBurst", "events a connection may send at once (default 100)"),
         ("rate-per-second", "ratePerSecond", "events a connection may send per second, sustained (default 50)"),
@@ -74,6 +75,7 @@ enum Options {
         if let v = try int("maxMessageChars", 1...1_000_000) { c.chat.maxMessageChars = v }
         if let v = try int("maxGroupMembers", 2...100_000) { c.chat.maxGroupMembers = v }
         if let v = try int("tokenTtlDays", 1...3650) { c.tokenTTLDays = v }
+        if let v = try int("tokenRecheckMs", 100...86_400_000) { c.tokenRecheckMS = v }
         if let v = try int("bcryptCost", 4...31) { c.bcryptCost = v }
         if let v = try int("rateBurst", 1...1_000_000) { c.rateBurst = v }
         if let v = string("ratePerSecond") {

@@ -34,7 +34,7 @@ struct OptionsTests {
         let c = try resolve([
             "--host", "0.0.0.0", "--auth", "open", "--store", "memory",
             "--cors-origins", "https://a.example, https://b.example", "--max-message-chars", "10",
-            "--max-group-members", "5", "--token-ttl-days", "2", "--bcrypt-cost", "4", "--rate-burst", "7",
+            "--max-group-members", "5", "--token-ttl-days", "2", "--token-recheck-ms", "1500", "--bcrypt-cost", "4", "--rate-burst", "7",
             "--rate-per-second", "2.5", "--ping-interval-ms", "1000", "--ping-timeout-ms", "500",
             "--max-payload-bytes", "2048", "--connect-timeout-ms", "3000", "--log-level", "debug",
             "--public-dir", "/srv/web", "--retention-days=3",
@@ -42,7 +42,7 @@ struct OptionsTests {
         #expect(c.host == "0.0.0.0" && c.auth == .open && c.store == .memory)
         #expect(c.corsOrigins == ["https://a.example", "https://b.example"])
         #expect(c.chat.maxMessageChars == 10 && c.chat.maxGroupMembers == 5 && c.chat.retentionDays == 3)
-        #expect(c.tokenTTLDays == 2 && c.bcryptCost == 4 && c.rateBurst == 7 && c.ratePerSecond == 2.5)
+        #expect(c.tokenTTLDays == 2 && c.tokenRecheckMS == 1500 && c.bcryptCost == 4 && c.rateBurst == 7 && c.ratePerSecond == 2.5)
         #expect(c.pingIntervalMS == 1000 && c.pingTimeoutMS == 500 && c.maxPayloadBytes == 2048 && c.connectTimeoutMS == 3000)
         #expect(c.logLevel == .debug && c.publicDirectory == "/srv/web")
     }

@@ -433,6 +433,78 @@ def password_mode(ctx):
 
 
 @scenario
+def tokens_end_sockets(ctx):
+    """A token that stops being valid ends the sockets opened with it: at once when it is
+    revoked on this server, at the next recheck when it is revoked in the store by another
+    server (or expires). A refused CONNECT still leaves the session to the connect timeout."""
+    import hashlib
+    import sqlite3
+
+    import websocket
+    pw = "correct horse battery"
+
+    def disconnected_within(chat, seconds):
+        deadline = time.time() + seconds
+        while chat.sio.connected and time.time() < deadline:
+            time.sleep(0.01)
+        return not chat.sio.connected
+
+    def start(*args):
+        server = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "password", "--bcrypt-cost", "4", *args).start()
+        api = Api(server.url)
+        status, _ = api.call("POST", "/users", {"id": "alice", "name": "Alice", "password": pw})
+        if status != 201:
+            api.call("POST", "/sessions", {"id": "alice", "password": pw}, expect=200)
+        status, _ = api.call("POST", "/users", {"id": "bob", "name": "Bob", "password": pw})
+        tokens = [api.call("POST", "/sessions", {"id": "alice", "password": pw}, expect=200)[1]["token"] for _ in range(2)]
+        return server, api, tokens, [Chat(server.url, {"token": token}).connect() for token in tokens]
+
+    # Revoked here: the socket ends before DELETE answers (the recheck is a minute away).
+    server, api, tokens, chats = start("--token-recheck-ms", "60000", "--connect-timeout-ms", "1000")
+    try:
+        api.call("DELETE", "/sessions/current", token=tokens[0], expect=204)
+        check(disconnected_within(chats[0], 0.5), "the socket of a token revoked here is disconnected at once")
+        check(chats[1].sio.connected, "the user's other session stays connected")
+        answer = chats[1].send(to="bob", body="still here")
+        check(answer.get("ok") is True, "the other session still sends", answer)
+        chats[1].disconnect()
+
+        # A refused CONNECT does not stop the connect timeout (1 s here).
+        ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", timeout=5)
+        check(ws.recv().startswith("0"), "Engine.IO open")
+        ws.send('40{"token":"not a token"}')
+        refused = ws.recv()
+        check(refused.startswith("44") and "unauthorized" in refused, "CONNECT refused", refused)
+        began = time.time()
+        closed = False
+        try:
+            while not closed and time.time() - began < 5:
+                frame = ws.recv()
+                if frame == "2":
+                    ws.send("3")
+                closed = frame in ("1", "")
+        except (websocket.WebSocketConnectionClosedException, websocket.WebSocketTimeoutException, ConnectionError, OSError) as error:
+            closed = not isinstance(error, websocket.WebSocketTimeoutException)
+        check(closed and time.time() - began < 3, "the refused session closes at the connect timeout", time.time() - began)
+    finally:
+        server.stop()
+
+    # Revoked in the store, as another server sharing it would: the next recheck finds out.
+    server, api, tokens, chats = start("--token-recheck-ms", "300")
+    try:
+        digest = hashlib.sha256(tokens[0].encode()).hexdigest()
+        with sqlite3.connect(server.store, timeout=10) as db:
+            changed = db.execute("UPDATE tokens SET revoked = 1 WHERE hash = ?", (digest,)).rowcount
+        check(changed == 1, "the token is in the store", changed)
+        check(disconnected_within(chats[0], 3), "the socket of a token revoked in the store is disconnected at the recheck")
+        time.sleep(0.7)
+        check(chats[1].sio.connected, "a valid token's socket outlives rechecks")
+        chats[1].disconnect()
+    finally:
+        server.stop()
+
+
+@scenario
 def operational_endpoints(ctx):
     import requests
     check(requests.get(ctx.url + "/healthz", timeout=5).status_code == 200, "healthz")

@@ -15,6 +15,8 @@ struct Accounts: Sendable {
     let tokenTTL: Int64
     let bcryptCost: UInt8
     let now: @Sendable () -> Int64
+    /// The live sockets of each token: revoking a token ends them.
+    let sockets = TokenSockets()
     /// A valid bcrypt hash of a random string, checked against when the user id is unknown.
     private let decoyHash: String
 
@@ -77,9 +79,10 @@ struct Accounts: Sendable {
         return try await chat.user(forTokenHash: Self.tokenHash(token))
     }
 
-    /// Revokes the token with this hash.
+    /// Revokes the token with this hash, and disconnects the sockets opened with it.
     func revoke(tokenHash: String) async throws {
         try await chat.revokeToken(hash: tokenHash)
+        await sockets.disconnectAll(tokenHash: tokenHash)
     }
 
     /// The SHA-256 hex digest under which a token is stored.

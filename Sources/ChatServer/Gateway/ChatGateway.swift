@@ -34,7 +34,7 @@ final class ChatGateway: Sendable {
     }
 
     private func accept(_ socket: Socket, request: ConnectRequest) async throws {
-        let user = try await authenticate(request.auth)
+        let (user, tokenHash) = try await authenticate(request.auth)
         var since: Int64?
         if let value = request.auth?["since"], !value.isNull {
             guard let seq = value.intValue, seq >= 0 else {
@@ -55,23 +55,26 @@ final class ChatGateway: Sendable {
         metrics.connections.increment()
 
         connection.registerHandlers()
+        if let tokenHash { accounts.sockets.add(socket, tokenHash: tokenHash) }
         socket.onDisconnect { [self] reason in
+            if let tokenHash { self.accounts.sockets.remove(socket, tokenHash: tokenHash) }
             await self.setupLimit.run { await endpoint.close() }
             self.metrics.connections.decrement()
             self.logger.debug("disconnected", metadata: ["user": "\(user)", "reason": "\(reason)"])
         }
     }
 
-    /// The user of a CONNECT auth payload, or CONNECT_ERROR `unauthorized`.
-    private func authenticate(_ auth: JSONValue?) async throws -> UserID {
+    /// The user of a CONNECT auth payload and the hash of its token (nil for a user named in open
+    /// mode), or CONNECT_ERROR `unauthorized`.
+    private func authenticate(_ auth: JSONValue?) async throws -> (UserID, tokenHash: String?) {
         let refused = ConnectError(message: "unauthorized")
         if let token = auth?["token"]?.stringValue {
             guard let user = try? await accounts.user(forToken: token) else { throw refused }
-            return user
+            return (user, Accounts.tokenHash(token))
         }
         if configuration.auth == .open, let raw = auth?["user"]?.stringValue, let id = UserID(raw) {
             guard let user = try? await chat.ensureUser(id: id) else { throw refused }
-            return user.id
+            return (user.id, nil)
         }
         throw refused
     }
