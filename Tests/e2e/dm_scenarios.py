@@ -401,6 +401,19 @@ def password_mode(ctx):
         check(status == 400, "short password 400", status, body)
         status, body = api.call("POST", "/users", {"id": "noname", "name": "", "password": pw})
         check(status == 400, "empty name 400", status, body)
+        # bcrypt reads a C string of at most 72 bytes: nothing past a NUL or byte 72 may be
+        # ignored, neither at registration nor at sign-in.
+        status, body = api.call("POST", "/users", {"id": "nul", "name": "n", "password": "\u0000aaaaaaa"})
+        check(status == 400, "a password with U+0000 is refused", status, body)
+        api.call("POST", "/sessions", {"id": "nul", "password": ""}, expect=401)
+        long_pw = "p" * 72
+        api.call("POST", "/users", {"id": "longpw", "name": "n", "password": long_pw}, expect=201)
+        api.call("POST", "/sessions", {"id": "longpw", "password": long_pw}, expect=200)
+        status, body = api.call("POST", "/sessions", {"id": "longpw", "password": long_pw + "zz"})
+        check(status == 401, "a password longer than 72 bytes does not sign in", status, body)
+        api.call("POST", "/users", {"id": "nulsuffix", "name": "n", "password": "abcdefgh"}, expect=201)
+        status, body = api.call("POST", "/sessions", {"id": "nulsuffix", "password": "abcdefgh\u0000anything"})
+        check(status == 401, "a password with a NUL after the real one does not sign in", status, body)
         status, body = api.call("POST", "/sessions", {"id": "alice", "password": "wrong password"})
         check(status == 401 and body["error"]["code"] == "unauthorized", "wrong password 401", status, body)
         status, body = api.call("POST", "/sessions", {"id": "nobody", "password": pw})

@@ -2,6 +2,7 @@ import ChatCore
 import Crypto
 import Foundation
 import HummingbirdBcrypt
+import NIOCore
 import NIOPosix
 
 /// Sign-up, sign-in and bearer tokens on top of `ChatService`.
@@ -17,6 +18,8 @@ struct Accounts: Sendable {
     let now: @Sendable () -> Int64
     /// The live sockets of each token: revoking a token ends them.
     let sockets = TokenSockets()
+    /// bcrypt runs, at most one per core at once.
+    let passwordChecks = ConcurrencyLimit(System.coreCount)
     /// A valid bcrypt hash of a random string, checked against when the user id is unknown.
     private let decoyHash: String
 
@@ -41,9 +44,11 @@ struct Accounts: Sendable {
         let hash: String?
         switch mode {
         case .password:
-            guard let password, password.count >= 8, password.utf8.count <= 72 else {
+            guard let password, Self.passwordLengths.contains(password.utf8.count) else {
                 throw ChatError(.badRequest, "password must be 8 to 72 bytes long")
             }
+            // bcrypt reads a C string: "\0secret" would be the empty password.
+            guard !password.utf8.contains(0) else { throw ChatError(.badRequest, "password must not contain U+0000") }
             hash = try await hashPassword(password)
         case .open:
             hash = nil
@@ -62,7 +67,11 @@ struct Accounts: Sendable {
         case .password:
             let refused = ChatError(.unauthorized, "wrong user id or password")
             guard let id = UserID(rawID), let password else { throw refused }
-            guard let hash = try await chat.passwordHash(of: id) else {
+            // Only what registration accepts can match: bcrypt would read up to a NUL, and only
+            // the first 72 bytes, so a longer password or one with a NUL is refused as wrong
+            // (after the same time as a real check).
+            let acceptable = Self.passwordLengths.contains(password.utf8.count) && !password.utf8.contains(0)
+            guard acceptable, let hash = try await chat.passwordHash(of: id) else {
                 // Spend the same time as a real check so that response times don't reveal which ids exist.
                 _ = try await verifyPassword(password, hash: decoyHash)
                 throw refused
@@ -72,6 +81,9 @@ struct Accounts: Sendable {
             return Session(user: User(id: user.id, name: user.name), token: try await issueToken(for: id))
         }
     }
+
+    /// The lengths, in UTF-8 bytes, a password may have (bcrypt uses the first 72).
+    static let passwordLengths = 8...72
 
     /// The user a bearer token belongs to, or nil when it is unknown, revoked or expired.
     func user(forToken token: String) async throws -> UserID? {
@@ -108,13 +120,27 @@ struct Accounts: Sendable {
         return token
     }
 
-    // bcrypt takes a quarter of a second by design: keep it off the event loops.
+    // bcrypt takes a quarter of a second by design: keep it off the event loops, one per core at
+    // a time, and refuse (429) rather than queue without bound, so that a flood of sign-ins
+    // cannot make every other one wait for seconds.
     private func hashPassword(_ password: String) async throws -> String {
         let cost = bcryptCost
-        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+        return try await passwordWork { Bcrypt.hash(password, cost: cost) }
     }
 
     private func verifyPassword(_ password: String, hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        try await passwordWork { Bcrypt.verify(password, hash: hash) }
     }
+
+    private func passwordWork<T: Sendable>(_ work: @escaping @Sendable () -> T) async throws -> T {
+        let result = try await passwordChecks.run(waitingAtMost: Self.maxWaitingPasswordChecks) {
+            try await NIOThreadPool.singleton.runIfActive(work)
+        }
+        guard let result else { throw ChatError(.rateLimited, "too many sign-ins at once; try again in a moment") }
+        return result
+    }
+
+    /// Password checks waiting for a core beyond which sign-ins are refused (at cost 12 on two
+    /// cores, about 5 s of waiting).
+    static let maxWaitingPasswordChecks = 32
 }

@@ -9,7 +9,7 @@ import Synchronization
 final class ConcurrencyLimit: Sendable {
     private struct State {
         var available: Int
-        var waiters = CircularBuffer<CheckedContinuation<Void, Never>>(initialCapacity: 4)
+        var waiters = CircularBuffer<CheckedContinuation<Bool, Never>>(initialCapacity: 4)
     }
 
     private let state: Mutex<State>
@@ -17,6 +17,9 @@ final class ConcurrencyLimit: Sendable {
 
     /// How many bodies have finished so far (a measure of activity).
     var finishedCount: Int { self.finished.load(ordering: .relaxed) }
+
+    /// How many bodies wait for a slot (tests).
+    var waitingCount: Int { self.state.withLock { $0.waiters.count } }
 
     init(_ limit: Int) {
         precondition(limit > 0)
@@ -33,27 +36,47 @@ final class ConcurrencyLimit: Sendable {
         return try await body()
     }
 
-    private func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let granted = self.state.withLock { state -> Bool in
+    /// As `run`, but nil at once, without running `body`, when `maxWaiting` others wait already.
+    func run<T>(waitingAtMost maxWaiting: Int, _ body: () async throws -> T) async rethrows -> T? {
+        guard await self.acquire(waitingAtMost: maxWaiting) else { return nil }
+        defer {
+            self.finished.add(1, ordering: .relaxed)
+            self.release()
+        }
+        return try await body()
+    }
+
+    private func acquire(waitingAtMost maxWaiting: Int) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            enum Outcome { case granted, refused, queued }
+            let outcome = self.state.withLock { state -> Outcome in
                 if state.available > 0 {
                     state.available -= 1
-                    return true
+                    return .granted
                 }
+                guard state.waiters.count < maxWaiting else { return .refused }
                 state.waiters.append(continuation)
-                return false
+                return .queued
             }
-            if granted { continuation.resume() }
+            switch outcome {
+            case .granted: continuation.resume(returning: true)
+            case .refused: continuation.resume(returning: false)
+            case .queued: break
+            }
         }
+    }
+
+    private func acquire() async {
+        _ = await self.acquire(waitingAtMost: .max)
     }
 
     private func release() {
         // The slot passes straight to the first waiter, if any.
-        let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let next = self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
             if let next = state.waiters.popFirst() { return next }
             state.available += 1
             return nil
         }
-        next?.resume()
+        next?.resume(returning: true)
     }
 }
