@@ -184,6 +184,10 @@ extension ChatService {
     /// with delivered/read lists. `not_found` unless `viewer` participates (current member for groups).
     public func history(of conversation: ConversationID, viewer: UserID, before: Int64?, limit: Int) async throws(ChatError) -> HistoryPage {
         try await requireParticipant(viewer, in: conversation)
+        // A direct conversation exists (empty until the first message) only with a user who does.
+        if let peer = conversation.peer(of: viewer), try await storage("user", { try await store.user(peer) }) == nil {
+            throw .notFound("no such conversation")
+        }
         return try await storage("history") {
             try await store.history(of: conversation, before: before, limit: min(max(limit, 1), 100))
         }

@@ -37,8 +37,9 @@ public func buildApplication(
     gateway.install(on: socketIO)
 
     let router = Router(context: AppRequestContext.self)
-    router.add(middleware: APIErrorMiddleware())
     router.add(middleware: CORSPolicyMiddleware(policy: originPolicy(configuration.corsOrigins)))
+    router.add(middleware: APIErrorMiddleware())
+    router.add(middleware: RequestPathGuard())
     if let publicDirectory = configuration.publicDirectory ?? locatePublicDirectory() {
         router.add(middleware: FileMiddleware(publicDirectory, searchForIndexHtml: true, logger: logger))
     } else {

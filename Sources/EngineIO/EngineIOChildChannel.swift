@@ -40,6 +40,9 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
         self.http1 = http1
     }
 
+    /// How long a new connection may take to send its first request head.
+    static let firstHeadTimeout = TimeAmount.seconds(30)
+
     /// Receive buffers start at 512 bytes instead of NIO's 2,048 and grow with what arrives. Every
     /// channel keeps its last receive buffer for reuse, so on an idle WebSocket this is most of
     /// what the transport costs; upgrade requests and chat frames are mostly smaller than this.
@@ -104,6 +107,15 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.decoderConfiguration.maxHeaderListSize = http1.httpDecoder.maxHeaderListSize
             configuration.decoderConfiguration.maxHeaderFieldCount = http1.httpDecoder.maxHeaderFieldCount
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            let parseErrors = AnsweringFirstRequestParseErrors()
+            try channel.pipeline.syncOperations.addHandler(parseErrors)
+            // A connection that has not sent a whole first request head by then is closed
+            // (a client trickling a header a byte at a time would otherwise hold it for ever).
+            let headTimeout = channel.eventLoop.scheduleTask(in: Self.firstHeadTimeout) { channel.close(promise: nil) }
+            result.whenComplete { _ in
+                headTimeout.cancel()
+                parseErrors.firstRequestDone = true
+            }
             return Value(upgradeResult: result, channel: channel)
         }
     }
@@ -174,5 +186,26 @@ extension EngineIOServer {
         return HTTPServerBuilder { responder in
             EngineIOChildChannel(responder: responder, servers: endpoints, http1: http1)
         }
+    }
+}
+
+/// Answers a first request that cannot be parsed with 400 and closes the connection: until the
+/// upgrade handler has seen a whole head nothing else would, and the connection stayed open
+/// with no answer. Later requests are Hummingbird's to answer. Touched only on the channel's
+/// event loop.
+private final class AnsweringFirstRequestParseErrors: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = NIOAny
+    typealias OutboundOut = HTTPServerResponsePart
+    var firstRequestDone = false
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !self.firstRequestDone, error is HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        self.firstRequestDone = true
+        let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: ["Connection": "close", "Content-Length": "0"])
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
     }
 }

@@ -282,9 +282,12 @@ def history_of_others_is_404(ctx):
     ctx.token("bob")
     alice.send(to="bob", body="private")
     carol = ctx.user_api("carol")
-    for conv in [dm("alice", "bob"), "dm:zz:zzz", "grp:nope", "garbage"]:
+    for conv in [dm("alice", "bob"), "dm:zz:zzz", "grp:nope", "garbage", dm("carol", "nosuchuser")]:
         status, body = carol.call("GET", f"/conversations/{conv}/messages")
         check(status == 404 and body["error"]["code"] == "not_found", f"{conv} → 404", status, body)
+    # A direct conversation with an existing user is there before its first message: empty.
+    status, body = carol.call("GET", f"/conversations/{dm('bob', 'carol')}/messages")
+    check(status == 200 and body["messages"] == [], "an empty conversation with a user who exists", status, body)
 
 
 @scenario
@@ -522,6 +525,11 @@ def operational_endpoints(ctx):
     import requests
     check(requests.get(ctx.url + "/healthz", timeout=5).status_code == 200, "healthz")
     check(requests.get(ctx.url + "/readyz", timeout=5).status_code == 200, "readyz")
+    page = requests.get(ctx.url + "/js/api.js", timeout=5)
+    check(page.status_code == 200 and page.headers.get("X-Content-Type-Options") == "nosniff", "files say nosniff", dict(page.headers))
+    # A NUL would end the file name but not the extension the type is guessed from.
+    r = requests.get(ctx.url + "/js/api.js%00.html", timeout=5)
+    check(r.status_code == 400 and r.json()["error"]["code"] == "bad_request", "a path with %00 is refused", r.status_code, r.text[:200])
     alice = ctx.chat("alice")
     ctx.token("bob")
     alice.send(to="bob", body="counted")
@@ -580,6 +588,18 @@ def cors_and_origins(ctx):
     check(r.status_code == 200 and r.headers.get("Access-Control-Allow-Origin") == allowed, "CORS answer for an allowed origin", dict(r.headers))
     r = requests.get(url, headers={"Origin": evil, "Authorization": "Bearer " + token}, timeout=5)
     check("Access-Control-Allow-Origin" not in r.headers, "no CORS headers for another origin", dict(r.headers))
+    r = requests.get(ctx.url + "/api/v1/me", headers={"Origin": allowed}, timeout=5)
+    check(r.status_code == 401 and r.headers.get("Access-Control-Allow-Origin") == allowed,
+          "error answers carry CORS headers too, so the page can read them", r.status_code, dict(r.headers))
+    # A page elsewhere cannot make its visitors' browsers change anything (a "simple" POST
+    # needs no preflight): refused before it runs.
+    sessions = ctx.url + "/api/v1/sessions"
+    r = requests.post(sessions, data='{"id":"mallory"}', headers={"Origin": evil, "Content-Type": "text/plain"}, timeout=5)
+    check(r.status_code == 403 and r.json()["error"]["code"] == "forbidden", "a POST from a refused origin is 403", r.status_code, r.text)
+    r = requests.get(ctx.url + "/api/v1/users/mallory", headers={"Authorization": "Bearer " + token}, timeout=5)
+    check(r.status_code == 404, "and it created nothing", r.status_code, r.text)
+    r = requests.post(sessions, json={"id": "carol"}, headers={"Origin": allowed}, timeout=5)
+    check(r.status_code == 200 and r.headers.get("Access-Control-Allow-Origin") == allowed, "a POST from an allowed origin runs", r.status_code)
     ws_url = ctx.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
     for origin, ok in [(allowed, True), (same, True), (None, True), (evil, False)]:
         try:

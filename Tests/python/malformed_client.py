@@ -4,6 +4,7 @@ session keeps working.
 usage: malformed_client.py URL
 """
 import json
+import socket
 import sys
 import time
 
@@ -149,6 +150,25 @@ for method in ("get", "post"):
 check_alive(ws, "polling on a WebSocket session")
 ws.close()
 print("ok polling on a WebSocket session: 400, the WebSocket carries on", flush=True)
+
+# A first request that is not HTTP is answered 400 and its connection closed (it used to get
+# no answer and stay open); a valid one before it on the same connection is answered first.
+host, port = BASE.split("//", 1)[1].split(":")
+for raw, answers in [(b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 1), (b"\x00\x01garbage\r\n\r\n", 1),
+                     (b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\nFOO / HTTP/1.1\r\n\r\n", 2)]:
+    connection = socket.create_connection((host, int(port)), timeout=2)
+    connection.sendall(raw)
+    received = b""
+    try:
+        while chunk := connection.recv(4096):
+            received += chunk
+    except socket.timeout:
+        fail(f"connection not closed after {raw[:20]!r}: {received[:80]!r}")
+    if received.count(b"HTTP/1.1 ") != answers or b"HTTP/1.1 400" not in received:
+        fail(f"{raw[:20]!r} answered {received[:200]!r}")
+    connection.close()
+print("ok requests that are not HTTP: 400 and closed", flush=True)
+check_alive(healthy, "not HTTP")
 
 # A polling client closing its session gets "ok", and the session is gone.
 sid = requests.get(f"{BASE}/socket.io/?EIO=4&transport=polling", timeout=5).text
