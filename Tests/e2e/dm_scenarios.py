@@ -414,6 +414,13 @@ def password_mode(ctx):
         api.call("POST", "/sessions", {"id": "longpw", "password": long_pw}, expect=200)
         status, body = api.call("POST", "/sessions", {"id": "longpw", "password": long_pw + "zz"})
         check(status == 401, "a password longer than 72 bytes does not sign in", status, body)
+        # Ten failed sign-ins within five minutes hold that id's sign-ins back, the right
+        # password included, before any check; other ids are not affected.
+        api.call("POST", "/users", {"id": "guessed", "name": "n", "password": pw}, expect=201)
+        for _ in range(10):
+            api.call("POST", "/sessions", {"id": "guessed", "password": "wrong guess"}, expect=401)
+        status, body = api.call("POST", "/sessions", {"id": "guessed", "password": pw})
+        check(status == 429 and body["error"]["code"] == "rate_limited", "the id is held back after 10 failures", status, body)
         api.call("POST", "/users", {"id": "nulsuffix", "name": "n", "password": "abcdefgh"}, expect=201)
         status, body = api.call("POST", "/sessions", {"id": "nulsuffix", "password": "abcdefgh\u0000anything"})
         check(status == 401, "a password with a NUL after the real one does not sign in", status, body)

@@ -18,6 +18,8 @@ struct Accounts: Sendable {
     let now: @Sendable () -> Int64
     /// The live sockets of each token: revoking a token ends them.
     let sockets = TokenSockets()
+    /// Failed sign-ins per user id, which past a limit refuse that id's sign-ins for a while.
+    let failedSignIns = SignInFailures()
     /// bcrypt runs, at most one per core at once.
     let passwordChecks = ConcurrencyLimit(System.coreCount)
     /// A valid bcrypt hash of a random string, checked against when the user id is unknown.
@@ -67,6 +69,11 @@ struct Accounts: Sendable {
         case .password:
             let refused = ChatError(.unauthorized, "wrong user id or password")
             guard let id = UserID(rawID), let password else { throw refused }
+            if let wait = failedSignIns.retryAfter(id, at: now()) {
+                throw ChatError(.rateLimited, "too many failed sign-ins for this user id; try again in \((wait + 999) / 1000) s")
+            }
+            // Counted as failed until it succeeds, so that guesses sent at once count at once.
+            failedSignIns.recordFailure(id, at: now())
             // Only what registration accepts can match: bcrypt would read up to a NUL, and only
             // the first 72 bytes, so a longer password or one with a NUL is refused as wrong
             // (after the same time as a real check).
@@ -77,6 +84,7 @@ struct Accounts: Sendable {
                 throw refused
             }
             guard try await verifyPassword(password, hash: hash) else { throw refused }
+            failedSignIns.recordSuccess(id)
             guard let user = try await chat.profile(of: id) else { throw refused }
             return Session(user: User(id: user.id, name: user.name), token: try await issueToken(for: id))
         }
