@@ -115,6 +115,8 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
             result.whenComplete { _ in
                 headTimeout.cancel()
                 parseErrors.firstRequestDone = true
+                // Not kept for the life of the connection (an idle WebSocket's memory counts).
+                channel.pipeline.syncOperations.removeHandler(parseErrors, promise: nil)
             }
             return Value(upgradeResult: result, channel: channel)
         }
@@ -193,7 +195,7 @@ extension EngineIOServer {
 /// upgrade handler has seen a whole head nothing else would, and the connection stayed open
 /// with no answer. Later requests are Hummingbird's to answer. Touched only on the channel's
 /// event loop.
-private final class AnsweringFirstRequestParseErrors: ChannelInboundHandler, @unchecked Sendable {
+private final class AnsweringFirstRequestParseErrors: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = NIOAny
     typealias OutboundOut = HTTPServerResponsePart
     var firstRequestDone = false
