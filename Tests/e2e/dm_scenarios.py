@@ -534,6 +534,8 @@ def operational_endpoints(ctx):
     check(requests.get(ctx.url + "/readyz", timeout=5).status_code == 200, "readyz")
     page = requests.get(ctx.url + "/js/api.js", timeout=5)
     check(page.status_code == 200 and page.headers.get("X-Content-Type-Options") == "nosniff", "files say nosniff", dict(page.headers))
+    policy = page.headers.get("Content-Security-Policy", "")
+    check("default-src 'self'" in policy and "frame-ancestors 'none'" in policy, "and carry a content security policy", policy)
     # A NUL would end the file name but not the extension the type is guessed from.
     r = requests.get(ctx.url + "/js/api.js%00.html", timeout=5)
     check(r.status_code == 400 and r.json()["error"]["code"] == "bad_request", "a path with %00 is refused", r.status_code, r.text[:200])
