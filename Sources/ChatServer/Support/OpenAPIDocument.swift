@@ -29,7 +29,9 @@ enum OpenAPIDocument {
           responses:
             "201": {description: Registered, content: {application/json: {schema: {$ref: '#/components/schemas/Session'}}}}
             "400": {$ref: '#/components/responses/Error'}
+            "403": {$ref: '#/components/responses/Error'}
             "409": {$ref: '#/components/responses/Error'}
+            "429": {$ref: '#/components/responses/Error'}
         get:
           summary: Search users by id prefix
           parameters:
@@ -74,6 +76,8 @@ enum OpenAPIDocument {
             "200": {description: Signed in, content: {application/json: {schema: {$ref: '#/components/schemas/Session'}}}}
             "400": {$ref: '#/components/responses/Error'}
             "401": {$ref: '#/components/responses/Error'}
+            "403": {$ref: '#/components/responses/Error'}
+            "429": {$ref: '#/components/responses/Error'}
       /sessions/current:
         delete:
           summary: Sign out (revokes the token used)
