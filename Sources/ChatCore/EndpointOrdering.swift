@@ -47,6 +47,12 @@ struct EndpointOrdering: Sendable {
         return actions
     }
 
+    /// Retention pruned every entry after `last` up to `latest`: nothing is left to replay, and
+    /// `synced` must still name the latest seq.
+    mutating func pruned(upTo latest: Int64) {
+        if latest > last { last = latest }
+    }
+
     /// The replay is complete: emits `synced`, then handles the buffered live entries.
     mutating func replayFinished(truncated: Bool) -> [Action] {
         guard case .replaying(let buffer) = state else { return [] }

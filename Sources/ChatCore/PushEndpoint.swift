@@ -112,6 +112,7 @@ public final class PushEndpoint: Sendable {
                     // Entries after `after` were pruned if the first kept one is further on, or none are kept.
                     let latest = page.isEmpty ? try await store.timelineHead(of: self.user).latest : 0
                     truncated = page.first.map { $0.seq > after + 1 } ?? (latest > after)
+                    if page.isEmpty { self.state.withLock { $0.ordering.pruned(upTo: latest) } }
                     first = false
                 }
                 let stop = self.state.withLock { state -> Bool in

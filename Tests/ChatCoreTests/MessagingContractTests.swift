@@ -246,5 +246,16 @@ import Testing
         #expect(try await fresh.nextTimeline().seq == 4)
         guard case .synced(let notTruncated) = try await fresh.next() else { Issue.record("no synced"); return }
         #expect(String(decoding: notTruncated, as: UTF8.self) == #"{"seq":4}"#)
+
+        // Every entry pruned: nothing to replay, and synced still names the latest seq.
+        f.clock.advance(by: 31 * 86_400_000)
+        try await f.service.pruneExpired()
+        #expect(try await f.timeline(u[1]).isEmpty)
+        var empty = EndpointReader(try await f.service.openEndpoint(user: u[1], since: 2))
+        guard case .synced(let allPruned) = try await empty.next() else { Issue.record("no synced"); return }
+        #expect(String(decoding: allPruned, as: UTF8.self) == #"{"seq":4,"truncated":true}"#)
+        // And the next live entry follows it without a gap to fill.
+        try await f.send(u[0], to: u[1], "after pruning")
+        #expect(try await empty.nextTimeline().seq == 5)
     }
 }
