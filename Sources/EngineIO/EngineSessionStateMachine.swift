@@ -124,7 +124,7 @@ public struct EngineSessionStateMachine: Sendable {
                 return .rejectDuplicate(self.close(reason: .transportError, pollAnswer: [.close])!)
             }
             if !self.outbox.isEmpty {
-                return .respond(self.takeOutbox())
+                return .respond(self.takePollBatch())
             }
             polling.pollPending = true
             polling.pollDuringUpgrade = polling.upgrade != .none
@@ -162,7 +162,7 @@ public struct EngineSessionStateMachine: Sendable {
             guard polling.pollPending else { return .buffered }
             polling.pollPending = false
             self.state = .polling(polling)
-            return .completePoll(self.takeOutbox())
+            return .completePoll(self.takePollBatch())
         }
     }
 
@@ -260,6 +260,20 @@ public struct EngineSessionStateMachine: Sendable {
         self.outbox = []
         self.bufferedBytes = 0
         return CloseAction(reason: reason, completePoll: pollPending ? pollAnswer : nil)
+    }
+
+    /// At most this many packets answer one poll: python-engineio refuses a payload of more
+    /// (its `max_decode_packets`), and would reconnect for ever on a backlog. The rest wait for
+    /// the next poll, which a client sends as soon as it has the answer.
+    public static let maxPacketsPerPoll = 16
+
+    /// The outbox's first `maxPacketsPerPoll` packets, for a poll.
+    private mutating func takePollBatch() -> [EnginePacket] {
+        guard self.outbox.count > Self.maxPacketsPerPoll else { return self.takeOutbox() }
+        let batch = Array(self.outbox.prefix(Self.maxPacketsPerPoll))
+        self.outbox.removeFirst(Self.maxPacketsPerPoll)
+        self.bufferedBytes -= batch.reduce(0) { $0 + $1.byteCount }
+        return batch
     }
 
     /// Empties the outbox.

@@ -17,6 +17,21 @@ struct EngineSessionStateMachineTests {
         #expect(machine.send([self.hello]) == .completePoll([self.hello]))
     }
 
+    @Test func aPollTakesAtMostSixteenPackets() {
+        var machine = EngineSessionStateMachine(transport: .polling)
+        let packets = (0..<40).map { EnginePacket.message(.text(ByteBuffer(string: "m\($0)"))) }
+        #expect(machine.send(packets) == .buffered)
+        #expect(machine.pollRequested() == .respond(Array(packets[0..<16])))
+        #expect(machine.pollRequested() == .respond(Array(packets[16..<32])))
+        #expect(machine.bufferedBytes == packets[32...].reduce(0) { $0 + $1.byteCount })
+        #expect(machine.pollRequested() == .respond(Array(packets[32...])))
+        #expect(machine.bufferedBytes == 0)
+        #expect(machine.pollRequested() == .park)
+        // A parked poll, too, is answered with at most 16; the rest wait.
+        #expect(machine.send(packets) == .completePoll(Array(packets[0..<16])))
+        #expect(machine.pollRequested() == .respond(Array(packets[16..<32])))
+    }
+
     @Test func heartbeatPingsThenTimesOut() {
         var machine = EngineSessionStateMachine(transport: .webSocket)
         #expect(machine.heartbeatTimerFired() == .sendPing(.writeWebSocket([.ping(ByteBuffer())])))

@@ -359,6 +359,14 @@ def polling_transport(ctx):
     m = alice.send(to="bob", body="over long-polling")["message"]
     check(bob.expect("message")["id"] == m["id"], "delivered over polling")
     alice.expect("receipt", lambda p: p["status"] == "delivered")
+    # A backlog bigger than one poll may carry for python-engineio (16 packets): carol gets
+    # it all over polling, then synced.
+    ctx.token("carol")
+    sent = [alice.send(to="carol", body=f"backlog {i}")["message"]["id"] for i in range(40)]
+    carol = ctx.chat("carol", transports=("polling",))
+    got = [carol.expect("message", timeout=10)["id"] for _ in sent]
+    check(got == sent, "a 40-message backlog arrives in order over polling", got[:5])
+    synced(carol)
 
 
 @scenario
