@@ -76,7 +76,7 @@ extension ChatService {
         guard !ids.isEmpty else { return }
         let ts = clock()
         let entries = try await storage("markRead") {
-            try await store.markRead(reader: reader, conversation: conversation, ids: ids, at: ts) { _, readIDs in
+            try await store.markRead(reader: reader, conversation: conversation, ids: ids, at: ts, delivered: Self.deliveredReceipt(at: ts)) { _, readIDs in
                 JSONPayload.receipt(ReceiptEvent(conversation: conversation, ids: readIDs, by: reader, status: .read, ts: ts))
             }
         }

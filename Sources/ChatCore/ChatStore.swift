@@ -157,8 +157,11 @@ public protocol ChatStore: Sendable {
                            completion: @escaping @Sendable (Result<[TimelineEntry], any Error>) -> Void) async
     /// Marks messages of `conversation` with client ids `ids` and sent by others as read by
     /// `reader` (once each), resets the reader's unread count accordingly and appends one
-    /// `receipt((sender, newlyReadIds))` per sender.
-    func markRead(reader: UserID, conversation: ConversationID, ids: [String], at ts: Int64, receipt: @escaping PayloadEncoder<(UserID, [String])>) async throws -> [TimelineEntry]
+    /// `receipt((sender, newlyReadIds))` per sender. A message read before its delivery was
+    /// recorded (read before the ack came) is delivered now, and its `delivered` receipt goes
+    /// first, so a sender's receipts never go from read back to delivered.
+    func markRead(reader: UserID, conversation: ConversationID, ids: [String], at ts: Int64,
+                  delivered: @escaping PayloadEncoder<DeliveredMessages>, receipt: @escaping PayloadEncoder<(UserID, [String])>) async throws -> [TimelineEntry]
     /// Creates a group with its members and appends `event` to each member's timeline.
     func createGroup(_ group: Group, at ts: Int64, event: [UInt8]) async throws -> [TimelineEntry]
     /// Adds those of `members` not yet in the group (throws `notFound` if the group is unknown,

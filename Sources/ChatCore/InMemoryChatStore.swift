@@ -130,6 +130,7 @@ public actor InMemoryChatStore: ChatStore {
     }
 
     public func markRead(reader: UserID, conversation id: ConversationID, ids: [String], at ts: Int64,
+                         delivered: @escaping PayloadEncoder<DeliveredMessages>,
                          receipt: @escaping PayloadEncoder<(UserID, [String])>) throws -> [TimelineEntry] {
         guard let conversation = conversations[id], let memberIndex = conversation.memberIndex(reader) else { return [] }
         let wanted = Set(ids)
@@ -137,13 +138,18 @@ public actor InMemoryChatStore: ChatStore {
             wanted.contains($0.id) && $0.from != reader && conversation.read[$0.pos]?.contains(reader) != true
         }
         guard !newlyRead.isEmpty else { return [] }
+        let undelivered = newlyRead.filter { conversation.delivered[$0.pos]?.contains(reader) != true }
         update(id) { conversation in
             for message in newlyRead { conversation.read[message.pos, default: []].append(reader) }
+            for message in undelivered { conversation.delivered[message.pos, default: []].append(reader) }
             let lastRead = max(conversation.members[memberIndex].lastReadPos, newlyRead.map(\.pos).max()!)
             conversation.members[memberIndex].lastReadPos = lastRead
             conversation.members[memberIndex].unread = conversation.messages.dropFirst(Int(lastRead)).filter { $0.from != reader }.count
         }
-        return Dictionary(grouping: newlyRead, by: \.from).sorted { $0.key < $1.key }.map { sender, messages in
+        let deliveries = DeliveredMessages.grouping(undelivered, to: reader).map {
+            append(to: $0.sender, event: "receipt", payload: delivered($0), ts: ts, ref: nil)
+        }
+        return deliveries + Dictionary(grouping: newlyRead, by: \.from).sorted { $0.key < $1.key }.map { sender, messages in
             append(to: sender, event: "receipt", payload: receipt((sender, messages.map(\.id))), ts: ts, ref: nil)
         }
     }

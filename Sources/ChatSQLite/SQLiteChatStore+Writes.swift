@@ -184,6 +184,7 @@ extension SQLiteChatStore {
     }
 
     public func markRead(reader: UserID, conversation: ConversationID, ids: [String], at ts: Int64,
+                         delivered: @escaping PayloadEncoder<DeliveredMessages>,
                          receipt: @escaping PayloadEncoder<(UserID, [String])>) async throws -> [TimelineEntry] {
         try await writer.write { [memory] db in
             let cid = conversation.rawValue
@@ -204,10 +205,21 @@ extension SQLiteChatStore {
                     """), arguments: StatementArguments([cid] + ids + [reader.rawValue])).map { try $0.message() }
             }
             var newlyRead: [Message] = []
+            var newlyDelivered: [Message] = []
             for message in candidates {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO reads (conversation, pos, user, ts) VALUES (?, ?, ?, ?)").execute(
                                arguments: [cid, message.pos, reader.rawValue, ts])
-                if db.changesCount == 1 { newlyRead.append(message) }
+                guard db.changesCount == 1 else { continue }
+                newlyRead.append(message)
+                // Read before its ack came: delivered now (the ack will find it so and say nothing).
+                if message.group == nil {
+                    try db.cachedStatement(sql: "UPDATE messages SET delivered_at = ? WHERE conversation = ? AND pos = ? AND delivered_at IS NULL")
+                        .execute(arguments: [ts, cid, message.pos])
+                } else {
+                    try db.cachedStatement(sql: "INSERT OR IGNORE INTO deliveries (conversation, pos, user, ts) VALUES (?, ?, ?, ?)")
+                        .execute(arguments: [cid, message.pos, reader.rawValue, ts])
+                }
+                if db.changesCount == 1 { newlyDelivered.append(message) }
             }
             guard let highest = newlyRead.map(\.pos).max() else { return [] }
             // Recount from the new read position over the (conversation, pos) key: only unread messages are visited.
@@ -216,7 +228,10 @@ extension SQLiteChatStore {
                     unread = (SELECT COUNT(*) FROM messages WHERE conversation = ?2 AND pos > MAX(members.last_read_pos, ?1) AND sender != ?3)
                 WHERE conversation = ?2 AND user = ?3
                 """).execute(arguments: [highest, cid, reader.rawValue])
-            return try Dictionary(grouping: newlyRead, by: \.from).sorted { $0.key < $1.key }.map { sender, messages in
+            let deliveries = try DeliveredMessages.grouping(newlyDelivered, to: reader).map {
+                try Self.append(db, memory, to: $0.sender, event: "receipt", payload: delivered($0), ts: ts, message: nil)
+            }
+            return try deliveries + Dictionary(grouping: newlyRead, by: \.from).sorted { $0.key < $1.key }.map { sender, messages in
                 try Self.append(db, memory, to: sender, event: "receipt", payload: receipt((sender, messages.map(\.id))), ts: ts, message: nil)
             }
         }

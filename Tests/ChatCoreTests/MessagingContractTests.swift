@@ -161,8 +161,9 @@ import Testing
         let c1 = try await f.service.send(from: u[2], SendRequest(id: "c1", group: group.id, body: "4"))
         try await f.service.markRead(by: u[2], conversation: conversation, ids: [a1.id, a2.id, b1.id, c1.id])
         try await f.service.markRead(by: u[2], conversation: conversation, ids: [a1.id, a2.id]) // once per reader
-        let toAlice = try await f.events(u[0], "receipt")
-        let toBob = try await f.events(u[1], "receipt")
+        // Nobody acked: each reader's read delivers too (see readBeforeTheAckIsDeliveredFirst).
+        let toAlice = try await f.events(u[0], "receipt").filter { $0["status"] as? String == "read" }
+        let toBob = try await f.events(u[1], "receipt").filter { $0["status"] as? String == "read" }
         #expect(toAlice.count == 1 && toBob.count == 1)
         #expect(toAlice.first?["ids"] as? [String] == ["a1", "a2"])
         #expect(toAlice.first?["status"] as? String == "read")
@@ -173,6 +174,38 @@ import Testing
         await expectError(.tooLarge) {
             try await f.service.markRead(by: u[2], conversation: conversation, ids: (0...100).map { "x\($0)" })
         }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func readBeforeTheAckIsDeliveredFirst(kind: StoreKind) async throws {
+        let f = try Fixture(kind)
+        let u = try await f.users("alice", "bob", "carol")
+        let m1 = try await f.send(u[0], to: u[1], "one")
+        let m2 = try await f.send(u[0], to: u[1], "two")
+        // Bob reads both before his connection acked them: alice hears delivered, then read.
+        try await f.service.markRead(by: u[1], conversation: m1.conversation, ids: [m1.id, m2.id])
+        var receipts = try await f.events(u[0], "receipt")
+        #expect(receipts.map { $0["status"] as? String } == ["delivered", "read"])
+        #expect(receipts.map { $0["ids"] as? [String] } == [[m1.id, m2.id], [m1.id, m2.id]])
+        // The acks that come later find them delivered and say nothing more.
+        await f.service.acknowledge(user: u[1], seq: 1)
+        await f.service.acknowledge(user: u[1], seq: 2)
+        receipts = try await f.events(u[0], "receipt")
+        #expect(receipts.count == 2)
+        let page = try await f.service.history(of: m1.conversation, viewer: u[0], before: nil, limit: 10)
+        #expect(page.messages.map(\.delivered) == [[u[1]], [u[1]]] && page.messages.map(\.read) == [[u[1]], [u[1]]])
+
+        // In a group too, per reader; an acked message is not delivered twice.
+        let group = try await f.service.createGroup(by: u[0], name: "trio", members: [u[1], u[2]])
+        let g1 = try await f.service.send(from: u[0], SendRequest(id: "g1", group: group.id, body: "hi all"))
+        let carolSeq = try await f.timeline(u[2]).last!.seq
+        await f.service.acknowledge(user: u[2], seq: carolSeq)
+        let before = try await f.events(u[0], "receipt").count
+        try await f.service.markRead(by: u[1], conversation: .group(group.id), ids: [g1.id])
+        try await f.service.markRead(by: u[2], conversation: .group(group.id), ids: [g1.id])
+        let groupReceipts = try await f.events(u[0], "receipt").dropFirst(before)
+        #expect(groupReceipts.map { "\($0["status"] as? String ?? "")/\($0["by"] as? String ?? "")" }
+                == ["delivered/bob", "read/bob", "read/carol"])
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -214,7 +247,8 @@ import Testing
         let conversation = ConversationID.direct(u[0], u[1])
         var page = try await f.service.history(of: conversation, viewer: u[1], before: nil, limit: 2)
         #expect(page.messages.map(\.message.pos) == [4, 5] && page.hasMore)
-        #expect(page.messages.map(\.delivered) == [[], [u[1]]])
+        // m5 acked; m4 read (which delivers it), not acked.
+        #expect(page.messages.map(\.delivered) == [[u[1]], [u[1]]])
         #expect(page.messages.map(\.read) == [[u[1]], []])
         page = try await f.service.history(of: conversation, viewer: u[0], before: 4, limit: 2)
         #expect(page.messages.map(\.message.pos) == [2, 3] && page.hasMore)

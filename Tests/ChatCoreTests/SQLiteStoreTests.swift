@@ -78,10 +78,12 @@ import Testing
         }
         #expect(created.pos == 3 && newEntries.map(\.seq) == [4])
         // A group read still resolves its ids (the read lookup is partial now).
-        let read = try await store.markRead(reader: carol, conversation: .group(GroupID("g1")!), ids: ["g1"], at: 70) { sender, ids in
+        let read = try await store.markRead(reader: carol, conversation: .group(GroupID("g1")!), ids: ["g1"], at: 70,
+                                            delivered: { _ in Array("{}".utf8) }) { sender, ids in
             Array(#"{"ids":["\#(ids.joined())"],"to":"\#(sender)"}"#.utf8)
         }
-        #expect(read.map(\.user) == [alice])
+        // Carol had not acked it: delivered, then read, both to alice.
+        #expect(read.map(\.user) == [alice, alice])
     }
 }
 
