@@ -183,7 +183,11 @@ public actor InMemoryChatStore: ChatStore {
     public func removeMember(_ member: UserID, from groupID: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) throws -> [TimelineEntry] {
         let id = ConversationID.group(groupID)
         guard let index = conversations[id]?.memberIndex(member) else { throw ChatError.notFound("not a member") }
-        update(id) { _ = $0.members.remove(at: index) }
+        update(id) { conversation in
+            _ = conversation.members.remove(at: index)
+            // An owner who leaves hands the group to the longest-standing member.
+            if conversation.owner == member, let heir = conversation.members.first { conversation.owner = heir.user }
+        }
         accounts[member]?.conversations.remove(id)
         let group = group(groupID)!
         let payload = event(group)

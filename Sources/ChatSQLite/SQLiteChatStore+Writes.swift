@@ -275,9 +275,14 @@ extension SQLiteChatStore {
 
     public func removeMember(_ member: UserID, from groupID: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
         try await writer.write { [memory] db in
-            try db.cachedStatement(sql: "DELETE FROM members WHERE conversation = ? AND user = ?").execute(
-                           arguments: [ConversationID.group(groupID).rawValue, member.rawValue])
-            guard db.changesCount == 1, let group = try Self.group(groupID, db) else { throw ChatError.notFound("not a member") }
+            let cid = ConversationID.group(groupID).rawValue
+            try db.cachedStatement(sql: "DELETE FROM members WHERE conversation = ? AND user = ?").execute(arguments: [cid, member.rawValue])
+            guard db.changesCount == 1, var group = try Self.group(groupID, db) else { throw ChatError.notFound("not a member") }
+            // An owner who leaves hands the group to the longest-standing member.
+            if group.owner == member, let heir = group.members.first {
+                try db.cachedStatement(sql: "UPDATE conversations SET owner = ? WHERE id = ?").execute(arguments: [heir.rawValue, cid])
+                group.owner = heir
+            }
             let payload = event(group)
             return try (group.members + [member]).map { try Self.append(db, memory, to: $0, event: "group", payload: payload, ts: ts, message: nil) }
         }

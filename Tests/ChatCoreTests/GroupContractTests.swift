@@ -50,6 +50,15 @@ import Testing
         await expectError(.notFound) { try await f.service.history(of: .group(group.id), viewer: carol, before: nil, limit: 10) }
         await expectError(.notFound) { try await f.service.removeMember(by: alice, group: group.id, member: erin) }
         #expect(try await f.service.conversations(of: carol).isEmpty)
+
+        // The owner leaving hands the group to the longest-standing member, who may then remove.
+        try await f.service.invite(by: bob, group: group.id, members: [carol])
+        try await f.service.removeMember(by: alice, group: group.id, member: alice)
+        let handed = try await f.service.group(group.id, viewer: bob)
+        #expect(handed.owner == bob && handed.members == [bob, carol])
+        #expect(((try await f.events(carol, "group").last)?["group"] as? [String: Any])?["owner"] as? String == "bob")
+        try await f.service.removeMember(by: bob, group: group.id, member: carol)
+        #expect(try await f.service.group(group.id, viewer: bob).members == [bob])
     }
 
     @Test(arguments: StoreKind.allCases)
