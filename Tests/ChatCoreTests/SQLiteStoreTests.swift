@@ -165,18 +165,22 @@ import Testing
         let store = try SQLiteChatStore(path: folder.appendingPathComponent("chat.sqlite").path, restartFrames: 8, observer: observer)
         batches.withLock { $0 = [] } // the migration's
 
-        // One operation holds the writer; three queue behind it and commit together.
+        // One operation holds the writer until the test lets go, 200 ms after three more queued
+        // behind it (however late this task runs on a busy box); those three commit together.
         let done = AsyncStream.makeStream(of: Void.self)
         let holding = Atomic<Bool>(false)
+        let release = DispatchSemaphore(value: 0)
         store.writer.submit({ _ in
             holding.store(true, ordering: .sequentiallyConsistent)
-            Thread.sleep(forTimeInterval: 0.2)
+            release.wait()
         }, completion: { _ in done.continuation.yield() })
         while !holding.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(1)) }
         for i in 0..<3 {
             store.writer.submit({ db in try db.execute(sql: "INSERT INTO users (id, name, created_at) VALUES (?, 'Q', 1)", arguments: ["q\(i)"]) },
                                 completion: { _ in done.continuation.yield() })
         }
+        try await Task.sleep(for: .milliseconds(200))
+        release.signal()
         var iterator = done.stream.makeAsyncIterator()
         for _ in 0..<4 { await iterator.next() }
         // Alone in its batch, a failing operation fails by itself (the batch did not fail as a
