@@ -38,8 +38,8 @@ public func buildApplication(
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: CORSPolicyMiddleware(policy: originPolicy(configuration.corsOrigins)))
-    router.add(middleware: APIErrorMiddleware())
     router.add(middleware: HardeningMiddleware())
+    router.add(middleware: APIErrorMiddleware())
     if let publicDirectory = configuration.publicDirectory ?? locatePublicDirectory() {
         router.add(middleware: FileMiddleware(publicDirectory, searchForIndexHtml: true, logger: logger))
     } else {

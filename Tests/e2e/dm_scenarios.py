@@ -544,6 +544,9 @@ def operational_endpoints(ctx):
     check(page.status_code == 200 and page.headers.get("X-Content-Type-Options") == "nosniff", "files say nosniff", dict(page.headers))
     policy = page.headers.get("Content-Security-Policy", "")
     check("default-src 'self'" in policy and "frame-ancestors 'none'" in policy, "and carry a content security policy", policy)
+    denied = requests.get(ctx.url + "/api/v1/me", timeout=5)
+    check(denied.status_code == 401 and denied.headers.get("X-Content-Type-Options") == "nosniff"
+          and "Content-Security-Policy" in denied.headers, "error answers carry both too", denied.status_code, dict(denied.headers))
     # A NUL would end the file name but not the extension the type is guessed from.
     r = requests.get(ctx.url + "/js/api.js%00.html", timeout=5)
     check(r.status_code == 400 and r.json()["error"]["code"] == "bad_request", "a path with %00 is refused", r.status_code, r.text[:200])

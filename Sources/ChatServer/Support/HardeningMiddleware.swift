@@ -1,7 +1,8 @@
 import Foundation
 import Hummingbird
 
-/// What every answer gets for browsers' sake, and paths no file may have:
+/// What every answer, error answers included, gets for browsers' sake, and paths no file may
+/// have (runs outside `APIErrorMiddleware`):
 /// - a path that decodes to a NUL is refused (`/app.js%00.html` would be served as the file
 ///   before the NUL, with the type of the name after it);
 /// - `X-Content-Type-Options: nosniff`, so browsers do not guess content types;
@@ -12,10 +13,17 @@ struct HardeningMiddleware<Context: RequestContext>: RouterMiddleware {
     private static var contentSecurityPolicy: HTTPFields.Element.Name { .init("Content-Security-Policy")! }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
         if request.uri.path.contains("%00") || request.uri.path.removingPercentEncoding?.utf8.contains(0) == true {
-            throw APIError.badRequest("the path must not contain U+0000")
+            response = try APIError.badRequest("the path must not contain U+0000").response(from: request, context: context)
+        } else {
+            do {
+                response = try await next(request, context)
+            } catch let error as any HTTPResponseError {
+                // Error answers too (`APIErrorMiddleware`, inside this one, made them `APIError`s).
+                response = try error.response(from: request, context: context)
+            }
         }
-        var response = try await next(request, context)
         response.headers[Self.contentTypeOptions] = "nosniff"
         response.headers[Self.contentSecurityPolicy] = Self.policy(host: request.head.authority)
         return response
