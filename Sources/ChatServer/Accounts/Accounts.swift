@@ -93,10 +93,12 @@ struct Accounts: Sendable {
     /// The lengths, in UTF-8 bytes, a password may have (bcrypt uses the first 72).
     static let passwordLengths = 8...72
 
-    /// The user a bearer token belongs to, or nil when it is unknown, revoked or expired.
-    func user(forToken token: String) async throws -> UserID? {
+    /// The user a bearer token belongs to and the token's hash (the key of its socket set and
+    /// of its revocation), or nil when it is unknown, revoked or expired.
+    func user(forToken token: String) async throws -> (user: UserID, tokenHash: String)? {
         guard !token.isEmpty, token.utf8.count <= 256 else { return nil }
-        return try await chat.user(forTokenHash: Self.tokenHash(token))
+        let hash = Self.tokenHash(token)
+        return try await chat.user(forTokenHash: hash).map { ($0, hash) }
     }
 
     /// Revokes the token with this hash, and disconnects the sockets opened with it.

@@ -14,12 +14,12 @@ struct TokenAuthenticator: RouterMiddleware {
             throw APIError.unauthorized("Authorization must be 'Bearer <token>'")
         }
         let token = String(parts[1])
-        guard let user = try await accounts.user(forToken: token) else {
+        guard let found = try await accounts.user(forToken: token) else {
             throw APIError.unauthorized("invalid, expired or revoked token")
         }
         var context = context
-        context.user = user
-        context.tokenHash = Accounts.tokenHash(token)
+        context.user = found.user
+        context.tokenHash = found.tokenHash
         return try await next(request, context)
     }
 }

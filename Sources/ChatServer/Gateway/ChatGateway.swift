@@ -69,8 +69,8 @@ final class ChatGateway: Sendable {
     private func authenticate(_ auth: JSONValue?) async throws -> (UserID, tokenHash: String?) {
         let refused = ConnectError(message: "unauthorized")
         if let token = auth?["token"]?.stringValue {
-            guard let user = try? await accounts.user(forToken: token) else { throw refused }
-            return (user, Accounts.tokenHash(token))
+            guard let found = try? await accounts.user(forToken: token) else { throw refused }
+            return (found.user, found.tokenHash)
         }
         if configuration.auth == .open, let raw = auth?["user"]?.stringValue, let id = UserID(raw) {
             guard let user = try? await chat.ensureUser(id: id) else { throw refused }
