@@ -28,12 +28,8 @@ final class ConcurrencyLimit: Sendable {
 
     /// Runs `body` once fewer than `limit` others run.
     func run<T>(_ body: () async throws -> T) async rethrows -> T {
-        await self.acquire()
-        defer {
-            self.finished.add(1, ordering: .relaxed)
-            self.release()
-        }
-        return try await body()
+        // Never refused with no bound on the waiters.
+        try await self.run(waitingAtMost: .max, body)!
     }
 
     /// As `run`, but nil at once, without running `body`, when `maxWaiting` others wait already.
@@ -64,10 +60,6 @@ final class ConcurrencyLimit: Sendable {
             case .queued: break
             }
         }
-    }
-
-    private func acquire() async {
-        _ = await self.acquire(waitingAtMost: .max)
     }
 
     private func release() {
