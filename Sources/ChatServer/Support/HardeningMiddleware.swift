@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 
 /// What every answer, error answers included, gets for browsers' sake, and paths no file may
@@ -9,12 +8,10 @@ import Hummingbird
 /// - a Content-Security-Policy allowing only this origin's scripts, styles and connections
 ///   (the web client builds its DOM with text nodes; this is the second line if that slips).
 struct HardeningMiddleware<Context: RequestContext>: RouterMiddleware {
-    private static var contentTypeOptions: HTTPFields.Element.Name { .init("X-Content-Type-Options")! }
-    private static var contentSecurityPolicy: HTTPFields.Element.Name { .init("Content-Security-Policy")! }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
-        if request.uri.path.contains("%00") || request.uri.path.removingPercentEncoding?.utf8.contains(0) == true {
+        // The HTTP parser refuses a raw NUL in the request line, so only its escape can bring one.
+        if request.uri.path.contains("%00") {
             response = try APIError.badRequest("the path must not contain U+0000").response(from: request, context: context)
         } else {
             do {
@@ -24,8 +21,8 @@ struct HardeningMiddleware<Context: RequestContext>: RouterMiddleware {
                 response = try error.response(from: request, context: context)
             }
         }
-        response.headers[Self.contentTypeOptions] = "nosniff"
-        response.headers[Self.contentSecurityPolicy] = Self.policy(host: request.head.authority)
+        response.headers[HardeningHeaders.contentTypeOptions] = "nosniff"
+        response.headers[HardeningHeaders.contentSecurityPolicy] = Self.policy(host: request.head.authority)
         return response
     }
 
@@ -40,4 +37,10 @@ struct HardeningMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         return "default-src 'self'; connect-src \(connect); img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     }
+}
+
+/// The header names, made once (a generic type has no stored statics).
+private enum HardeningHeaders {
+    static let contentTypeOptions = HTTPFields.Element.Name("X-Content-Type-Options")!
+    static let contentSecurityPolicy = HTTPFields.Element.Name("Content-Security-Policy")!
 }
