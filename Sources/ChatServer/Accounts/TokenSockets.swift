@@ -10,9 +10,6 @@ import Synchronization
 final class TokenSockets: Sendable {
     private let sockets = Mutex<[String: Set<Socket>]>([:])
 
-    /// How many tokens have live sockets (tests).
-    var tokenCount: Int { sockets.withLock { $0.count } }
-
     func add(_ socket: Socket, tokenHash: String) {
         sockets.withLock { _ = $0[tokenHash, default: []].insert(socket) }
     }
