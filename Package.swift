@@ -158,5 +158,10 @@ let package = Package(
             dependencies: ["webchat", "ChatServer", .product(name: "Configuration", package: "swift-configuration")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "WebChatBenchTests",
+            dependencies: ["webchat-bench", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

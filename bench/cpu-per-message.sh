@@ -8,13 +8,14 @@
 #   SCHED=1  also prints, per thread group of both processes, the share of wall time each spent
 #            running and runnable but waiting for a core (/proc/…/schedstat), sampled for
 #            SCHED_SECONDS (default 4) from 3 s into the run: run the bench for at least 8 s.
+#   SERVER=path, BENCH=path  other binaries than .build/release's (A/B runs of two builds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d)
 ulimit -n "$(ulimit -Hn)"
 # A port the kernel says is free (a random one could be a client's ephemeral port).
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$root/.build/release/webchat" --port $port --auth open --store "sqlite:$dir/webchat.sqlite" \
+"${SERVER:-$root/.build/release/webchat}" --port $port --auth open --store "sqlite:$dir/webchat.sqlite" \
   --rate-burst 1000000 --rate-per-second 1000000 --log-level warning > "$dir/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
@@ -40,7 +41,7 @@ open(sys.argv[1], "w").write(str(child))
 _, status, usage = os.wait4(child, 0)
 open(sys.argv[2], "w").write(str(usage.ru_utime + usage.ru_stime))
 sys.exit(os.waitstatus_to_exitcode(status))
-' "$dir/bench.pid" "$dir/bench.cpu" "$root/.build/release/webchat-bench" direct --url "http://127.0.0.1:$port" \
+' "$dir/bench.pid" "$dir/bench.cpu" "${BENCH:-$root/.build/release/webchat-bench}" direct --url "http://127.0.0.1:$port" \
   --json "$dir/out.json" "$@" > /dev/null 2>"$dir/bench.err" &
 runner=$!
 if [ "${SCHED:-0}" = 1 ]; then

@@ -66,23 +66,48 @@ func runTag() -> String {
     return String((0..<6).map { _ in letters.randomElement()! })
 }
 
-/// A message body of about `size` bytes that starts with the send time.
-func timedBody(size: Int, at nanos: UInt64) -> String {
-    let stamp = String(nanos) + ":"
-    return stamp.count >= size ? stamp : stamp + String(repeating: "x", count: size - stamp.count)
+extension ByteBuffer {
+    /// Writes `value` in decimal ASCII.
+    mutating func writeDecimal(_ value: UInt64) {
+        var digits: (UInt64, Int) = (1, 1)
+        while digits.1 < 20, value / digits.0 >= 10 { digits = (digits.0 * 10, digits.1 + 1) }
+        var rest = value
+        var scale = digits.0
+        while scale > 0 {
+            writeInteger(UInt8(ascii: "0") + UInt8(rest / scale))
+            rest %= scale
+            scale /= 10
+        }
+    }
 }
 
 extension SocketIOClient {
-    /// Emits a chat `message` (with ack) to `target` ("to" or "group" → `id`), its body
-    /// stamped with the send time, and counts it as sent.
-    func sendTimedMessage(id: String, target: (key: String, id: String), size: Int, stats: BenchStats) {
-        let body = timedBody(size: size, at: BenchStats.now())
-        emit("message", argumentJSON: "{\"id\":\"\(id)\",\"\(target.key)\":\"\(target.id)\",\"body\":\"\(body)\"}", withAck: true)
+    /// Emits a chat `message` (with ack) `{"id","to" or "group","body"}` with the id
+    /// `<idPrefix><number>` and a body of about `size` bytes that starts with the send time
+    /// (`<monotonic nanoseconds>:xxx…`), and counts it as sent. Written straight into the
+    /// frame's buffer: the load generator shares the box with the server it measures.
+    func sendTimedMessage(idPrefix: String, number: Int, target: (key: StaticString, id: String), size: Int, stats: BenchStats) {
+        emit(capacity: idPrefix.utf8.count + target.id.utf8.count + size + 64) { buffer in
+            buffer.writeStaticString("[\"message\",{\"id\":\"")
+            buffer.writeString(idPrefix)
+            buffer.writeDecimal(UInt64(number))
+            buffer.writeStaticString("\",\"")
+            buffer.writeStaticString(target.key)
+            buffer.writeStaticString("\":\"")
+            buffer.writeString(target.id)
+            buffer.writeStaticString("\",\"body\":\"")
+            let start = buffer.writerIndex
+            buffer.writeDecimal(BenchStats.now())
+            buffer.writeInteger(UInt8(ascii: ":"))
+            let stamp = buffer.writerIndex - start
+            if stamp < size { buffer.writeRepeatingByte(UInt8(ascii: "x"), count: size - stamp) }
+            buffer.writeStaticString("\"}]")
+        }
         stats.sent.add(1, ordering: .relaxed)
     }
 }
 
-/// The send time at the start of a body made by `timedBody`.
+/// The send time at the start of a body sent by `sendTimedMessage`.
 func sentTime(ofBody body: String?) -> UInt64? {
     guard let body, let colon = body.firstIndex(of: ":") else { return nil }
     return UInt64(body[..<colon])

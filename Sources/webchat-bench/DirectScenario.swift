@@ -75,6 +75,8 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
     let stats: BenchStats
     let recipient: String
     let id: String
+    /// Message ids are `<id>m<count>`.
+    let messageIDPrefix: String
     let window: Int
     let size: Int
     let perSecond: Double?
@@ -95,6 +97,7 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
         self.stats = stats
         self.recipient = recipient
         self.id = id
+        self.messageIDPrefix = id + "m"
         self.window = window
         self.size = size
         self.perSecond = perSecond
@@ -128,7 +131,7 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
         guard let sender else { return }
         count += 1
         inFlight += 1
-        sender.sendTimedMessage(id: "\(id)m\(count)", target: ("to", recipient), size: size, stats: stats)
+        sender.sendTimedMessage(idPrefix: messageIDPrefix, number: count, target: ("to", recipient), size: size, stats: stats)
     }
 
     func clientConnected(_ client: SocketIOClient) {
@@ -140,13 +143,7 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
         if let ackID { client.ack(ackID) }
         switch name {
         case "message" where client.index == 1:
-            if let sentAt = sentTime(ofBody: arguments.first?["body"]?.stringValue) {
-                stats.recordLatency(sentAt: sentAt)
-                stats.delivered.add(1, ordering: .relaxed)
-                inFlight -= 1
-                // The next messages go out together once this read is handled (one syscall).
-                if running && perSecond == nil { owed += 1 }
-            }
+            if let sentAt = sentTime(ofBody: arguments.first?["body"]?.stringValue) { received(sentAt: sentAt) }
         case "receipt":
             receipts += 1
         case "synced":
@@ -154,6 +151,43 @@ final class DirectPair: SocketIOClientDelegate, @unchecked Sendable {
         default:
             break
         }
+    }
+
+    /// The hot packets without a decode: the recipient's `message` (its body's send time), the
+    /// sender's `receipt`s and successful acks. Anything else, or anything unexpected in these,
+    /// goes to the decoding handlers above and below.
+    func client(_ client: SocketIOClient, raw packet: RawPacket) -> Bool {
+        let json = packet.json
+        switch packet.kind {
+        case .event:
+            guard let elements = json.elements(of: json.whole, upTo: 2), elements.count == 2 else { return false }
+            if client.index == 1, json.isString(elements[0], equalTo: "message") {
+                guard let body = json.member("body", of: elements[1]), let sentAt = json.leadingNumber(ofString: body) else { return false }
+                if let ackID = packet.ackID { client.ack(ackID) }
+                received(sentAt: sentAt)
+                return true
+            }
+            if json.isString(elements[0], equalTo: "receipt") {
+                if let ackID = packet.ackID { client.ack(ackID) }
+                receipts += 1
+                return true
+            }
+            return false
+        case .ack:
+            guard let first = json.elements(of: json.whole, upTo: 1)?.first, let ok = json.member("ok", of: first), json.isTrue(ok) else {
+                return false
+            }
+            stats.acked.add(1, ordering: .relaxed)
+            return true
+        }
+    }
+
+    private func received(sentAt: UInt64) {
+        stats.recordLatency(sentAt: sentAt)
+        stats.delivered.add(1, ordering: .relaxed)
+        inFlight -= 1
+        // The next messages go out together once this read is handled (one syscall).
+        if running && perSecond == nil { owed += 1 }
     }
 
     func client(_ client: SocketIOClient, ack id: Int, arguments: [JSONValue]) {

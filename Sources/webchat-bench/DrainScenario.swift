@@ -84,7 +84,7 @@ final class DrainClients: SocketIOClientDelegate, @unchecked Sendable {
         while inFlight < window, count < total {
             count += 1
             inFlight += 1
-            client.sendTimedMessage(id: "\(tag)m\(count)", target: ("to", recipient), size: size, stats: stats)
+            client.sendTimedMessage(idPrefix: tag + "m", number: count, target: ("to", recipient), size: size, stats: stats)
         }
     }
 

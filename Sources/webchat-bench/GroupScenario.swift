@@ -101,9 +101,9 @@ final class GroupFanout: SocketIOClientDelegate, Sendable {
     private func send(_ client: SocketIOClient) {
         guard running.load(ordering: .relaxed), let group = groupID.withLockedValue({ $0 }) else { return }
         let n = counters.withLockedValue { $0[client.index] += 1; return $0[client.index] }
-        let id = "\(tag)k\(client.index)n\(n)"
-        pending.withLockedValue { $0[id] = members - 1 }
-        client.sendTimedMessage(id: id, target: ("group", group), size: size, stats: stats)
+        let prefix = "\(tag)k\(client.index)n"
+        pending.withLockedValue { $0[prefix + String(n)] = members - 1 }
+        client.sendTimedMessage(idPrefix: prefix, number: n, target: ("group", group), size: size, stats: stats)
     }
 
     func clientConnected(_ client: SocketIOClient) {

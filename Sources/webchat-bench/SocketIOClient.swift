@@ -16,10 +16,23 @@ protocol SocketIOClientDelegate: AnyObject {
     func clientClosed(_ client: SocketIOClient, error: String?)
     /// The events of one socket read were handed over (a moment to write what they caused).
     func clientReadComplete(_ client: SocketIOClient)
+    /// An event or ack offered before it is decoded: true when the delegate handled it from the
+    /// raw JSON; false has it decoded and delivered to the methods above.
+    func client(_ client: SocketIOClient, raw packet: RawPacket) -> Bool
 }
 
 extension SocketIOClientDelegate {
     func clientReadComplete(_ client: SocketIOClient) {}
+    func client(_ client: SocketIOClient, raw packet: RawPacket) -> Bool { false }
+}
+
+/// A Socket.IO event or ack of the main namespace, undecoded (see `RawJSON`).
+struct RawPacket {
+    enum Kind { case event, ack }
+    let kind: Kind
+    let ackID: Int?
+    /// The packet's data: `["name", arguments...]` for an event, `[arguments...]` for an ack.
+    let json: RawJSON
 }
 
 /// One Socket.IO v5 client over a direct Engine.IO v4 WebSocket, as a NIO handler.
@@ -167,6 +180,7 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func handleSocketIOPacket(_ payload: ByteBuffer) {
+        if isConnected, let delegate, offerRaw(payload, to: delegate) { return }
         let packet: SocketIOPacket
         do {
             packet = try SocketIOPacket.decode(payload, maxAttachments: 0)
@@ -193,6 +207,43 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
         default:
             break
         }
+    }
+
+    /// Offers an event or ack of the main namespace to the delegate's raw handler; false for
+    /// anything else (other packets, namespaces, binary) or what the delegate leaves alone.
+    private func offerRaw(_ payload: ByteBuffer, to delegate: any SocketIOClientDelegate) -> Bool {
+        payload.withUnsafeReadableBytes { bytes in
+            guard let type = bytes.first else { return false }
+            let kind: RawPacket.Kind
+            switch type {
+            case UInt8(ascii: "2"): kind = .event
+            case UInt8(ascii: "3"): kind = .ack
+            default: return false
+            }
+            var index = 1
+            var ackID: Int?
+            while index < bytes.count, index < 18, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                ackID = (ackID ?? 0) * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+            }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return false }
+            let json = RawJSON(bytes: UnsafeRawBufferPointer(rebasing: bytes[index...]))
+            return delegate.client(self, raw: RawPacket(kind: kind, ackID: ackID, json: json))
+        }
+    }
+
+    /// Emits an event with an ack whose JSON array `[name, arguments...]` `writeArray` writes
+    /// straight into the frame's buffer (no intermediate strings); returns the ack id.
+    @discardableResult
+    func emit(capacity: Int, writeArray: (inout ByteBuffer) -> Void) -> Int? {
+        guard let context else { return nil }
+        var buffer = context.channel.allocator.buffer(capacity: capacity + 24)
+        buffer.writeStaticString("42")
+        nextAckID += 1
+        buffer.writeDecimal(UInt64(nextAckID))
+        writeArray(&buffer)
+        send(buffer, opcode: .text)
+        return nextAckID
     }
 
     /// Emits `[name, argumentJSON]`; returns the ack id when `withAck`.
