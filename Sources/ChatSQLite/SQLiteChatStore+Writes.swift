@@ -39,8 +39,8 @@ extension SQLiteChatStore {
         let message: Message
         if let to = draft.to {
             // The recipient's seq (nil: unknown user) and the conversation's pos come from the
-            // writer's counters (`WriterMemory`); a new conversation's row is created; one
-            // statement creates or bumps both members.
+            // writer's counters (`WriterMemory`); a new conversation's row is created, and its
+            // members' rows with it (`bumpMembers`).
             guard let seq = try memory.nextSeq(db, of: to.rawValue) else { throw ChatError.notFound("no such user") }
             if !memory.knows(conversation) {
                 var create = try FastStatement(db, "INSERT INTO conversations (id) VALUES (?) ON CONFLICT (id) DO NOTHING")
@@ -48,16 +48,7 @@ extension SQLiteChatStore {
                 try create.execute()
             }
             pos = try memory.nextPosition(db, in: conversation)
-            // The sender's row first, so a new conversation's members keep the join order (rowid).
-            var bump = try FastStatement(db, """
-                INSERT OR FAIL INTO members (conversation, user, updated_at, unread) VALUES (?1, ?2, ?4, 0), (?1, ?3, ?4, 1)
-                ON CONFLICT (conversation, user) DO UPDATE SET updated_at = excluded.updated_at, unread = unread + excluded.unread
-                """)
-            bump.bind(conversation)
-            bump.bind(draft.from.rawValue)
-            bump.bind(to.rawValue)
-            bump.bind(draft.ts)
-            try bump.execute()
+            try bumpMembers(db, of: conversation, from: draft.from.rawValue, to: to.rawValue, at: draft.ts)
             message = draft.message(pos: pos)
             try insert(db, message)
             let rowid = db.lastInsertedRowID
@@ -85,6 +76,30 @@ extension SQLiteChatStore {
             for entry in entries { memory.remember(delivery, of: entry.user.rawValue, seq: entry.seq) }
         }
         return .created(message, entries)
+    }
+
+    /// Bumps both members of a direct conversation for a message from `from` to `to`: their
+    /// `updated_at`, and the recipient's `unread`. Usually both rows are there and a plain update
+    /// of the two does it, about half of what an upsert costs SQLite (which attempts an insert per
+    /// row and is refused first). Rows it did not find (a new conversation) are inserted with the
+    /// values the update would have given them, the sender's first, so that a new conversation's
+    /// members keep the join order (rowid).
+    private static func bumpMembers(_ db: Database, of conversation: String, from: String, to: String, at ts: Int64) throws {
+        var update = try FastStatement(db, "UPDATE OR FAIL members SET updated_at = ?1, unread = unread + (user = ?2) WHERE conversation = ?3")
+        update.bind(ts)
+        update.bind(to)
+        update.bind(conversation)
+        try update.execute()
+        if db.changesCount == 2 { return }
+        var insert = try FastStatement(db, """
+            INSERT OR FAIL INTO members (conversation, user, updated_at, unread) VALUES (?1, ?2, ?4, 0), (?1, ?3, ?4, 1)
+            ON CONFLICT (conversation, user) DO NOTHING
+            """)
+        insert.bind(conversation)
+        insert.bind(from)
+        insert.bind(to)
+        insert.bind(ts)
+        try insert.execute()
     }
 
     private static let messageBySenderAndID = "SELECT \(FastStatement.Columns.messageColumns()) FROM messages WHERE sender = ? AND client_id = ?"
