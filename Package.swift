@@ -69,10 +69,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // sqlite3_config, which Swift cannot call (it is variadic); see SQLiteChatStore.init.
+        .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "ChatSQLite",
             dependencies: [
                 "ChatCore",
+                "CSQLiteTuning",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import CSQLiteTuning
 import ChatCore
 import Foundation
 import GRDB
@@ -40,6 +41,10 @@ public final class SQLiteChatStore: ImmediateSubmitting {
     /// How many checkpoints ran (tests check that commits cause them and idleness does not).
     var checkpoints: Int { checkpointCount.value.load(ordering: .relaxed) }
     static let checkpointInterval = Duration.milliseconds(50)
+    /// SQLite in multi-thread mode without memory statistics (`webchat_sqlite_tune`), set once
+    /// per process before the first connection opens: 2-3% of the server's CPU at peak went to
+    /// the mutexes of the defaults. How many settings took (0 if SQLite was initialized first).
+    static let tuning: Int = Int(webchat_sqlite_tune())
     private let catchUpCount = CheckpointCount()
     /// How many catch-up checkpoints ran on the writer (tests check that a long WAL causes them).
     var catchUpCheckpoints: Int { catchUpCount.value.load(ordering: .relaxed) }
@@ -52,6 +57,7 @@ public final class SQLiteChatStore: ImmediateSubmitting {
                 observer: SQLiteStoreObserver? = nil) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        if Self.tuning < 2 { logger.debug("SQLite was initialized before the store: its default threading and memory statistics stay") }
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
