@@ -64,6 +64,16 @@ import Testing
 }
 
 @Suite struct HandWrittenPayloadTests {
+    @Test("strings: escapes at either end, between runs, and none at all")
+    func strings() {
+        let cases = ["": #""""#, "\"": #""\"""#, "a\n": #""a\n""#, "\u{01}xé\\": #""\u0001xé\\""#, "plain text": #""plain text""#]
+        for (string, expected) in cases {
+            var out: [UInt8] = []
+            JSONPayload.writeString(string, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == expected)
+        }
+    }
+
     @Test func messageAndReceiptMatchTheEncoder() throws {
         let odd = "q\"u\\o/te\n\t\r\u{01}\u{1F}é😀"
         let messages = [
