@@ -149,7 +149,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", "socketio-conformance", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SocketIOTests", dependencies: ["SocketIO", "EngineIO", "socketio-conformance", "TestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(
             name: "ChatCoreTests",
             dependencies: ["ChatCore", "ChatSQLite", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],

@@ -33,15 +33,16 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// The endpoints, asked in turn for each WebSocket upgrade.
     let servers: [EngineIOServer]
     let http1: HTTP1Channel.Configuration
+    /// How long a new connection may take to send its first request head.
+    let firstHeadTimeout: TimeAmount
 
-    init(responder: @escaping HTTPChannelHandler.Responder, servers: [EngineIOServer], http1: HTTP1Channel.Configuration) {
+    init(responder: @escaping HTTPChannelHandler.Responder, servers: [EngineIOServer], http1: HTTP1Channel.Configuration,
+         firstHeadTimeout: TimeAmount) {
         self.responder = Self.redirectingLateUpgrades(responder)
         self.servers = servers
         self.http1 = http1
+        self.firstHeadTimeout = firstHeadTimeout
     }
-
-    /// How long a new connection may take to send its first request head.
-    static let firstHeadTimeout = TimeAmount.seconds(30)
 
     /// Receive buffers start at 512 bytes instead of NIO's 2,048 and grow with what arrives. Every
     /// channel keeps its last receive buffer for reuse, so on an idle WebSocket this is most of
@@ -111,7 +112,7 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.addHandler(parseErrors)
             // A connection that has not sent a whole first request head by then is closed
             // (a client trickling a header a byte at a time would otherwise hold it for ever).
-            let headTimeout = channel.eventLoop.scheduleTask(in: Self.firstHeadTimeout) { channel.close(promise: nil) }
+            let headTimeout = channel.eventLoop.scheduleTask(in: self.firstHeadTimeout) { channel.close(promise: nil) }
             result.whenComplete { _ in
                 headTimeout.cancel()
                 parseErrors.firstRequestDone = true
@@ -175,18 +176,24 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
 }
 
 extension EngineIOServer {
+    /// How long a new connection may take to send its whole first request head before it is
+    /// closed (a client trickling a header a byte at a time would otherwise hold it for ever).
+    public static let defaultFirstHeadTimeout = TimeAmount.seconds(30)
+
     /// A ready-made server builder for apps whose only WebSocket endpoint is this one: HTTP/1 through
     /// the router, and the WebSocket transport in channel handlers (no task per idle connection).
-    public func httpServerBuilder(http1: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
-        Self.httpServerBuilder(for: [self], http1: http1)
+    public func httpServerBuilder(http1: HTTP1Channel.Configuration = .init(),
+                                  firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout) -> HTTPServerBuilder {
+        Self.httpServerBuilder(for: [self], http1: http1, firstHeadTimeout: firstHeadTimeout)
     }
 
     /// A server builder for several Engine.IO endpoints (on different paths) on one server: each
     /// WebSocket upgrade goes to the first endpoint whose path it asks for; others are refused.
-    public static func httpServerBuilder(for endpoints: [EngineIOServer], http1: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+    public static func httpServerBuilder(for endpoints: [EngineIOServer], http1: HTTP1Channel.Configuration = .init(),
+                                         firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout) -> HTTPServerBuilder {
         precondition(!endpoints.isEmpty, "no Engine.IO endpoint")
         return HTTPServerBuilder { responder in
-            EngineIOChildChannel(responder: responder, servers: endpoints, http1: http1)
+            EngineIOChildChannel(responder: responder, servers: endpoints, http1: http1, firstHeadTimeout: firstHeadTimeout)
         }
     }
 }

@@ -15,6 +15,7 @@ import SocketIO
 func buildConformanceApplication(
     configuration: ApplicationConfiguration,
     logger: Logger,
+    firstHeadTimeout: TimeAmount = EngineIOServer.defaultFirstHeadTimeout,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     var engineConfiguration = EngineIOConfiguration(
@@ -73,7 +74,7 @@ func buildConformanceApplication(
     io.addRoutes(to: router)
     return Application(
         router: router,
-        server: EngineIOServer.httpServerBuilder(for: [echo, io.engine]),
+        server: EngineIOServer.httpServerBuilder(for: [echo, io.engine], firstHeadTimeout: firstHeadTimeout),
         configuration: configuration,
         onServerRunning: onServerRunning,
         logger: logger

@@ -1,3 +1,5 @@
+import EngineIO
+import NIOCore
 import Testing
 import TestSupport
 
@@ -6,11 +8,13 @@ import TestSupport
 /// The conformance application in-process on a free port, driven by python clients (Tests/python).
 @Suite("Live: python-socketio against the conformance server", .serialized)
 struct LiveConformanceTests {
-    private func withServer(_ body: (Int) async throws -> Void) async throws {
+    private func withServer(firstHeadTimeout: TimeAmount = EngineIOServer.defaultFirstHeadTimeout,
+                            _ body: (Int) async throws -> Void) async throws {
         try await LiveServer.withApplication({ onServerRunning in
             buildConformanceApplication(
                 configuration: LiveServer.ephemeralConfiguration,
                 logger: LiveServer.logger("conformance"),
+                firstHeadTimeout: firstHeadTimeout,
                 onServerRunning: onServerRunning
             )
         }, body)
@@ -22,6 +26,14 @@ struct LiveConformanceTests {
             let result = try await PythonScript.run("conformance_client.py", arguments: ["http://127.0.0.1:\(port)", transport])
             #expect(result.exitCode == 0, "conformance_client.py \(transport) failed:\n\(result.output)")
             #expect(!result.timedOut)
+        }
+    }
+
+    @Test("a connection that does not finish its first request head in time is closed; others are not")
+    func slowFirstHeadIsClosed() async throws {
+        try await self.withServer(firstHeadTimeout: .milliseconds(600)) { port in
+            let result = try await PythonScript.run("head_timeout_client.py", arguments: ["http://127.0.0.1:\(port)", "0.6"])
+            #expect(result.exitCode == 0, "head_timeout_client.py failed:\n\(result.output)")
         }
     }
 
