@@ -39,7 +39,8 @@ public func buildApplication(
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: CORSPolicyMiddleware(policy: originPolicy(configuration.corsOrigins)))
     router.add(middleware: HardeningMiddleware())
-    router.add(middleware: APIErrorMiddleware())
+    let routeMethods = RouteMethods()
+    router.add(middleware: APIErrorMiddleware(routes: routeMethods))
     if let publicDirectory = configuration.publicDirectory ?? locatePublicDirectory() {
         router.add(middleware: FileMiddleware(publicDirectory, searchForIndexHtml: true, logger: logger))
     } else {
@@ -55,6 +56,7 @@ public func buildApplication(
     UserController(chat: chat).addRoutes(to: authenticated)
     ConversationController(chat: chat).addRoutes(to: authenticated)
     GroupController(chat: chat).addRoutes(to: authenticated)
+    routeMethods.load(from: router)
 
     return Application(
         router: router,

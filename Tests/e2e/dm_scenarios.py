@@ -588,6 +588,17 @@ def openapi_matches(ctx):
             check((status, body) != no_route, f"{method.upper()} {path} is routed", status, body)
             operations += 1
     check(operations >= 13, "all operations checked", operations)
+    # A documented path asked with a method it does not answer: 405, and Allow names exactly the
+    # methods the document lists for it.
+    verbs = {"get", "post", "put", "patch", "delete"}
+    for path, item in doc["paths"].items():
+        concrete = ctx.url + "/api/v1" + path.replace("{id}", "x1").replace("{user}", "u1")
+        documented = sorted(m.upper() for m in item if m in verbs)
+        wrong = sorted(verbs - set(item))[0].upper()
+        r = requests.request(wrong, concrete, headers={"Authorization": "Bearer " + ctx.token("alice")}, timeout=5)
+        check(r.status_code == 405 and r.json()["error"]["code"] == "bad_request", f"{wrong} {path} is 405", r.status_code, r.text)
+        allow = sorted(m.strip() for m in r.headers.get("Allow", "").split(","))
+        check(allow == documented, f"{wrong} {path}: Allow lists {documented}", allow)
 
 
 @scenario

@@ -6,10 +6,24 @@ import Hummingbird
 struct APIError: HTTPResponseError {
     let code: ChatError.Code
     let message: String
+    /// Set for 405: the methods the path answers (the `Allow` header).
+    let allowedMethods: [HTTPRequest.Method]?
 
     init(_ code: ChatError.Code, _ message: String) {
         self.code = code
         self.message = message
+        self.allowedMethods = nil
+    }
+
+    /// 405 for `method` on a path that answers only `allowed`.
+    private init(method: HTTPRequest.Method, allowed: [HTTPRequest.Method]) {
+        self.code = .badRequest
+        self.message = "\(method.rawValue) is not allowed here; this path answers \(allowed.map(\.rawValue).joined(separator: ", "))"
+        self.allowedMethods = allowed
+    }
+
+    static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: [HTTPRequest.Method]) -> APIError {
+        APIError(method: method, allowed: allowed)
     }
 
     init(_ error: ChatError) {
@@ -17,7 +31,8 @@ struct APIError: HTTPResponseError {
     }
 
     var status: HTTPResponse.Status {
-        switch code {
+        if allowedMethods != nil { return .methodNotAllowed }
+        return switch code {
         case .badRequest: .badRequest
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
@@ -36,6 +51,9 @@ struct APIError: HTTPResponseError {
         response.status = status
         if code == .unauthorized {
             response.headers[.wwwAuthenticate] = "Bearer"
+        }
+        if let allowedMethods {
+            response.headers[.allow] = allowedMethods.map(\.rawValue).joined(separator: ", ")
         }
         return response
     }
@@ -64,6 +82,10 @@ private struct ErrorBody: Encodable {
 /// Turns every error a handler throws into the JSON error shape of PROTOCOL.md §2, so no
 /// client ever sees Hummingbird's plain-text errors or an internal error's details.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The REST routes' methods: the router's 404 for a known path asked with another method
+    /// becomes 405 with `Allow`.
+    var routes: RouteMethods?
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -72,6 +94,10 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as ChatError {
             throw APIError(error)
         } catch let error as HTTPError {
+            if error.status == .notFound, let allowed = routes?.allowed(forPath: request.uri.path), !allowed.isEmpty,
+               !allowed.contains(request.method) {
+                throw APIError.methodNotAllowed(request.method, allowed: allowed)
+            }
             throw APIError(Self.code(for: error.status), error.body ?? error.status.reasonPhrase)
         } catch let error as DecodingError {
             throw APIError.badRequest("invalid JSON body: \(Self.describe(error))")
