@@ -10,15 +10,12 @@ import time
 
 import websocket
 
+from conformance_session import fail, ws_session
+
 BASE = sys.argv[1].rstrip("/")
 TIMEOUT = float(sys.argv[2])
 HOST, PORT = BASE.split("//", 1)[1].split(":")
 REQUEST = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
 
 
 def read_response(connection):
@@ -64,13 +61,7 @@ print("ok a whole first head in time: the connection outlives the timeout", flus
 
 # A WebSocket: still talking after the timeout (answering the server's pings meanwhile, as a
 # client must, or its Engine.IO session times out).
-ws = websocket.create_connection(f"{BASE.replace('http', 'ws', 1)}/socket.io/?EIO=4&transport=websocket", timeout=5)
-if not ws.recv().startswith("0"):
-    fail("no Engine.IO handshake")
-ws.send("40")
-if not ws.recv().startswith("40"):
-    fail("no Socket.IO handshake")
-ws.recv()  # the conformance server's "auth" event
+ws = ws_session(BASE)
 deadline = time.monotonic() + TIMEOUT * 2
 while (left := deadline - time.monotonic()) > 0:
     ws.settimeout(left)

@@ -11,25 +11,16 @@ import time
 import requests
 import websocket
 
+import conformance_session
+from conformance_session import fail
+
 BASE = sys.argv[1].rstrip("/")
 WS_BASE = BASE.replace("http", "ws", 1)
 LIMIT = 0.150
 
 
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
-
-
 def ws_session():
-    ws = websocket.create_connection(f"{WS_BASE}/socket.io/?EIO=4&transport=websocket", timeout=5)
-    if not ws.recv().startswith("0"):
-        fail("no Engine.IO handshake")
-    ws.send("40")
-    if not ws.recv().startswith("40"):
-        fail("no Socket.IO handshake")
-    ws.recv()  # the conformance server's "auth" event
-    return ws
+    return conformance_session.ws_session(BASE)
 
 
 def recv_non_ping(ws):
