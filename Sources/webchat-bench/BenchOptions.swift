@@ -69,10 +69,9 @@ func runTag() -> String {
 extension ByteBuffer {
     /// Writes `value` in decimal ASCII.
     mutating func writeDecimal(_ value: UInt64) {
-        var digits: (UInt64, Int) = (1, 1)
-        while digits.1 < 20, value / digits.0 >= 10 { digits = (digits.0 * 10, digits.1 + 1) }
+        var scale: UInt64 = 1
+        while value / scale >= 10 { scale *= 10 }  // at most 10^19, which UInt64 holds
         var rest = value
-        var scale = digits.0
         while scale > 0 {
             writeInteger(UInt8(ascii: "0") + UInt8(rest / scale))
             rest %= scale
@@ -87,7 +86,7 @@ extension SocketIOClient {
     /// (`<monotonic nanoseconds>:xxx…`), and counts it as sent. Written straight into the
     /// frame's buffer: the load generator shares the box with the server it measures.
     func sendTimedMessage(idPrefix: String, number: Int, target: (key: StaticString, id: String), size: Int, stats: BenchStats) {
-        emit(capacity: idPrefix.utf8.count + target.id.utf8.count + size + 64) { buffer in
+        emit(withAck: true, capacity: idPrefix.utf8.count + target.id.utf8.count + size + 64) { buffer in
             buffer.writeStaticString("[\"message\",{\"id\":\"")
             buffer.writeString(idPrefix)
             buffer.writeDecimal(UInt64(number))

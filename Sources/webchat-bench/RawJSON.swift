@@ -4,8 +4,8 @@
 /// spends per message is one the server does not get. Decoding a `message` event into a
 /// `JSONValue` tree (a dictionary per object, a `String` per key and value) was about a third
 /// of its CPU; the scenarios only need a number at the start of the body, an `ok` flag or the
-/// event's name. `RawJSON` skips over values (checking their structure as it goes, never
-/// allocating) and hands back byte ranges. Whatever it cannot read (a namespace, escapes in a key
+/// event's name. `RawJSON` skips over values (checking their structure as it goes, building
+/// nothing but the short list of ranges `elements` returns) and hands back byte ranges. Whatever it cannot read (a namespace, escapes in a key
 /// it compares, malformed text) makes it answer nil, and the client falls back to the full
 /// decoder.
 struct RawJSON {
@@ -59,16 +59,20 @@ struct RawJSON {
 
     /// Whether `range` is the JSON string `text` exactly (no escapes).
     func isString(_ range: Range<Int>, equalTo text: StaticString) -> Bool {
-        let count = text.utf8CodeUnitCount
-        guard range.count == count + 2, bytes[range.lowerBound] == UInt8(ascii: "\"") else { return false }
-        let start = text.utf8Start
-        for offset in 0..<count where bytes[range.lowerBound + 1 + offset] != start[offset] { return false }
-        return true
+        range.count >= 2 && bytes[range.lowerBound] == UInt8(ascii: "\"") && holds(range.dropFirst().dropLast(), text)
     }
 
     /// Whether `range` is the literal `true`.
     func isTrue(_ range: Range<Int>) -> Bool {
-        range.count == 4 && bytes[range.lowerBound] == UInt8(ascii: "t")
+        holds(range, "true")
+    }
+
+    /// Whether the bytes of `range` are those of `text`.
+    private func holds(_ range: Range<Int>, _ text: StaticString) -> Bool {
+        guard range.count == text.utf8CodeUnitCount else { return false }
+        let start = text.utf8Start
+        for offset in 0..<range.count where bytes[range.lowerBound + offset] != start[offset] { return false }
+        return true
     }
 
     /// The decimal number a JSON string starts with, up to a `:` (the bench's timed bodies).

@@ -232,39 +232,34 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Emits an event with an ack whose JSON array `[name, arguments...]` `writeArray` writes
-    /// straight into the frame's buffer (no intermediate strings); returns the ack id.
+    /// Emits an event whose JSON array `[name, arguments...]` `writeArray` writes straight into
+    /// the frame's buffer (about `capacity` bytes); returns the ack id when `withAck`.
     @discardableResult
-    func emit(capacity: Int, writeArray: (inout ByteBuffer) -> Void) -> Int? {
+    func emit(withAck: Bool, capacity: Int, writeArray: (inout ByteBuffer) -> Void) -> Int? {
         guard let context else { return nil }
         var buffer = context.channel.allocator.buffer(capacity: capacity + 24)
-        buffer.writeStaticString("42")
-        nextAckID += 1
-        buffer.writeDecimal(UInt64(nextAckID))
-        writeArray(&buffer)
-        send(buffer, opcode: .text)
-        return nextAckID
-    }
-
-    /// Emits `[name, argumentJSON]`; returns the ack id when `withAck`.
-    @discardableResult
-    func emit(_ name: String, argumentJSON: String, withAck: Bool) -> Int? {
-        guard let context else { return nil }
-        var buffer = context.channel.allocator.buffer(capacity: name.utf8.count + argumentJSON.utf8.count + 16)
         buffer.writeStaticString("42")
         var id: Int?
         if withAck {
             nextAckID += 1
             id = nextAckID
-            buffer.writeString(String(nextAckID))
+            buffer.writeDecimal(UInt64(nextAckID))
         }
-        buffer.writeStaticString("[\"")
-        buffer.writeString(name)
-        buffer.writeStaticString("\",")
-        buffer.writeString(argumentJSON)
-        buffer.writeStaticString("]")
+        writeArray(&buffer)
         send(buffer, opcode: .text)
         return id
+    }
+
+    /// Emits `[name, argumentJSON]`; returns the ack id when `withAck`.
+    @discardableResult
+    func emit(_ name: String, argumentJSON: String, withAck: Bool) -> Int? {
+        emit(withAck: withAck, capacity: name.utf8.count + argumentJSON.utf8.count) { buffer in
+            buffer.writeStaticString("[\"")
+            buffer.writeString(name)
+            buffer.writeStaticString("\",")
+            buffer.writeString(argumentJSON)
+            buffer.writeStaticString("]")
+        }
     }
 
     /// Acknowledges a server event with no arguments (`43<id>[]`).
