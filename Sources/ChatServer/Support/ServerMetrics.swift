@@ -4,8 +4,9 @@ import Prometheus
 
 /// The server's metrics, kept in a registry of its own (not the process-wide
 /// `MetricsSystem`) so that several servers can live in one test process.
-/// Served as Prometheus text at `GET /metrics`.
-struct ServerMetrics: Sendable {
+/// Served as Prometheus text at `GET /metrics`. A class: the message path reads it for every
+/// event, and as a struct each read copied (retained and released) all of its handles.
+final class ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     /// Open Socket.IO connections of authenticated users.
     let connections: Metrics.Meter
