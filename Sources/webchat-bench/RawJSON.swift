@@ -5,9 +5,9 @@
 /// `JSONValue` tree (a dictionary per object, a `String` per key and value) was about a third
 /// of its CPU; the scenarios only need a number at the start of the body, an `ok` flag or the
 /// event's name. `RawJSON` skips over values (checking their structure as it goes, building
-/// nothing but the short list of ranges `elements` returns) and hands back byte ranges. Whatever it cannot read (a namespace, escapes in a key
-/// it compares, malformed text) makes it answer nil, and the client falls back to the full
-/// decoder.
+/// nothing but the short list of ranges `elements` returns) and hands back byte ranges.
+/// Whatever it cannot read (a namespace, escapes in a key it compares, malformed text) makes it
+/// answer nil, and the client falls back to the full decoder.
 struct RawJSON {
     let bytes: UnsafeRawBufferPointer
 

@@ -262,9 +262,15 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Acknowledges a server event with no arguments (`43<id>[]`).
+    /// Acknowledges a server event with no arguments (`43<id>[]`): one per message and receipt
+    /// received, written into the frame's buffer like `emit`'s.
     func ack(_ id: Int) {
-        sendText("43\(id)[]")
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 24)
+        buffer.writeStaticString("43")
+        buffer.writeDecimal(UInt64(id))
+        buffer.writeStaticString("[]")
+        send(buffer, opcode: .text)
     }
 
     func close() {
