@@ -2,6 +2,7 @@
 public struct UserID: StringIdentifier {
     /// The id as it appears on the wire.
     public let rawValue: String
+    public static let format = "a user id (^[a-z0-9][a-z0-9_.-]{1,31}$)"
 
     /// Validates `raw`; `nil` when it is not a valid user id.
     public init?(_ raw: String) {
@@ -17,6 +18,7 @@ public struct UserID: StringIdentifier {
 public struct GroupID: StringIdentifier {
     /// The id as it appears on the wire.
     public let rawValue: String
+    public static let format = "a group id (1-32 characters of [a-z0-9])"
 
     /// Validates `raw` (1-32 characters of `[a-z0-9]`); `nil` otherwise.
     public init?(_ raw: String) {
@@ -46,6 +48,7 @@ public struct ConversationID: StringIdentifier {
     public let rawValue: String
     /// The parsed form.
     public let kind: Kind
+    public static let format = "a conversation id (dm:<a>:<b> with user ids a < b, or grp:<group id>)"
 
     /// The direct conversation between `a` and `b` (argument order does not matter).
     public static func direct(_ a: UserID, _ b: UserID) -> ConversationID {
@@ -96,11 +99,20 @@ public protocol StringIdentifier: Hashable, Comparable, Sendable, Codable, Custo
     var rawValue: String { get }
     /// Validates `raw`; `nil` when invalid.
     init?(_ raw: String)
+    /// What a valid id looks like, for error messages.
+    static var format: String { get }
 }
 
 extension StringIdentifier {
     public var description: String { rawValue }
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// Parses `raw`, the value of the request field `field`: a malformed id is `bad_request`
+    /// naming the field and the format (not `not_found`: nothing could have that id).
+    public static func parse(_ raw: String, field: String) throws(ChatError) -> Self {
+        guard let id = Self(raw) else { throw ChatError(.badRequest, "'\(field)' must be \(format)") }
+        return id
+    }
 
     public init(from decoder: any Decoder) throws {
         let raw = try decoder.singleValueContainer().decode(String.self)

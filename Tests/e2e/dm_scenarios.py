@@ -174,6 +174,16 @@ def bad_input_errors(ctx):
         ("message", {"id": new_id(), "to": "bob", "group": "g", "body": "x"}, "bad_request"),
         ("message", "not an object", "bad_request"),
         ("message", {"id": new_id(), "to": "nobody-here", "body": "x"}, "not_found"),
+        # Malformed ids are bad requests (nothing could have them), unknown well-formed ones not found.
+        ("message", {"id": new_id(), "to": "Not An Id!", "body": "x"}, "bad_request"),
+        ("message", {"id": new_id(), "group": "NO-SUCH", "body": "x"}, "bad_request"),
+        ("read", {"conversation": "garbage", "ids": ["a"]}, "bad_request"),
+        ("read", {"conversation": "dm:bob:alice", "ids": ["a"]}, "bad_request"),  # not in ascending order
+        ("typing", {"to": "x", "typing": True}, "bad_request"),                    # too short
+        ("group:invite", {"group": "Bad Group", "members": ["bob"]}, "bad_request"),
+        ("group:invite", {"group": "nosuchgroup", "members": ["bob", "Bad Id"]}, "bad_request"),
+        ("group:leave", {"group": ""}, "bad_request"),
+        ("group:create", {"name": "g", "members": ["bob", "Bad Id"]}, "bad_request"),
         ("message", {"id": new_id(), "to": "bob", "body": "x" * 4001}, "too_large"),
         ("read", {"conversation": dm("bob", "carol"), "ids": ["a"]}, "not_found"),
         ("read", {"conversation": dm("alice", "bob"), "ids": ["a"] * 101}, "too_large"),
@@ -188,6 +198,10 @@ def bad_input_errors(ctx):
     for event, payload, expected in cases:
         reply = alice.call(event, payload)
         check(error_code(reply) == expected, f"{event} {str(payload)[:60]} → {expected}", reply)
+    reply = alice.call("message", {"id": new_id(), "to": "Not An Id!", "body": "x"})
+    check("'to'" in reply["error"]["message"] and "user id" in reply["error"]["message"], "the error names the field and the format", reply)
+    status, body = ctx.user_api("alice").call("POST", "/groups", {"name": "g", "members": ["bob", "Bad Id"]})
+    check(status == 400 and "'members'" in body["error"]["message"], "REST: a malformed member is a 400 naming the field", status, body)
     # forbidden: a group alice is not in.
     group = ctx.user_api("bob").call("POST", "/groups", {"name": "bc", "members": ["carol"]}, expect=201)[1]
     check(error_code(alice.send(group=group["id"], body="let me in")) == "forbidden", "posting to a foreign group is forbidden")

@@ -113,10 +113,7 @@ struct Accounts: Sendable {
     }
 
     static func validUserID(_ raw: String) throws(ChatError) -> UserID {
-        guard let id = UserID(raw) else {
-            throw ChatError(.badRequest, "user id must match ^[a-z0-9][a-z0-9_.-]{1,31}$")
-        }
-        return id
+        try UserID.parse(raw, field: "id")
     }
 
     private func issueToken(for user: UserID) async throws -> String {

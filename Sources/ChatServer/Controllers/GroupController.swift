@@ -45,10 +45,8 @@ struct GroupController {
         return id
     }
 
-    static func userIDs(_ raw: [String]) throws -> [UserID] {
-        try raw.map { text in
-            guard let id = UserID(text) else { throw APIError(.notFound, "no user '\(text)'") }
-            return id
-        }
+    /// The `members` of a request: user ids, else `bad_request`.
+    private static func userIDs(_ raw: [String]) throws(ChatError) -> [UserID] {
+        try raw.map { text throws(ChatError) in try UserID.parse(text, field: "members") }
     }
 }

@@ -114,31 +114,31 @@ final class ClientConnection: EndpointReceiver {
             return connection.answer(try await connection.chat.submitSend(from: connection.user, request), since: start)
         },
         "read": .now { connection, args in
-            let conversation = try args.conversationID("conversation")
+            let conversation = try args.id("conversation", as: ConversationID.self)
             let ids = try args.strings("ids", max: connection.gateway.configuration.chat.maxReadIds)
             try await connection.chat.markRead(by: connection.user, conversation: conversation, ids: ids)
             return [:]
         },
         "typing": .now { connection, args in
             let target = try args.target()
-            guard let typing = args["typing"]?.boolValue else { throw ChatError(.badRequest, "typing must be true or false") }
+            guard let typing = args["typing"]?.boolValue else { throw ChatError(.badRequest, "'typing' must be true or false") }
             try await connection.chat.typing(from: connection.user, to: target.to, group: target.group, typing: typing)
             return [:]
         },
         "group:create": .now { connection, args in
             let name = try args.string("name")
-            let members = try GroupController.userIDs(try args.strings("members", max: connection.gateway.configuration.chat.maxGroupMembers, optional: true))
+            let members = try args.userIDs("members", max: connection.gateway.configuration.chat.maxGroupMembers, optional: true)
             let group = try await connection.chat.createGroup(by: connection.user, name: name, members: members)
             return ["group": try JSONValue(encoding: group)]
         },
         "group:invite": .now { connection, args in
-            let group = try args.groupID("group")
-            let members = try GroupController.userIDs(try args.strings("members", max: connection.gateway.configuration.chat.maxGroupMembers))
+            let group = try args.id("group", as: GroupID.self)
+            let members = try args.userIDs("members", max: connection.gateway.configuration.chat.maxGroupMembers)
             let updated = try await connection.chat.invite(by: connection.user, group: group, members: members)
             return ["group": try JSONValue(encoding: updated)]
         },
         "group:leave": .now { connection, args in
-            let group = try args.groupID("group")
+            let group = try args.id("group", as: GroupID.self)
             try await connection.chat.removeMember(by: connection.user, group: group, member: connection.user)
             return [:]
         },

@@ -37,16 +37,14 @@ struct EventArguments: Sendable {
         return strings
     }
 
-    func conversationID(_ key: String) throws(ChatError) -> ConversationID {
-        let raw = try string(key)
-        guard let id = ConversationID(raw) else { throw ChatError(.notFound, "no conversation '\(raw)'") }
-        return id
+    /// `key` as an array of at most `max` user ids, else `bad_request` (or `too_large`).
+    func userIDs(_ key: String, max: Int, optional: Bool = false) throws(ChatError) -> [UserID] {
+        try strings(key, max: max, optional: optional).map { raw throws(ChatError) in try UserID.parse(raw, field: key) }
     }
 
-    func groupID(_ key: String) throws(ChatError) -> GroupID {
-        let raw = try string(key)
-        guard let id = GroupID(raw) else { throw ChatError(.notFound, "no group '\(raw)'") }
-        return id
+    /// The id in `key`: a string of `ID.format`, else `bad_request`.
+    func id<ID: StringIdentifier>(_ key: String, as _: ID.Type = ID.self) throws(ChatError) -> ID {
+        try ID.parse(try string(key), field: key)
     }
 
     /// `to` (a user) or `group`, exactly one of them.
@@ -55,11 +53,9 @@ struct EventArguments: Sendable {
         case (.some, .some), (.none, .none):
             throw ChatError(.badRequest, "give exactly one of 'to' and 'group'")
         case (.some, .none):
-            let raw = try string("to")
-            guard let user = UserID(raw) else { throw ChatError(.notFound, "no user '\(raw)'") }
-            return (user, nil)
+            return (try id("to", as: UserID.self), nil)
         case (.none, .some):
-            return (nil, try groupID("group"))
+            return (nil, try id("group", as: GroupID.self))
         }
     }
 }
