@@ -155,7 +155,7 @@ let package = Package(
             dependencies: ["ChatCore", "ChatSQLite", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ChatServerTests", dependencies: ["ChatServer", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ChatServerTests", dependencies: ["ChatServer", "TestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(
             name: "WebChatTests",
             dependencies: ["webchat", "ChatServer", .product(name: "Configuration", package: "swift-configuration")],

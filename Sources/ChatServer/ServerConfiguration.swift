@@ -44,6 +44,12 @@ public struct ServerConfiguration: Sendable {
     public var tokenRecheckMS = 60_000
     /// bcrypt cost factor for stored passwords.
     public var bcryptCost = 12
+    /// Failed password sign-ins one client address may make in five minutes before its sign-ins
+    /// are refused for the rest of them (0: no limit). Ten per user id apply besides.
+    public var maxFailedSignInsPerAddress = 100
+    /// Proxies in front of the server whose `X-Forwarded-For` names the client (for the limit
+    /// above); from anyone else the header is ignored.
+    public var trustedProxies: [AddressRange] = []
     /// Events a connection may send at once before it is limited.
     public var rateBurst = 100
     /// Events a connection may send per second, sustained.

@@ -20,6 +20,8 @@ enum Options {
         ("token-ttl-days", "tokenTtlDays", "lifetime of a session token (default 30)"),
         ("token-recheck-ms", "tokenRecheckMs", "how often live sockets' tokens are checked for expiry (default 60000)"),
         ("bcrypt-cost", "bcryptCost", "bcrypt cost factor, 4-31 (default 12)"),
+        ("max-failed-sign-ins-per-address", "maxFailedSignInsPerAddress", "failed sign-ins a client address may make in 5 minutes; 0 for no limit (default 100)"),
+        ("trusted-proxies", "trustedProxies", "comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For names the client (default none)"),
         ("rate-burst", "rateBurst", "events a connection may send at once (default 100)"),
         ("rate-per-second", "ratePerSecond", "events a connection may send per second, sustained (default 50)"),
         ("ping-interval-ms", "pingIntervalMs", "Engine.IO ping interval (default 25000)"),
@@ -49,6 +51,11 @@ enum Options {
     static func resolve(_ reader: ConfigReader) throws -> ServerConfiguration {
         var c = ServerConfiguration()
         func string(_ key: String) -> String? { reader.string(forKey: ConfigKey(key)) }
+        // The command-line provider splits `a,b` into a list itself; a single value stays a string.
+        func list(_ key: String) -> [String]? {
+            guard let values = reader.stringArray(forKey: ConfigKey(key)) ?? string(key).map({ [$0] }) else { return nil }
+            return values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
             guard let text = string(key) else { return nil }
             guard let value = Int(text), range.contains(value) else {
@@ -64,12 +71,7 @@ enum Options {
         }
         if let v = string("store") { c.store = try ServerConfiguration.parseStore(v) }
         if let v = string("broker") { c.broker = try ServerConfiguration.parseBroker(v) }
-        // The command-line provider splits `a,b` into a list itself; a single origin stays a string.
-        if let list = reader.stringArray(forKey: "corsOrigins") ?? string("corsOrigins").map({ [$0] }) {
-            c.corsOrigins = list.flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }
-        }
+        if let origins = list("corsOrigins") { c.corsOrigins = origins }
         if let v = string("publicDir") { c.publicDirectory = v }
         if let v = try int("retentionDays", 1...36_500) { c.chat.retentionDays = v }
         if let v = try int("maxMessageChars", 1...1_000_000) { c.chat.maxMessageChars = v }
@@ -77,6 +79,13 @@ enum Options {
         if let v = try int("tokenTtlDays", 1...3650) { c.tokenTTLDays = v }
         if let v = try int("tokenRecheckMs", 100...86_400_000) { c.tokenRecheckMS = v }
         if let v = try int("bcryptCost", 4...31) { c.bcryptCost = v }
+        if let v = try int("maxFailedSignInsPerAddress", 0...1_000_000) { c.maxFailedSignInsPerAddress = v }
+        c.trustedProxies = try (list("trustedProxies") ?? []).map { text in
+            guard let range = AddressRange(text) else {
+                throw ConfigurationError("--trusted-proxies takes IP addresses or CIDR ranges (10.0.0.0/8, ::1), not '\(text)'")
+            }
+            return range
+        }
         if let v = try int("rateBurst", 1...1_000_000) { c.rateBurst = v }
         if let v = string("ratePerSecond") {
             guard let rate = Double(v), rate > 0 else { throw ConfigurationError("--rate-per-second must be a positive number, not '\(v)'") }

@@ -1,5 +1,6 @@
 import ChatCore
 @testable import ChatServer
+import NIOCore
 import Testing
 
 @Suite("Failed sign-ins per user id")
@@ -9,7 +10,7 @@ struct SignInFailuresTests {
 
     @Test("the limit within a window refuses that id until the window has passed")
     func limit() {
-        let failures = SignInFailures(limit: 3, windowMS: 1_000)
+        let failures = SignInFailures<UserID>(limit: 3, windowMS: 1_000)
         for t in [0, 10, 20] as [Int64] {
             #expect(failures.retryAfter(alice, at: t) == nil)
             failures.recordFailure(alice, at: t)
@@ -23,7 +24,7 @@ struct SignInFailuresTests {
 
     @Test("a success clears the count")
     func success() {
-        let failures = SignInFailures(limit: 2, windowMS: 1_000)
+        let failures = SignInFailures<UserID>(limit: 2, windowMS: 1_000)
         failures.recordFailure(alice, at: 0)
         failures.recordSuccess(alice)
         failures.recordFailure(alice, at: 1)
@@ -34,12 +35,88 @@ struct SignInFailuresTests {
 
     @Test("expired entries are pruned past the bound, so memory stays bounded")
     func pruning() {
-        let failures = SignInFailures(limit: 1, windowMS: 100, pruneAt: 2)
+        let failures = SignInFailures<UserID>(limit: 1, windowMS: 100, pruneAt: 2)
         failures.recordFailure(alice, at: 0)
         failures.recordFailure(bob, at: 0)
         failures.recordFailure(UserID("carol")!, at: 500)
         // alice's and bob's windows ended at 100: pruned when carol's made three.
         #expect(failures.trackedCount == 1)
         #expect(failures.retryAfter(UserID("carol")!, at: 501) != nil)
+    }
+}
+
+@Suite("Failed sign-ins per client address")
+struct SignInFailuresByAddressTests {
+    @Test("a success takes back its own attempt and clears nothing else")
+    func withdraw() {
+        let failures = SignInFailures<String>(limit: 3, windowMS: 1_000)
+        failures.recordFailure("10.0.0.1", at: 0)
+        failures.recordFailure("10.0.0.1", at: 1)
+        // An attempt in flight counts; its success takes back that one only.
+        failures.recordFailure("10.0.0.1", at: 2)
+        #expect(failures.retryAfter("10.0.0.1", at: 3) == 997)
+        failures.withdrawFailure("10.0.0.1")
+        #expect(failures.retryAfter("10.0.0.1", at: 3) == nil)
+        failures.recordFailure("10.0.0.1", at: 4)
+        #expect(failures.retryAfter("10.0.0.1", at: 5) != nil)
+        // Nothing to take back: nothing is tracked.
+        failures.withdrawFailure("10.0.0.2")
+        #expect(failures.trackedCount == 1)
+    }
+}
+
+@Suite("Client addresses behind trusted proxies")
+struct ClientAddressTests {
+    private func peer(_ ip: String) throws -> SocketAddress { try SocketAddress(ipAddress: ip, port: 4000) }
+    private let proxies = ["127.0.0.1", "10.0.0.0/8", "fd00::/8"].map { AddressRange($0)! }
+
+    @Test("ranges parse IPv4 and IPv6, with and without a prefix, and refuse the rest",
+          arguments: ["10.1.2.3", "10.0.0.0/8", "0.0.0.0/0", "::1", "fd00::/8", "::ffff:10.0.0.1"])
+    func parses(_ text: String) {
+        #expect(AddressRange(text) != nil)
+    }
+
+    @Test("malformed ranges are refused", arguments: ["", "10.0.0", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/-1", "host", "10.0.0.0/8/1", "10.0.0.0/+8", "10.0.0.0/٨"])
+    func refuses(_ text: String) {
+        #expect(AddressRange(text) == nil)
+    }
+
+    @Test("a range holds what its prefix says, and one family never matches the other")
+    func contains() throws {
+        let range = try #require(AddressRange("192.168.4.0/22"))
+        #expect(range.contains(AddressRange.bytes(of: "192.168.7.255")!))
+        #expect(!range.contains(AddressRange.bytes(of: "192.168.8.0")!))
+        #expect(!range.contains(AddressRange.bytes(of: "::1")!))
+        #expect(AddressRange("0.0.0.0/0")!.contains(AddressRange.bytes(of: "8.8.8.8")!))
+        // IPv4-mapped IPv6 is the IPv4 address.
+        #expect(AddressRange("10.0.0.0/8")!.contains(AddressRange.bytes(of: "::ffff:10.9.9.9")!))
+    }
+
+    @Test("without a trusted peer the header is ignored")
+    func untrustedPeer() throws {
+        #expect(ClientAddress.resolve(peer: try peer("203.0.113.5"), forwardedFor: ["198.51.100.1"], trusted: proxies) == "203.0.113.5")
+        #expect(ClientAddress.resolve(peer: try peer("127.0.0.1"), forwardedFor: ["198.51.100.1"], trusted: []) == "127.0.0.1")
+    }
+
+    @Test("behind trusted proxies the rightmost untrusted entry is the client, whatever the client wrote left of it")
+    func trustedChain() throws {
+        let local = try peer("127.0.0.1")
+        #expect(ClientAddress.resolve(peer: local, forwardedFor: ["198.51.100.1"], trusted: proxies) == "198.51.100.1")
+        #expect(ClientAddress.resolve(peer: local, forwardedFor: ["6.6.6.6, 198.51.100.1, 10.1.1.1"], trusted: proxies) == "198.51.100.1")
+        // Several header lines are one list, in order.
+        #expect(ClientAddress.resolve(peer: local, forwardedFor: ["6.6.6.6", "198.51.100.1", "10.1.1.1"], trusted: proxies) == "198.51.100.1")
+        #expect(ClientAddress.resolve(peer: local, forwardedFor: [" 2001:db8::1 "], trusted: proxies) == "2001:db8::1")
+        // No header, or nothing but proxies in it: the last proxy named is the client.
+        #expect(ClientAddress.resolve(peer: local, forwardedFor: [], trusted: proxies) == "127.0.0.1")
+        #expect(ClientAddress.resolve(peer: local, forwardedFor: ["10.2.2.2"], trusted: proxies) == "10.2.2.2")
+        // An entry that is no address stops the walk at the proxy that handed it on.
+        #expect(ClientAddress.resolve(peer: local, forwardedFor: ["198.51.100.1, unknown"], trusted: proxies) == "127.0.0.1")
+        #expect(ClientAddress.resolve(peer: local, forwardedFor: [String(repeating: "1", count: 100)], trusted: proxies) == "127.0.0.1")
+    }
+
+    @Test("addresses come out in one canonical form")
+    func canonical() throws {
+        #expect(ClientAddress.resolve(peer: try peer("::ffff:203.0.113.9"), forwardedFor: [], trusted: []) == "203.0.113.9")
+        #expect(ClientAddress.resolve(peer: try peer("127.0.0.1"), forwardedFor: ["2001:DB8:0:0::1"], trusted: proxies) == "2001:db8::1")
     }
 }

@@ -20,6 +20,7 @@ struct OptionsTests {
         #expect(c.store == .sqlite(path: "data/webchat.sqlite"))
         #expect(c.chat.retentionDays == 30 && c.chat.maxMessageChars == 4000)
         #expect(c.rateBurst == 100 && c.ratePerSecond == 50)
+        #expect(c.maxFailedSignInsPerAddress == 100 && c.trustedProxies.isEmpty)
     }
 
     @Test("the command line wins over the environment, which wins over defaults")
@@ -37,7 +38,8 @@ struct OptionsTests {
             "--max-group-members", "5", "--token-ttl-days", "2", "--token-recheck-ms", "1500", "--bcrypt-cost", "4", "--rate-burst", "7",
             "--rate-per-second", "2.5", "--ping-interval-ms", "1000", "--ping-timeout-ms", "500",
             "--max-payload-bytes", "2048", "--connect-timeout-ms", "3000", "--log-level", "debug",
-            "--public-dir", "/srv/web", "--retention-days=3",
+            "--public-dir", "/srv/web", "--retention-days=3", "--max-failed-sign-ins-per-address", "0",
+            "--trusted-proxies", "127.0.0.1, 10.0.0.0/8,fd00::/8",
         ])
         #expect(c.host == "0.0.0.0" && c.auth == .open && c.store == .memory)
         #expect(c.corsOrigins == ["https://a.example", "https://b.example"])
@@ -45,6 +47,8 @@ struct OptionsTests {
         #expect(c.tokenTTLDays == 2 && c.tokenRecheckMS == 1500 && c.bcryptCost == 4 && c.rateBurst == 7 && c.ratePerSecond == 2.5)
         #expect(c.pingIntervalMS == 1000 && c.pingTimeoutMS == 500 && c.maxPayloadBytes == 2048 && c.connectTimeoutMS == 3000)
         #expect(c.logLevel == .debug && c.publicDirectory == "/srv/web")
+        #expect(c.maxFailedSignInsPerAddress == 0)
+        #expect(c.trustedProxies.map(\.description) == ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"])
     }
 
     @Test("bad input stops with a message naming the option", arguments: [
@@ -58,6 +62,9 @@ struct OptionsTests {
         (["--rate-per-second", "0"], "--rate-per-second must be a positive number"),
         (["--log-level", "loud"], "--log-level must be one of"),
         (["--bcrypt-cost", "3"], "--bcrypt-cost must be a whole number from 4 to 31"),
+        (["--trusted-proxies", "10.0.0.0/33"], "--trusted-proxies takes IP addresses or CIDR ranges"),
+        (["--trusted-proxies", "proxy.example"], "not 'proxy.example'"),
+        (["--max-failed-sign-ins-per-address", "-1"], "--max-failed-sign-ins-per-address must be a whole number from 0"),
     ])
     func refused(_ arguments: [String], _ message: String) {
         #expect {

@@ -1,6 +1,9 @@
 """One-to-one chat, accounts and REST scenarios (PROTOCOL.md §2-§5)."""
 
+import os
 import time
+
+import requests
 
 from harness import Api, Chat, ServerProcess, check, dm, error_code, new_id, online, scenario, synced
 
@@ -404,6 +407,55 @@ def kill9_nothing_lost(ctx):
         check(got == acked, "all acked messages survived, in order")
         check(synced(bob)["seq"] == 100, "timeline intact")
         bob.disconnect()
+    finally:
+        server.stop()
+
+
+def sign_in(url, user, password, forwarded_for=None):
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    r = requests.post(url + "/api/v1/sessions", json={"id": user, "password": password}, headers=headers, timeout=10)
+    return r.status_code, r.json()
+
+
+@scenario
+def sign_in_limit_per_address(ctx):
+    """Failed sign-ins per client address (one password tried on many ids), behind a trusted
+    proxy and without one: X-Forwarded-For counts only from a trusted peer."""
+    pw = "correct horse battery"
+    # Without trusted proxies: the header is ignored, so a client cannot dodge the limit with it.
+    server = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "password", "--bcrypt-cost", "4",
+                           "--max-failed-sign-ins-per-address", "4").start()
+    try:
+        api = Api(server.url)
+        api.call("POST", "/users", {"id": "alice", "name": "Alice", "password": pw}, expect=201)
+        for i in range(3):
+            check(sign_in(server.url, f"victim{i}", "password1", forwarded_for=f"198.51.100.{i}")[0] == 401, "a wrong guess is 401")
+        # Successes take back their own attempt only: they neither count nor clear.
+        for _ in range(3):
+            check(sign_in(server.url, "alice", pw)[0] == 200, "a right password signs in below the limit")
+        check(sign_in(server.url, "victim3", "password1", forwarded_for="198.51.100.3")[0] == 401, "the fourth failure")
+        status, body = sign_in(server.url, "alice", pw, forwarded_for="203.0.113.9")
+        check(status == 429 and body["error"]["code"] == "rate_limited" and "address" in body["error"]["message"],
+              "past the limit this address is held back, right password and forged header included", status, body)
+        # The address limit is not an id limit: registering and existing sessions still work.
+        api.call("POST", "/users", {"id": "bob", "name": "Bob", "password": pw}, expect=201)
+    finally:
+        server.stop()
+    # Behind a trusted proxy (the loopback peer here): each forwarded client has its own count,
+    # taken from the rightmost address the proxy appended, not from what the client wrote.
+    proxied = os.path.join(ctx.tmp, "proxied")
+    os.makedirs(proxied, exist_ok=True)
+    server = ServerProcess(ctx.server_bin, proxied, "--auth", "password", "--bcrypt-cost", "4",
+                           "--max-failed-sign-ins-per-address", "2", "--trusted-proxies", "127.0.0.1,10.0.0.0/8").start()
+    try:
+        api = Api(server.url)
+        api.call("POST", "/users", {"id": "alice", "name": "Alice", "password": pw}, expect=201)
+        for i in range(2):
+            check(sign_in(server.url, f"victim{i}", "password1", forwarded_for=f"{i}.6.6.6, 203.0.113.7, 10.1.1.1")[0] == 401, "a wrong guess is 401")
+        status, body = sign_in(server.url, "alice", pw, forwarded_for="9.9.9.9, 203.0.113.7")
+        check(status == 429, "the forwarded client is held back whatever it put left of its address", status, body)
+        check(sign_in(server.url, "alice", pw, forwarded_for="203.0.113.8")[0] == 200, "another forwarded client is not")
+        check(sign_in(server.url, "alice", pw)[0] == 200, "nor the proxy's own requests")
     finally:
         server.stop()
 

@@ -19,7 +19,9 @@ struct Accounts: Sendable {
     /// The live sockets of each token: revoking a token ends them.
     let sockets = TokenSockets()
     /// Failed sign-ins per user id, which past a limit refuse that id's sign-ins for a while.
-    let failedSignIns = SignInFailures()
+    let failedSignIns = SignInFailures<UserID>()
+    /// Failed sign-ins per client address (see `ClientAddress`), likewise; nil when unlimited.
+    let failedSignInsByAddress: SignInFailures<String>?
     /// bcrypt runs, at most one per core at once.
     let passwordChecks = ConcurrencyLimit(System.coreCount)
     /// A valid bcrypt hash of a random string, checked against when the user id is unknown.
@@ -31,6 +33,8 @@ struct Accounts: Sendable {
         self.tokenTTL = Int64(configuration.tokenTTLDays) * 86_400_000
         self.bcryptCost = UInt8(clamping: configuration.bcryptCost)
         self.now = now
+        let perAddress = configuration.maxFailedSignInsPerAddress
+        self.failedSignInsByAddress = perAddress > 0 ? SignInFailures(limit: perAddress) : nil
         self.decoyHash = configuration.auth == .password ? Bcrypt.hash(UUID().uuidString, cost: bcryptCost) : ""
     }
 
@@ -59,8 +63,9 @@ struct Accounts: Sendable {
         return Session(user: user, token: try await issueToken(for: user.id))
     }
 
-    /// Signs a user in: with a password in password mode, by id alone in open mode.
-    func signIn(id rawID: String, password: String?) async throws -> Session {
+    /// Signs a user in: with a password in password mode, by id alone in open mode. `client`:
+    /// the address the attempt comes from (`ClientAddress`), when known.
+    func signIn(id rawID: String, password: String?, from client: String? = nil) async throws -> Session {
         switch mode {
         case .open:
             let id = try Self.validUserID(rawID)
@@ -68,6 +73,11 @@ struct Accounts: Sendable {
             return Session(user: user, token: try await issueToken(for: user.id))
         case .password:
             let refused = ChatError(.unauthorized, "wrong user id or password")
+            if let client, let wait = failedSignInsByAddress?.retryAfter(client, at: now()) {
+                throw ChatError(.rateLimited, "too many failed sign-ins from this address; try again in \((wait + 999) / 1000) s")
+            }
+            // Counted as failed until it succeeds, as the id's below.
+            if let client { failedSignInsByAddress?.recordFailure(client, at: now()) }
             guard let id = UserID(rawID), let password else { throw refused }
             if let wait = failedSignIns.retryAfter(id, at: now()) {
                 throw ChatError(.rateLimited, "too many failed sign-ins for this user id; try again in \((wait + 999) / 1000) s")
@@ -85,6 +95,7 @@ struct Accounts: Sendable {
             }
             guard try await verifyPassword(password, hash: hash) else { throw refused }
             failedSignIns.recordSuccess(id)
+            if let client { failedSignInsByAddress?.withdrawFailure(client) }
             guard let user = try await chat.profile(of: id) else { throw refused }
             return Session(user: User(id: user.id, name: user.name), token: try await issueToken(for: id))
         }

@@ -4,6 +4,8 @@ import Hummingbird
 /// `POST /users`, `POST /sessions`, `DELETE /sessions/current`: getting and giving up a token.
 struct SessionController {
     let accounts: Accounts
+    /// Proxies whose `X-Forwarded-For` names the client (`ClientAddress`).
+    let trustedProxies: [AddressRange]
 
     struct Registration: Decodable {
         let id: String
@@ -25,7 +27,9 @@ struct SessionController {
         }
         group.post("sessions") { request, context -> Accounts.Session in
             let body = try await request.decode(as: Credentials.self, context: context)
-            return try await accounts.signIn(id: body.id, password: body.password)
+            let client = ClientAddress.resolve(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor],
+                                               trusted: trustedProxies)
+            return try await accounts.signIn(id: body.id, password: body.password, from: client)
         }
     }
 

@@ -1,6 +1,8 @@
 import Foundation
 import ChatCore
 import Hummingbird
+import HTTPTypes
+import NIOCore
 
 /// The request context of the webchat API: Hummingbird's core storage plus the user that
 /// the bearer token identified (set by `TokenAuthenticator`).
@@ -10,9 +12,12 @@ struct AppRequestContext: RequestContext {
     var user: UserID?
     /// The hash of the bearer token that authenticated this request.
     var tokenHash: String?
+    /// The peer of the connection (a proxy's, behind one: see `ClientAddress`).
+    let remoteAddress: SocketAddress?
 
     init(source: Source) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
     }
 
     /// JSON bodies are small; anything larger is refused before it is read.
@@ -31,4 +36,9 @@ extension AppRequestContext {
         let raw = try parameters.require(name)
         return raw.removingPercentEncoding ?? raw
     }
+}
+
+extension HTTPField.Name {
+    /// Where a proxy says a request came from (`ClientAddress`).
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }
