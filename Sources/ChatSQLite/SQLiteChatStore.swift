@@ -32,9 +32,9 @@ public final class SQLiteChatStore: ImmediateSubmitting {
     /// database. Left to the writer's automatic checkpoint (every 16,384 frames, half a second at
     /// 7,000 messages/s), that happened inside a commit at any time, with up to 50 ms of frames
     /// to copy besides both fsyncs: the longest batches took 11-14 ms. Instead, once the WAL
-    /// holds `restartFrames`, a checkpoint right after this one's runs on the writer between two
-    /// batches: it copies only what came in meanwhile (4-6 ms with its fsyncs, most of it the
-    /// fsyncs), and the next commit starts the WAL over.
+    /// holds `restartFrames`, this one syncs the database and the WAL (see `checkpoint`) and a
+    /// checkpoint right after it runs on the writer between two batches: it copies and syncs
+    /// only what came in meanwhile, and the next commit starts the WAL over.
     private let checkpointer: DatabaseQueue
     private let checkpointTask: Task<Void, Never>
     private let checkpointCount = CheckpointCount()
@@ -85,7 +85,7 @@ public final class SQLiteChatStore: ImmediateSubmitting {
             for await _ in commits {
                 guard let checkpointer, let writer, !Task.isCancelled else { return }
                 let wal = try? await checkpointer.writeWithoutTransaction { db in
-                    try Self.checkpoint(db, onWriter: false, observer)
+                    try Self.checkpoint(db, onWriter: false, syncingFrom: restartFrames, observer)
                 }
                 checkpointCount.value.add(1, ordering: .relaxed)
                 if let wal, wal.walFrameCount >= restartFrames {
@@ -103,10 +103,36 @@ public final class SQLiteChatStore: ImmediateSubmitting {
         checkpointTask.cancel()
     }
 
-    private static func checkpoint(_ db: Database, onWriter: Bool, _ observer: SQLiteStoreObserver?) throws -> (walFrameCount: Int, checkpointedFrameCount: Int) {
+    /// A PASSIVE checkpoint. With `syncingFrom`, one that leaves a WAL at least that long
+    /// prepares the catch-up that follows, so that it holds the writer for less: under steady
+    /// writes a checkpoint never reaches the WAL's end, and SQLite syncs the database only
+    /// after one that does, so the catch-up's own sync had to flush every page the checkpointer
+    /// had copied since the last catch-up, and its WAL sync every frame since this pass began.
+    /// Here the checkpointer syncs both files itself and copies again what came in meanwhile,
+    /// up to `prepareRounds` times or until a round copies fewer than `preparedFrames`; the
+    /// catch-up then copies and syncs only the last few milliseconds' frames.
+    private static func checkpoint(_ db: Database, onWriter: Bool, syncingFrom restartFrames: Int? = nil,
+                                   _ observer: SQLiteStoreObserver?) throws -> (walFrameCount: Int, checkpointedFrameCount: Int) {
         let start = ContinuousClock.now
         defer { observer?.checkpoint(onWriter, .now - start) }
-        return try db.checkpoint(.passive)
+        var wal = try db.checkpoint(.passive)
+        guard let restartFrames, wal.walFrameCount >= restartFrames else { return wal }
+        for _ in 0..<prepareRounds {
+            try syncFiles(db)
+            let copied = wal.checkpointedFrameCount
+            wal = try db.checkpoint(.passive)
+            if wal.checkpointedFrameCount - copied < preparedFrames { break }
+        }
+        return wal
+    }
+
+    static let prepareRounds = 3
+    static let preparedFrames = 64
+
+    /// Syncs the database file and the WAL (once open) of `db`'s connection (`webchat_sqlite_sync_files`).
+    static func syncFiles(_ db: Database) throws {
+        let code = ResultCode(rawValue: webchat_sqlite_sync_files(UnsafeMutableRawPointer(db.sqliteConnection)))
+        guard code == .SQLITE_OK else { throw DatabaseError(resultCode: code) }
     }
 
     /// Brings the schema up to date, saying so when an existing database is upgraded.

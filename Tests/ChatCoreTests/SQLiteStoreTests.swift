@@ -160,6 +160,22 @@ import Testing
         #expect(try await store.user(UserID("user0")!)?.user.name == "U0")
     }
 
+    @Test func syncingTheFilesWorksBeforeAndAfterTheWALIsOpen() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pool = try DatabasePool(path: folder.appendingPathComponent("chat.sqlite").path)
+        try pool.writeWithoutTransaction { db in
+            try SQLiteChatStore.syncFiles(db)
+            try db.execute(sql: "CREATE TABLE t (x); INSERT INTO t VALUES (1)")
+            try SQLiteChatStore.syncFiles(db)
+            #expect(try db.checkpoint(.passive).walFrameCount > 0)
+        }
+        // A connection that has not opened the WAL yet syncs only the database.
+        let other = try DatabaseQueue(path: folder.appendingPathComponent("other.sqlite").path)
+        try other.writeWithoutTransaction { db in try SQLiteChatStore.syncFiles(db) }
+    }
+
     @Test func theObserverHearsOfEveryBatchAndCheckpoint() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("observer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }

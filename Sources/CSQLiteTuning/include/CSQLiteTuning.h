@@ -7,4 +7,10 @@
 /// were, which is correct, only slower).
 int webchat_sqlite_tune(void);
 
+/// Syncs (fdatasync) the database file and then the WAL through the open files of `connection`
+/// (a `sqlite3 *`), as SQLite itself would: what a checkpoint copied into the database and the
+/// WAL written so far are on disk afterwards. Returns an SQLite result code. Run it on the
+/// connection's own queue; it takes no lock and changes nothing SQLite keeps.
+int webchat_sqlite_sync_files(void *connection);
+
 #endif
