@@ -105,7 +105,7 @@ struct ClientAddressTests {
         #expect(ClientAddress.resolve(peer: local, forwardedFor: ["6.6.6.6, 198.51.100.1, 10.1.1.1"], trusted: proxies) == "198.51.100.1")
         // Several header lines are one list, in order.
         #expect(ClientAddress.resolve(peer: local, forwardedFor: ["6.6.6.6", "198.51.100.1", "10.1.1.1"], trusted: proxies) == "198.51.100.1")
-        #expect(ClientAddress.resolve(peer: local, forwardedFor: [" 2001:db8::1 "], trusted: proxies) == "2001:db8::1")
+        #expect(ClientAddress.resolve(peer: local, forwardedFor: [" 2001:db8::1 "], trusted: proxies) == "2001:db8::/64")
         // No header, or nothing but proxies in it: the last proxy named is the client.
         #expect(ClientAddress.resolve(peer: local, forwardedFor: [], trusted: proxies) == "127.0.0.1")
         #expect(ClientAddress.resolve(peer: local, forwardedFor: ["10.2.2.2"], trusted: proxies) == "10.2.2.2")
@@ -114,9 +114,13 @@ struct ClientAddressTests {
         #expect(ClientAddress.resolve(peer: local, forwardedFor: [String(repeating: "1", count: 100)], trusted: proxies) == "127.0.0.1")
     }
 
-    @Test("addresses come out in one canonical form")
+    @Test("clients come out in one canonical form, IPv6 ones as their /64")
     func canonical() throws {
         #expect(ClientAddress.resolve(peer: try peer("::ffff:203.0.113.9"), forwardedFor: [], trusted: []) == "203.0.113.9")
-        #expect(ClientAddress.resolve(peer: try peer("127.0.0.1"), forwardedFor: ["2001:DB8:0:0::1"], trusted: proxies) == "2001:db8::1")
+        #expect(ClientAddress.resolve(peer: try peer("127.0.0.1"), forwardedFor: ["2001:DB8:0:0::1"], trusted: proxies) == "2001:db8::/64")
+        // Two addresses of one /64 are one client; the next /64 is another.
+        #expect(ClientAddress.resolve(peer: try peer("2001:db8:1:2:aaaa::1"), forwardedFor: [], trusted: [])
+                == ClientAddress.resolve(peer: try peer("2001:db8:1:2:bbbb::2"), forwardedFor: [], trusted: []))
+        #expect(ClientAddress.resolve(peer: try peer("2001:db8:1:3::1"), forwardedFor: [], trusted: []) == "2001:db8:1:3::/64")
     }
 }

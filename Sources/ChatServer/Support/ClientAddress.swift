@@ -62,12 +62,14 @@ public struct AddressRange: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Who a request comes from, for limits kept per client: the peer's address, or, when the peer
-/// is a trusted proxy, the address that proxy put in `X-Forwarded-For`.
+/// is a trusted proxy, the address that proxy put in `X-Forwarded-For`. An IPv6 client is its
+/// /64 network: one host is usually given a whole /64 and could otherwise take a fresh address
+/// for every attempt.
 enum ClientAddress {
     /// The longest `X-Forwarded-For` entry looked at; longer ones are no address.
     static let maxEntryLength = 64
 
-    /// The client's address in canonical text. `forwardedFor` is every `X-Forwarded-For` value
+    /// The client in canonical text (`203.0.113.9`, `2001:db8:1:2::/64`). `forwardedFor` is every `X-Forwarded-For` value
     /// of the request in order. It is read from the right, where each trusted proxy appended the
     /// address it got the request from: the first entry that is not a trusted proxy is the client
     /// (anything left of it came from the client and proves nothing). Without a trusted peer the
@@ -85,7 +87,8 @@ enum ClientAddress {
                 if !isTrusted(bytes, trusted) { break }
             }
         }
-        return AddressRange.text(of: client)
+        guard client.count == 16 else { return AddressRange.text(of: client) }
+        return AddressRange.text(of: Array(client.prefix(8)) + Array(repeating: 0, count: 8)) + "/64"
     }
 
     private static func isTrusted(_ bytes: [UInt8], _ trusted: [AddressRange]) -> Bool {
