@@ -50,9 +50,10 @@ public func buildApplication(
     addOperationalRoutes(to: router, chat: chat, metrics: metrics)
 
     let api = router.group("api/v1")
-    SessionController(accounts: accounts, trustedProxies: configuration.trustedProxies).addPublicRoutes(to: api)
+    let sessions = SessionController(accounts: accounts, trustedProxies: configuration.trustedProxies)
+    sessions.addPublicRoutes(to: api)
     let authenticated = api.group().add(middleware: TokenAuthenticator(accounts: accounts))
-    SessionController(accounts: accounts, trustedProxies: configuration.trustedProxies).addAuthenticatedRoutes(to: authenticated)
+    sessions.addAuthenticatedRoutes(to: authenticated)
     UserController(chat: chat).addRoutes(to: authenticated)
     ConversationController(chat: chat).addRoutes(to: authenticated)
     GroupController(chat: chat).addRoutes(to: authenticated)
