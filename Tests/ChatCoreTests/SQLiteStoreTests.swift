@@ -303,6 +303,54 @@ import Testing
         #expect(try await store.timelineHead(of: bob).latest == 4)
     }
 
+    /// A resend is found by its insert failing on the idempotency index: in the middle of one
+    /// batch, it writes nothing and hands back the original, and the seq and pos it was given
+    /// are taken by the next message, not skipped.
+    @Test func aResendInABatchTakesNoSeqOrPos() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("counters-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try await makeStore(folder.appendingPathComponent("chat.sqlite").path)
+        #expect(try await send(store, "m1") == (1, [1]))
+        let transactionsBefore = store.writer.transactions
+        let outcomes = Mutex<[String: Result<AppendOutcome, any Error>]>([:])
+        let done = AsyncStream.makeStream(of: Void.self)
+        // A job holds the writer, so that the three queue behind it into one batch of their own.
+        let holding = AsyncStream.makeStream(of: Void.self)
+        store.writer.submit({ _ in
+            holding.continuation.yield()
+            Thread.sleep(forTimeInterval: 0.2)
+        }, completion: { _ in })
+        var held = holding.stream.makeAsyncIterator()
+        await held.next()
+        for (key, id) in [("m2", "m2"), ("resend", "m1"), ("m3", "m3")] {
+            let draft = MessageDraft(id: id, conversation: .direct(alice, bob), from: alice, to: bob, group: nil, body: id, ts: 20)
+            store.submitAppendMessageNow(draft, encode: { _ in Array("{}".utf8) }) { result in
+                outcomes.withLock { $0[key] = result }
+                done.continuation.yield()
+            }
+        }
+        var iterator = done.stream.makeAsyncIterator()
+        for _ in 0..<3 { await iterator.next() }
+        // The holding job's and the batch's: the resend did not fail the batch (a rerun in
+        // savepoints would be a third).
+        #expect(store.writer.transactions - transactionsBefore == 2)
+        let (m2, resend, m3) = try outcomes.withLock { ($0["m2"]!, try $0["resend"]!.get(), $0["m3"]!) }
+        guard case .existing(let original) = resend else {
+            Issue.record("the resend of m1 made a new message: \(resend)")
+            return
+        }
+        #expect(original.pos == 1 && original.body == "m1" && original.ts == 10)
+        for (result, pos) in [(m2, Int64(2)), (m3, 3)] {
+            guard case .created(let message, let entries) = try result.get() else {
+                Issue.record("message \(pos) was not created")
+                continue
+            }
+            #expect(message.pos == pos && entries.map(\.seq) == [pos])
+        }
+        #expect(try await store.timeline(of: bob, after: 0, limit: 10).map(\.seq) == [1, 2, 3])
+        #expect(try await store.history(of: .direct(alice, bob), before: nil, limit: 10).messages.map(\.message.id) == ["m1", "m2", "m3"])
+    }
+
     @Test func seqsGoOnAfterPruningAndRestart() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("counters-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
