@@ -108,14 +108,15 @@ struct FastStatement {
             return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
         }
 
-        /// The `messages` columns ``message()`` reads, in its order, each prefixed with `table`
-        /// and a dot when given (`SELECT \(messageColumns("m")) FROM messages m …`).
+        /// The `messages` columns ``message()`` (and `Row.message()`) reads, in its order, each
+        /// prefixed with `table` and a dot when given (`SELECT \(messageColumns("m")) FROM messages m …`);
+        /// the body whole (`Row.wholeText(_:of:as:)`).
         static func messageColumns(_ table: String? = nil) -> String {
             let prefix = table.map { $0 + "." } ?? ""
-            return messageColumnNames.map { prefix + $0 }.joined(separator: ", ")
+            return (messageColumnNames.map { prefix + $0 } + [Row.wholeText("body", of: table), prefix + "ts"]).joined(separator: ", ")
         }
 
-        private static let messageColumnNames = ["conversation", "pos", "client_id", "sender", "recipient", "group_id", "body", "ts"]
+        private static let messageColumnNames = ["conversation", "pos", "client_id", "sender", "recipient", "group_id"]
 
         /// A `messages` row selected as ``messageColumns(_:)``.
         func message() throws -> Message {

@@ -233,11 +233,11 @@ extension SQLiteChatStore {
             let candidates: [Message]
             if let peer = conversation.peer(of: reader) {
                 candidates = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT * FROM messages INDEXED BY messages_idempotency WHERE sender = ? AND client_id IN (\(placeholders(ids.count))) AND conversation = ? ORDER BY pos
+                    SELECT \(FastStatement.Columns.messageColumns()) FROM messages INDEXED BY messages_idempotency WHERE sender = ? AND client_id IN (\(placeholders(ids.count))) AND conversation = ? ORDER BY pos
                     """), arguments: StatementArguments([peer.rawValue] + ids + [cid])).map { try $0.message() }
             } else {
                 candidates = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT * FROM messages INDEXED BY messages_read_lookup WHERE conversation = ? AND group_id IS NOT NULL AND client_id IN (\(placeholders(ids.count))) AND sender != ?
+                    SELECT \(FastStatement.Columns.messageColumns()) FROM messages INDEXED BY messages_read_lookup WHERE conversation = ? AND group_id IS NOT NULL AND client_id IN (\(placeholders(ids.count))) AND sender != ?
                     ORDER BY pos
                     """), arguments: StatementArguments([cid] + ids + [reader.rawValue])).map { try $0.message() }
             }

@@ -163,7 +163,7 @@ public final class SQLiteChatStore: ImmediateSubmitting {
     }
 
     public func user(_ id: UserID) async throws -> StoredUser? {
-        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue])?.storedUser() }
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT \(Row.userColumns) FROM users WHERE id = ?", arguments: [id.rawValue])?.storedUser() }
     }
 
     public func existingUsers(_ ids: [UserID]) async throws -> Set<UserID> {
@@ -178,7 +178,7 @@ public final class SQLiteChatStore: ImmediateSubmitting {
     public func users(withPrefix prefix: String, limit: Int) async throws -> [StoredUser] {
         try await pool.read { db in
             // A range on the primary key rather than LIKE, so the index serves it.
-            try Row.fetchAll(db, sql: "SELECT * FROM users WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            try Row.fetchAll(db, sql: "SELECT \(Row.userColumns) FROM users WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
                              arguments: [prefix, prefix + "\u{10FFFF}", limit]).map { try $0.storedUser() }
         }
     }
@@ -233,7 +233,8 @@ public final class SQLiteChatStore: ImmediateSubmitting {
     public func conversations(of user: UserID) async throws -> [ConversationSummary] {
         try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT m.conversation AS cid, m.unread, m.updated_at, c.name AS group_name, msg.*
+                SELECT m.conversation AS cid, m.unread, m.updated_at, \(Row.wholeText("name", of: "c", as: "group_name")),
+                       \(FastStatement.Columns.messageColumns("msg"))
                 FROM members m
                 JOIN conversations c ON c.id = m.conversation
                 LEFT JOIN messages msg ON msg.conversation = m.conversation
@@ -242,13 +243,13 @@ public final class SQLiteChatStore: ImmediateSubmitting {
                 """, arguments: [user.rawValue])
             let peers = try rows.compactMap { try $0.conversationID("cid").peer(of: user) }
             let names = try Dictionary(
-                Row.fetchAll(db, sql: "SELECT id, name FROM users WHERE id IN (\(placeholders(peers.count)))",
-                             arguments: StatementArguments(peers.map(\.rawValue))).map { ($0["id"] as String, $0["name"] as String) },
+                Row.fetchAll(db, sql: "SELECT id, \(Row.wholeText("name")) FROM users WHERE id IN (\(placeholders(peers.count)))",
+                             arguments: StatementArguments(peers.map(\.rawValue))).map { ($0["id"] as String, $0.text("name")) },
                 uniquingKeysWith: { a, _ in a })
             return try rows.map { row in
                 let id = try row.conversationID("cid")
                 let peer = id.peer(of: user)
-                let title = (row["group_name"] as String?) ?? peer.flatMap { names[$0.rawValue] } ?? ""
+                let title = row.optionalText("group_name") ?? peer.flatMap { names[$0.rawValue] } ?? ""
                 let last = (row["client_id"] as String?) == nil ? nil : try row.message()
                 return ConversationSummary(id: id, kind: peer == nil ? .group : .dm, title: title, peer: peer, group: id.groupID,
                                            last: last, unread: row["unread"], updatedAt: row["updated_at"])
@@ -258,7 +259,9 @@ public final class SQLiteChatStore: ImmediateSubmitting {
 
     public func history(of conversation: ConversationID, before: Int64?, limit: Int) async throws -> HistoryPage {
         try await pool.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE conversation = ? AND pos < ? ORDER BY pos DESC LIMIT ?",
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT \(FastStatement.Columns.messageColumns()), delivered_at FROM messages WHERE conversation = ? AND pos < ? ORDER BY pos DESC LIMIT ?
+                """,
                                         arguments: [conversation.rawValue, before ?? Int64.max, limit + 1])
             let hasMore = rows.count > limit
             let page = try rows.prefix(limit).reversed().map { (message: try $0.message(), deliveredAt: $0["delivered_at"] as Int64?) }
@@ -319,9 +322,9 @@ public final class SQLiteChatStore: ImmediateSubmitting {
 
     static func group(_ id: GroupID, _ db: Database) throws -> Group? {
         let conversation = ConversationID.group(id).rawValue
-        guard let row = try Row.fetchOne(db, sql: "SELECT name, owner FROM conversations WHERE id = ? AND name IS NOT NULL",
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(Row.wholeText("name")), owner FROM conversations WHERE id = ? AND name IS NOT NULL",
                                          arguments: [conversation]) else { return nil }
-        return Group(id: id, name: row["name"], owner: try row.userID("owner"), members: try members(of: conversation, db))
+        return Group(id: id, name: row.text("name"), owner: try row.userID("owner"), members: try members(of: conversation, db))
     }
 
     static func members(of conversation: String, _ db: Database) throws -> [UserID] {

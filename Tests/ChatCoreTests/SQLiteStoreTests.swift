@@ -417,3 +417,42 @@ import Testing
 private struct CounterTestFailure: Error, CustomStringConvertible {
     let description: String
 }
+
+/// Names and bodies stored before U+0000 was refused in them read back whole: GRDB decodes a
+/// text value up to its first U+0000, so the reads select them as blobs.
+@Suite struct SQLiteWholeTextTests {
+    @Test func textHoldingUPlus0000ReadsWhole() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("whole-text-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteChatStore(path: folder.appendingPathComponent("chat.sqlite").path)
+        let alice = UserID("alice")!, bob = UserID("bob")!, team = GroupID("team01")!
+        for user in [alice, bob] {
+            _ = try await store.insertUser(User(id: user, name: user.rawValue), passwordHash: nil, at: 1)
+        }
+        let draft = MessageDraft(id: "m1", conversation: .direct(alice, bob), from: alice, to: bob, group: nil, body: "plain", ts: 10)
+        _ = try await store.appendMessage(draft, encode: { _ in Array("{}".utf8) })
+        _ = try await store.createGroup(Group(id: team, name: "team", owner: alice, members: [alice, bob]), at: 20, event: Array("{}".utf8))
+        // What a version from before the check could store.
+        try await store.pool.write { db in
+            try db.execute(sql: """
+                UPDATE users SET name = 'Al' || char(0) || 'ice' WHERE id = 'alice';
+                UPDATE users SET name = 'Bo' || char(0) || 'b' WHERE id = 'bob';
+                UPDATE messages SET body = 'before' || char(0) || 'after' WHERE client_id = 'm1';
+                UPDATE conversations SET name = 'te' || char(0) || 'am' WHERE id = 'grp:team01';
+                """)
+        }
+        #expect(try await store.user(alice)?.user.name == "Al\u{0}ice")
+        #expect(try await store.users(withPrefix: "b", limit: 5).map(\.user.name) == ["Bo\u{0}b"])
+        #expect(try await store.history(of: .direct(alice, bob), before: nil, limit: 10).messages.map(\.message.body) == ["before\u{0}after"])
+        #expect(try await store.group(team)?.name == "te\u{0}am")
+        let log = try await store.conversations(of: bob)
+        #expect(Set(log.map(\.title)) == ["Al\u{0}ice", "te\u{0}am"])
+        #expect(log.first { $0.kind == .dm }?.last?.body == "before\u{0}after")
+        // The resend's answer is read through `FastStatement`, from the same column list.
+        guard case .existing(let original) = try await store.appendMessage(draft, encode: { _ in [] }) else {
+            Issue.record("the resend of m1 made a new message")
+            return
+        }
+        #expect(original.body == "before\u{0}after")
+    }
+}
