@@ -113,10 +113,10 @@ struct FastStatement {
         /// the body whole (`Row.wholeText(_:of:as:)`).
         static func messageColumns(_ table: String? = nil) -> String {
             let prefix = table.map { $0 + "." } ?? ""
-            return (messageColumnNames.map { prefix + $0 } + [Row.wholeText("body", of: table), prefix + "ts"]).joined(separator: ", ")
+            return messageColumnNames.map { $0 == "body" ? Row.wholeText($0, of: table) : prefix + $0 }.joined(separator: ", ")
         }
 
-        private static let messageColumnNames = ["conversation", "pos", "client_id", "sender", "recipient", "group_id"]
+        private static let messageColumnNames = ["conversation", "pos", "client_id", "sender", "recipient", "group_id", "body", "ts"]
 
         /// A `messages` row selected as ``messageColumns(_:)``.
         func message() throws -> Message {
