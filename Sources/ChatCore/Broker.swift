@@ -4,15 +4,21 @@ public enum BrokerEnvelope: Hashable, Sendable {
     case timeline(seq: Int64, event: String, payload: [UInt8])
     /// An event that is never stored (`typing`, `presence`).
     case ephemeral(event: String, payload: [UInt8])
+    /// Never published: a broker hands it to a channel's subscribers when the channel is back
+    /// after an outage (a lost connection to Redis, say), since whatever was published meanwhile
+    /// may be lost. The endpoint then catches up from the store.
+    case resync
 
     /// The envelope as bytes for a byte-oriented pub/sub (Redis):
-    /// `T<seq> <event>\n<payload>` or `E<event>\n<payload>`.
+    /// `T<seq> <event>\n<payload>`, `E<event>\n<payload>` or `R\n`.
     public var bytes: [UInt8] {
         switch self {
         case .timeline(let seq, let event, let payload):
             return Array("T\(seq) \(event)\n".utf8) + payload
         case .ephemeral(let event, let payload):
             return Array("E\(event)\n".utf8) + payload
+        case .resync:
+            return Array("R\n".utf8)
         }
     }
 
@@ -28,6 +34,8 @@ public enum BrokerEnvelope: Hashable, Sendable {
             self = .timeline(seq: seq, event: String(parts[1]), payload: payload)
         case UInt8(ascii: "E"):
             self = .ephemeral(event: header, payload: payload)
+        case UInt8(ascii: "R") where header.isEmpty && payload.isEmpty:
+            self = .resync
         default:
             return nil
         }
@@ -64,7 +72,8 @@ public protocol Broker: Sendable {
     func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool
     /// Subscribes to a user's channel: envelopes published after this returns are handed to
     /// `receive`, in publish order per publisher. `receive` must not block (it may run on the
-    /// publisher's task or on an I/O thread).
+    /// publisher's task or on an I/O thread). A broker that can lose envelopes in an outage
+    /// hands `receive` a ``BrokerEnvelope/resync`` once the channel is back.
     func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription
     /// Registers a connection; `true` if it is the user's first across the cluster.
     func connectionOpened(user: UserID, connection: String) async throws -> Bool

@@ -79,6 +79,9 @@ struct EndpointOrdering: Sendable {
         switch envelope {
         case .ephemeral(let event, let payload):
             return [.deliver(.ephemeral(event: event, payload: payload))]
+        case .resync:
+            // The endpoint catches up from the store itself (PushEndpoint); nothing to order.
+            return []
         case .timeline(let seq, let event, let payload):
             let entry = Entry(seq: seq, event: event, payload: payload)
             switch state {

@@ -32,17 +32,21 @@ public final class PushEndpoint: Sendable {
         var inbox: [BrokerEnvelope] = []
         /// The replay or a gap fill is running: live envelopes wait in `inbox`.
         var busy = true
+        /// The broker's channel came back after an outage: catch up from the store once the
+        /// endpoint is not busy.
+        var resyncWanted = false
         /// No more deliveries (closed, or the store failed).
         var finished = false
         var closed = false
         var subscription: BrokerSubscription?
     }
 
-    /// A gap to fill from the store, and the actions that come after it.
-    private struct Gap {
-        var after: Int64
-        var pending: EndpointOrdering.Entry
-        var rest: ArraySlice<EndpointOrdering.Action>
+    /// A read of the store the endpoint waits for before it goes on.
+    private enum StoreRead {
+        /// A gap to fill, and the actions that come after it.
+        case gap(after: Int64, pending: EndpointOrdering.Entry, rest: ArraySlice<EndpointOrdering.Action>)
+        /// Everything after the last delivered seq (after ``BrokerEnvelope/resync``).
+        case catchUp
     }
 
     private static let replayPageSize = 500
@@ -77,15 +81,20 @@ public final class PushEndpoint: Sendable {
 
     /// A live envelope from the broker.
     func receive(_ envelope: BrokerEnvelope) {
-        let gap = self.state.withLock { state -> Gap? in
+        let read = self.state.withLock { state -> StoreRead? in
             if state.finished { return nil }
+            if case .resync = envelope {
+                // Whatever the outage lost is in the store: read it once nothing else is under way.
+                state.resyncWanted = true
+                return state.busy ? nil : self.process([], &state)
+            }
             if state.busy {
                 state.inbox.append(envelope)
                 return nil
             }
             return self.process(state.ordering.live(envelope)[...], &state)
         }
-        if let gap { Task { await self.fill(from: gap) } }
+        if let read { Task { await self.perform(read) } }
     }
 
     /// Nothing to replay after `after` (the head of the timeline): `synced` at once.
@@ -124,39 +133,58 @@ public final class PushEndpoint: Sendable {
                 if stop { return }
                 if page.count < Self.replayPageSize { break }
             }
-            let gap = self.state.withLock { state -> Gap? in
+            let read = self.state.withLock { state -> StoreRead? in
                 guard !state.finished else { return nil }
                 return self.process(state.ordering.replayFinished(truncated: truncated)[...], &state)
             }
-            if let gap { try await self.fillGaps(from: gap) }
+            if let read { try await self.performReads(from: read) }
         } catch {
             self.failed(error)
         }
     }
 
-    private func fill(from gap: Gap) async {
+    private func perform(_ read: StoreRead) async {
         do {
-            try await self.fillGaps(from: gap)
+            try await self.performReads(from: read)
         } catch {
             self.failed(error)
         }
     }
 
-    private func fillGaps(from gap: Gap) async throws {
-        var next: Gap? = gap
-        while let gap = next {
-            let limit = Int(min(gap.pending.seq - gap.after - 1, 10_000))
-            let missing = try await self.service.store.timeline(of: self.user, after: gap.after, limit: limit)
-            next = self.state.withLock { state -> Gap? in
-                guard !state.finished else { return nil }
-                return self.process(state.ordering.gapFilled(missing.map(Self.entry), pending: gap.pending)[...] + gap.rest, &state)
+    /// Reads the store for `read`, delivers what it found and goes on with what waited, until
+    /// no read is needed (the endpoint is no longer busy) or the endpoint finished.
+    private func performReads(from read: StoreRead) async throws {
+        let store = self.service.store
+        var next: StoreRead? = read
+        while let read = next {
+            switch read {
+            case .gap(let after, let pending, let rest):
+                let limit = Int(min(pending.seq - after - 1, 10_000))
+                let missing = try await store.timeline(of: self.user, after: after, limit: limit)
+                next = self.state.withLock { state -> StoreRead? in
+                    guard !state.finished else { return nil }
+                    return self.process(state.ordering.gapFilled(missing.map(Self.entry), pending: pending)[...] + rest, &state)
+                }
+            case .catchUp:
+                let last = self.state.withLock { $0.ordering.last }
+                let page = try await store.timeline(of: self.user, after: last, limit: Self.replayPageSize)
+                next = self.state.withLock { state -> StoreRead? in
+                    guard !state.finished else { return nil }
+                    // Entries after `last`, in seq order, as a replay delivers them; a full page means more.
+                    let delivered = state.ordering.replayed(page.map(Self.entry))[...]
+                    if page.count == Self.replayPageSize {
+                        _ = self.process(delivered, &state, drainInbox: false)
+                        return .catchUp
+                    }
+                    return self.process(delivered, &state)
+                }
             }
         }
     }
 
-    /// Performs `actions`, then (when `drainInbox`) the live envelopes that waited, until a gap
-    /// needs the store: then the endpoint stays busy and the gap is returned.
-    private func process(_ actions: ArraySlice<EndpointOrdering.Action>, _ state: inout State, drainInbox: Bool = true) -> Gap? {
+    /// Performs `actions`, then (when `drainInbox`) the live envelopes that waited and a wanted
+    /// catch-up, until the store must be read: then the endpoint stays busy and the read is returned.
+    private func process(_ actions: ArraySlice<EndpointOrdering.Action>, _ state: inout State, drainInbox: Bool = true) -> StoreRead? {
         var queue = actions
         while true {
             while let action = queue.popFirst() {
@@ -165,11 +193,16 @@ public final class PushEndpoint: Sendable {
                     self.receiver.deliver(delivery)
                 case .fillGap(let after, let pending):
                     state.busy = true
-                    return Gap(after: after, pending: pending, rest: queue)
+                    return .gap(after: after, pending: pending, rest: queue)
                 }
             }
             guard drainInbox else { return nil }
             guard !state.inbox.isEmpty else {
+                if state.resyncWanted, case .live = state.ordering.state {
+                    state.resyncWanted = false
+                    state.busy = true
+                    return .catchUp
+                }
                 state.busy = false
                 return nil
             }

@@ -1,0 +1,177 @@
+import Foundation
+import Synchronization
+
+/// A real service (redis-server, moto's DynamoDB endpoint) started for the tests on a free
+/// loopback port, and stopped after them.
+///
+/// The service runs under a small shell watchdog that ends it when the test process goes away,
+/// however that happens, so no server outlives a crashed or interrupted test run.
+public final class ServiceProcess: Sendable {
+    /// What runs, for messages.
+    public let name: String
+    /// The loopback port it listens on.
+    public let port: Int
+    private let watchdog: Process
+
+    private init(name: String, port: Int, watchdog: Process) {
+        self.name = name
+        self.port = port
+        self.watchdog = watchdog
+    }
+
+    /// Starts `executable arguments(port)` on a free port and returns once the port accepts
+    /// connections; throws (never skips) when the executable is missing or does not come up.
+    public static func start(
+        _ name: String, executable: String, port: Int? = nil, timeout: Duration = .seconds(30), arguments: (Int) -> [String]
+    ) async throws -> ServiceProcess {
+        let port = try port ?? FreePort.find()
+        // The watchdog: runs the service, ends it on TERM (KILL on USR1), and when the test process is gone.
+        let script = """
+            parent=$1; shift
+            "$@" & child=$!
+            trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM INT
+            trap 'kill -KILL $child 2>/dev/null; wait $child; exit 0' USR1
+            while kill -0 "$parent" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.2; done
+            kill -TERM $child 2>/dev/null; wait $child
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script, "sh", "\(ProcessInfo.processInfo.processIdentifier)", executable] + arguments(port)
+        let log = FileManager.default.temporaryDirectory.appending(path: "webchat-\(name)-\(port).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        do {
+            try process.run()
+        } catch {
+            throw LiveServerError(message: "cannot start \(name) (\(executable)): \(error)")
+        }
+        let service = ServiceProcess(name: name, port: port, watchdog: process)
+        let deadline = ContinuousClock.now + timeout
+        while !FreePort.accepts(port) {
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                service.stop()
+                let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                throw LiveServerError(message: "\(name) did not start listening on port \(port): \(output.suffix(2000))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return service
+    }
+
+    /// Stops the service (SIGTERM) and waits until it has exited.
+    public func stop() {
+        guard watchdog.isRunning else { return }
+        watchdog.terminate()
+        watchdog.waitUntilExit()
+    }
+
+    /// Ends the service with SIGKILL, as a crash would, and waits until it has exited.
+    public func kill() {
+        guard watchdog.isRunning else { return }
+        Foundation.kill(watchdog.processIdentifier, SIGUSR1)
+        watchdog.waitUntilExit()
+    }
+
+    deinit {
+        stop()
+    }
+}
+
+/// The real services of the scale-out tests: Redis and a DynamoDB endpoint (moto).
+public enum TestServices {
+    private static let shared = Mutex<[String: Task<ServiceProcess, any Error>]>([:])
+
+    /// A Redis server shared by the tests of this process (tests keep apart by key prefix).
+    public static func sharedRedis() async throws -> ServiceProcess {
+        try await sharedService("redis") { try await startRedis() }
+    }
+
+    /// A DynamoDB endpoint shared by the tests of this process (tests keep apart by table prefix).
+    public static func sharedDynamoDB() async throws -> ServiceProcess {
+        try await sharedService("dynamodb") { try await startDynamoDB() }
+    }
+
+    /// A Redis server of the caller's own (to stop and start again), on `port` or a free one.
+    public static func startRedis(port: Int? = nil) async throws -> ServiceProcess {
+        let executable = try locate("redis-server", hint: "install Debian's redis-server (scripts/test does)")
+        return try await ServiceProcess.start("redis", executable: executable, port: port) { port in
+            ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"]
+        }
+    }
+
+    /// A DynamoDB endpoint of the caller's own: moto's server (`pip install "moto[server]"`).
+    public static func startDynamoDB() async throws -> ServiceProcess {
+        let executable = try locate("moto_server", hint: #"install moto's server (pip install "moto[server]"; scripts/test puts it in .venv)"#)
+        return try await ServiceProcess.start("moto", executable: executable, timeout: .seconds(60)) { port in
+            ["-H", "127.0.0.1", "-p", "\(port)"]
+        }
+    }
+
+    private static func sharedService(_ key: String, _ start: @escaping @Sendable () async throws -> ServiceProcess) async throws -> ServiceProcess {
+        let task = shared.withLock { services in
+            if let running = services[key] { return running }
+            let task = Task { try await start() }
+            services[key] = task
+            return task
+        }
+        return try await task.value
+    }
+
+    /// Finds `name` beside `$WEBCHAT_PYTHON` (the test virtualenv), then on the PATH.
+    private static func locate(_ name: String, hint: String) throws -> String {
+        var folders: [String] = []
+        if let python = ProcessInfo.processInfo.environment["WEBCHAT_PYTHON"], !python.isEmpty {
+            folders.append(URL(fileURLWithPath: python).deletingLastPathComponent().path)
+        }
+        folders.append(RepositoryRoot.url.appending(path: ".venv/bin").path)
+        folders += (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        folders += ["/usr/sbin", "/usr/bin"]
+        for folder in folders {
+            let candidate = folder + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw LiveServerError(message: "\(name) is required for this test and was not found: \(hint)")
+    }
+}
+
+/// Loopback ports for services under test.
+public enum FreePort {
+    /// A port nothing listens on right now (the system's choice for a socket bound to port 0).
+    public static func find() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LiveServerError(message: "socket() failed: \(errno)") }
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw LiveServerError(message: "bind() failed: \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw LiveServerError(message: "getsockname() failed: \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    public static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+}
