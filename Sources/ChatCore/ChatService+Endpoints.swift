@@ -46,12 +46,34 @@ extension ChatService {
     func connectionClosed(user: UserID, connection: String) async {
         do {
             guard try await broker.connectionClosed(user: user, connection: connection) else { return }
-            let now = clock()
+        } catch {
+            logger.warning("presence update failed", metadata: ["user": "\(user)", "error": "\(error)"])
+            return
+        }
+        await wentOffline(user)
+    }
+
+    /// Users whose last connections the broker found gone without a close (the node holding
+    /// them stopped or died): each goes offline as if that connection had closed, with
+    /// `lastSeen` stored and `presence` sent to the contacts.
+    public func connectionsLost(of users: [UserID]) async {
+        for user in users { await wentOffline(user) }
+    }
+
+    /// Publishes timeline entries that were stored without being published (say, a fan-out
+    /// another process left unfinished, which this one completed).
+    public func publishRecovered(_ entries: [TimelineEntry]) async {
+        await publish(entries)
+    }
+
+    private func wentOffline(_ user: UserID) async {
+        let now = clock()
+        do {
             try await store.setLastSeen(user, at: now)
-            await publishPresence(of: user, online: false, lastSeen: now)
         } catch {
             logger.warning("presence update failed", metadata: ["user": "\(user)", "error": "\(error)"])
         }
+        await publishPresence(of: user, online: false, lastSeen: now)
     }
 
     private func publishPresence(of user: UserID, online: Bool, lastSeen: Int64?) async {
