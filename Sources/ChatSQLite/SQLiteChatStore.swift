@@ -36,6 +36,8 @@ public final class SQLiteChatStore: ImmediateSubmitting {
     /// checkpoint right after it runs on the writer between two batches: it copies and syncs
     /// only what came in meanwhile, and the next commit starts the WAL over.
     private let checkpointer: DatabaseQueue
+    /// Keeps other processes out of the file while this store has it (see `DatabaseFileLock`).
+    private let fileLock: DatabaseFileLock
     private let checkpointTask: Task<Void, Never>
     private let checkpointCount = CheckpointCount()
     /// How many checkpoints ran (tests check that commits cause them and idleness does not).
@@ -57,6 +59,7 @@ public final class SQLiteChatStore: ImmediateSubmitting {
                 observer: SQLiteStoreObserver? = nil) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        fileLock = try DatabaseFileLock(databasePath: path)
         if Self.tuning < 2 { logger.debug("SQLite was initialized before the store: its default threading and memory statistics stay") }
         var configuration = Configuration()
         configuration.prepareDatabase { db in
