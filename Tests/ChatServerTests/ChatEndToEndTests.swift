@@ -51,8 +51,8 @@ struct ChatEndToEndTests {
         }
     }
 
-    @Test("scenario with the server as a child process (kill -9 and restart; password mode and its logs; sign-ins per address; tokens ending sockets; SIGTERM)",
-          arguments: ["kill9_nothing_lost", "password_mode", "sign_in_limit_per_address", "tokens_end_sockets", "graceful_shutdown"])
+    @Test("scenario with the server as a child process (kill -9 and restart; one process per SQLite file; password mode and its logs; sign-ins per address; tokens ending sockets; SIGTERM)",
+          arguments: ["kill9_nothing_lost", "sqlite_one_process", "password_mode", "sign_in_limit_per_address", "tokens_end_sockets", "graceful_shutdown"])
     func childProcessScenario(_ name: String) async throws {
         let binary = try Executables.path(of: "webchat")
         let tmp = try TemporaryDirectory()

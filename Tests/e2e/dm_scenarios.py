@@ -5,7 +5,7 @@ import time
 
 import requests
 
-from harness import Api, Chat, ServerProcess, check, dm, error_code, new_id, online, scenario, synced
+from harness import Api, Chat, Failure, ServerProcess, check, dm, error_code, new_id, online, scenario, synced
 
 
 @scenario
@@ -409,6 +409,28 @@ def kill9_nothing_lost(ctx):
         bob.disconnect()
     finally:
         server.stop()
+
+
+@scenario
+def sqlite_one_process(ctx):
+    """A second process on the same SQLite file stops at start with a clear message (the
+    writer counts seqs in memory); the first one goes on serving."""
+    first = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "open").start()
+    second = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "open", name="second")
+    try:
+        try:
+            second.start()
+            raise Failure("a second process started on the same SQLite file")
+        except Failure as failure:
+            check("exited at start" in str(failure), "the second process exits", str(failure))
+        check(second.exit_code() != 0, "with a failure status")
+        log = second.logs()
+        check("is in use by another process (pid " in log and "--store dynamodb://" in log, "says why and what to do", log)
+        alice = Chat(first.url, {"token": Api(first.url).session("alice")}).connect()
+        synced(alice)
+        alice.disconnect()
+    finally:
+        first.stop()
 
 
 def sign_in(url, user, password, forwarded_for=None):

@@ -185,16 +185,26 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _die_with_parent():
+    """In a child, before exec: SIGKILL when this test process ends, however it ends, so no
+    server outlives a scenario that was interrupted or timed out (Linux's PR_SET_PDEATHSIG)."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
 class ServerProcess:
     """The webchat binary as a child process on a fixed free port, so it can be killed
-    with SIGKILL and started again on the same port and data."""
+    with SIGKILL and started again on the same port and data. `store` replaces the SQLite
+    file in `data_dir` (e.g. a shared `dynamodb://` store); `env` adds environment variables."""
 
-    def __init__(self, binary, data_dir, *args):
+    def __init__(self, binary, data_dir, *args, store=None, env=None, name="server"):
         self.binary = binary
         self.port = free_port()
         self.store = os.path.join(data_dir, "chat.sqlite")
+        self.store_spec = store or "sqlite:" + self.store
         self.args = list(args)
-        self.log_path = os.path.join(data_dir, "server.log")
+        self.env = dict(os.environ, **(env or {}))
+        self.log_path = os.path.join(data_dir, name + ".log")
         self.proc = None
 
     @property
@@ -204,8 +214,8 @@ class ServerProcess:
     def start(self):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [self.binary, "--host", "127.0.0.1", "--port", str(self.port), "--store", "sqlite:" + self.store] + self.args,
-            stdout=log, stderr=subprocess.STDOUT)
+            [self.binary, "--host", "127.0.0.1", "--port", str(self.port), "--store", self.store_spec] + self.args,
+            stdout=log, stderr=subprocess.STDOUT, env=self.env, preexec_fn=_die_with_parent)
         deadline = time.time() + 30
         while time.time() < deadline:
             check(self.proc.poll() is None, "server exited at start", self.logs()[-2000:])
@@ -216,6 +226,10 @@ class ServerProcess:
                 pass
             time.sleep(0.05)
         raise Failure("server did not become healthy", self.logs()[-2000:])
+
+    def exit_code(self, timeout=30):
+        """Waits for a server that is expected to stop on its own; its exit status."""
+        return self.proc.wait(timeout=timeout)
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
