@@ -6,7 +6,7 @@ import SocketIO
 
 /// Options every scenario shares.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "Server base URL (http:// or ws://, loopback only).")
+    @Option(help: "Server base URL (http:// or ws://, loopback only); several, comma-separated, for the nodes of a cluster: client i uses the (i mod n)-th.")
     var url: String = "http://127.0.0.1:8080"
 
     @Option(help: "Client event-loop threads (default: one per core).")
@@ -21,8 +21,15 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Write the JSON report to this file as well as standard output.")
     var json: String?
 
-    /// Host and port of `url`.
-    func endpoint() throws -> (host: String, port: Int) {
+    /// Host and port of each URL in `url`, in order.
+    func endpoints() throws -> [(host: String, port: Int)] {
+        let urls = url.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !urls.isEmpty else { throw ValidationError("--url names no server") }
+        return try urls.map(Self.endpoint)
+    }
+
+    /// Host and port of `url`, loopback only.
+    private static func endpoint(_ url: String) throws -> (host: String, port: Int) {
         var rest = Substring(url)
         if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
@@ -113,13 +120,15 @@ func sentTime(ofBody body: String?) -> UInt64? {
 }
 
 /// Connects `count` clients with at most `concurrency` handshakes at once; returns the
-/// clients that connected (transport level; the scenario waits for CONNECT itself).
+/// clients that connected (transport level; the scenario waits for CONNECT itself). With
+/// several `--url`s client `i` goes to node `node(i) mod n` (default `i`).
 func connectAll(
     count: Int, common: CommonOptions, group: MultiThreadedEventLoopGroup, stats: BenchStats,
+    node: @escaping @Sendable (Int) -> Int = { $0 },
     loopFor: @escaping @Sendable (Int) -> any EventLoop,
     makeClient: @escaping @Sendable (Int) -> SocketIOClient
 ) async throws -> [SocketIOClient?] {
-    let (host, port) = try common.endpoint()
+    let endpoints = try common.endpoints()
     let sources = try common.sourceAddresses()
     let path = "/socket.io/?EIO=4&transport=websocket"
     return await withTaskGroup(of: (Int, SocketIOClient?).self) { tasks in
@@ -130,6 +139,7 @@ func connectAll(
             next += 1
             tasks.addTask {
                 let source = sources.map { $0[index % $0.count] }
+                let (host, port) = endpoints[node(index) % endpoints.count]
                 do {
                     let client = try await SocketIOClient.connect(
                         host: host, port: port, path: path, on: loopFor(index), source: source,
@@ -164,7 +174,7 @@ func waitUntil(timeout: Duration, poll: Duration = .milliseconds(20), _ conditio
 
 /// Opens sessions for `users` (open auth mode) and returns their tokens in order.
 func openSessions(_ users: [String], common: CommonOptions, group: MultiThreadedEventLoopGroup) async throws -> [String] {
-    let (host, port) = try common.endpoint()
+    let endpoints = try common.endpoints()
     return try await withThrowingTaskGroup(of: (Int, String).self) { tasks in
         var tokens = [String](repeating: "", count: users.count)
         var next = 0
@@ -172,6 +182,7 @@ func openSessions(_ users: [String], common: CommonOptions, group: MultiThreaded
             let index = next
             next += 1
             tasks.addTask {
+                let (host, port) = endpoints[index % endpoints.count]
                 let token = try await HTTPPost.openSession(host: host, port: port, user: users[index], on: group.next()).get()
                 return (index, token)
             }

@@ -31,6 +31,8 @@ struct DirectScenario: AsyncParsableCommand {
         defer { progress.cancel() }
         let clients = try await connectAll(
             count: 2 * pairs, common: common, group: group, stats: stats,
+            // On a cluster each pair's partner is on the next node, so every message crosses nodes.
+            node: { $0 % pairs + $0 / pairs },
             loopFor: { loops[$0 % pairs] },
             makeClient: { index in
                 SocketIOClient(authJSON: "{\"token\":\"\(tokens[index])\"}", index: index < pairs ? 0 : 1, delegate: runs[index % pairs])
