@@ -81,6 +81,7 @@ extension DynamoDBChatStore {
                 chunks += 1
                 conflicts = 0
             } catch let error as DynamoDBError where error.code == .transactionCanceled {
+                self.conflicts.add(1, ordering: .relaxed)
                 if Self.failed(error, at: 0) {
                     // Moved on by another node: go on from where it is, unless it is theirs now.
                     guard let fresh = try await loadOutbox(outbox.id), fresh.owner == node else { return }

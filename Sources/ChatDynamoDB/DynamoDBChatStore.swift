@@ -48,6 +48,8 @@ public final class DynamoDBChatStore: ChatStore {
     let fanOutLease: Duration
     /// Test hooks (see `StoreHooks`).
     let hooks = StoreHooks()
+    /// How many transactions lost to a concurrent writer and were retried.
+    let conflicts = Atomic<Int>(0)
 
     /// Connects to the tables of `configuration`, creating missing ones (on-demand capacity,
     /// when `createTables`) and waiting until they are active. Throws a ``DynamoDBError`` when
@@ -87,6 +89,7 @@ public final class DynamoDBChatStore: ChatStore {
             do {
                 return try await attempt()
             } catch let error as DynamoDBError where error.code == .transactionCanceled {
+                self.conflicts.add(1, ordering: .relaxed)
                 conflicts += 1
                 guard conflicts <= Self.maxConflicts else {
                     throw DynamoDBError(.contention, "\(operation) lost \(conflicts) times to concurrent writes", cancellationReasons: error.cancellationReasons)

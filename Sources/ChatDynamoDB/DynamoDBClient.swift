@@ -44,6 +44,12 @@ final class DynamoDBClient: Sendable {
         var http = HTTPClient.Configuration()
         http.timeout = .init(connect: .seconds(3), read: Self.requestTimeout)
         http.connectionPool = .init(idleTimeout: .seconds(50))
+        // Many operations run at once on a node, each a few requests in turn.
+        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        // A failed connection fails its attempt at once and `send` retries it with the same
+        // backoff as everything else (AsyncHTTPClient would retry it for the whole connect
+        // timeout on its own, and an unreachable endpoint took 18 s to report).
+        http.connectionPool.retryConnectionEstablishment = false
         http.decompression = .disabled
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
     }

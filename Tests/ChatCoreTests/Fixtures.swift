@@ -59,7 +59,8 @@ struct Fixture {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("chatcore-\(UUID().uuidString)")
             store = try SQLiteChatStore(path: folder.appendingPathComponent("nested/chat.sqlite").path)
         case .dynamodb:
-            // moto, shared by the test process; each store has tables of its own.
+            // moto, shared by the test process; each store has tables of its own. One request at a
+            // time: moto does not isolate concurrent transactions (see DynamoDBConfiguration.serialRequests).
             let moto = try await TestServices.sharedDynamoDB()
             let prefix = "t\(UUID().uuidString.prefix(8).lowercased())_"
             let configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(moto.port)", tablePrefix: prefix,
