@@ -33,6 +33,25 @@ import Synchronization
 /// the member's `lastRead` position when it is read, and a member's `updatedAt` is the later of
 /// joining and the conversation's last message, so a message writes nothing per member besides
 /// the recipients' entries and counters.
+///
+/// ## Large groups
+///
+/// A recipient costs a transaction two items (counter and entry), a joining one three. An
+/// event that does not fit in one transaction (a group message to more than 48 others, a
+/// group of more than 33 created) commits the operation's own change with an `outbox` item and
+/// as many recipients as fit, marking the conversation `pending`; the rest follow in chunks of
+/// up to 49 recipients, each one transaction that also moves the outbox's progress on, and the
+/// last clears the mark. Operations on a conversation with a mark wait for that fan-out (or
+/// finish it, once its owner stopped making progress for `fanOutLease`), so every member gets
+/// the conversation's events in order. A process that dies part-way leaves the outbox to
+/// ``resumePendingFanOuts(olderThan:)`` (run by ``DynamoDBFanOutRecoveryService``). A message
+/// to a group of 1,000 is 21 transactions in a row, each entry stored with its own copy of the
+/// payload.
+///
+/// ## Reads
+///
+/// Every read correctness depends on is consistent (replay and gap fill come right after
+/// another node committed and published), except prefix search, which is served by an index.
 public final class DynamoDBChatStore: ChatStore {
     let client: DynamoDBClient
     let tables: DynamoDBTables
@@ -91,6 +110,7 @@ public final class DynamoDBChatStore: ChatStore {
             } catch let error as DynamoDBError where error.code == .transactionCanceled {
                 self.conflicts.add(1, ordering: .relaxed)
                 conflicts += 1
+                logger.debug("write conflict, retrying", metadata: ["operation": "\(operation)", "conflicts": "\(conflicts)"])
                 guard conflicts <= Self.maxConflicts else {
                     throw DynamoDBError(.contention, "\(operation) lost \(conflicts) times to concurrent writes", cancellationReasons: error.cancellationReasons)
                 }

@@ -1,6 +1,8 @@
 @testable import ChatDynamoDB
 import ChatCore
 import Foundation
+import Logging
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -166,10 +168,11 @@ import Testing
         let recovery = DynamoDBFanOutRecoveryService(store: survivor, interval: .milliseconds(20), staleAfter: .zero, logger: Moto.logger) {
             published.add($0)
         }
-        let running = Task { try await recovery.run() }
+        let services = ServiceGroup(configuration: .init(services: [recovery], gracefulShutdownSignals: [], logger: Moto.logger))
+        let running = Task { try await services.run() }
         let deadline = ContinuousClock.now + .seconds(20)
         while published.users.count < users.count - served.count, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        running.cancel()
+        await services.triggerGracefulShutdown()
         try await running.value
         #expect(!served.isEmpty && published.users == Set(users).subtracting(served))
         #expect(published.count == published.users.count)
