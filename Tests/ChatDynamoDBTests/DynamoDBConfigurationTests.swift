@@ -23,7 +23,10 @@ import Testing
         #expect(configuration.tablePrefix == "chat.v2-")
         #expect(!configuration.createTables && configuration.serialRequests)
         #expect(configuration.credentials.sessionToken == "token")
-        #expect(!"\(configuration.credentials)".contains("wJalrXUtnFEMI") && !"\(configuration.credentials)".contains("token"))
+        // Printed, logged or dumped, the secret and the token never show.
+        for text in ["\(configuration)", String(reflecting: configuration), "\(configuration.credentials)"] {
+            #expect(!text.contains("wJalrXUtnFEMI") && !text.contains("token"), "\(text)")
+        }
     }
 
     @Test(arguments: [
