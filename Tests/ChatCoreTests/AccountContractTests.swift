@@ -5,7 +5,7 @@ import Testing
 @Suite struct AccountContractTests {
     @Test(arguments: StoreKind.allCases)
     func createConflictSearchRename(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let alice = try await f.service.createUser(id: uid("alice"), name: "Alice", passwordHash: "h1")
         #expect(alice == User(id: uid("alice"), name: "Alice"))
         await expectError(.conflict) { try await f.service.createUser(id: uid("alice"), name: "Other", passwordHash: nil) }
@@ -30,7 +30,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func tokens(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let (alice) = try await f.users("alice")[0]
         #expect(try await f.service.user(forTokenHash: "unknown") == nil)
         try await f.service.storeToken(hash: "t1", user: alice, expiresAt: f.clock.value + 1000)
@@ -45,7 +45,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func presenceInProfile(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let users = try await f.users("alice", "bob")
         try await f.send(users[0], to: users[1], "hi")
         var bobSees = EndpointReader(try await f.service.openEndpoint(user: users[1], since: nil))

@@ -7,7 +7,7 @@ import Testing
     /// every one is acknowledged, stored once, and the recipient's seqs stay gap-free.
     @Test(arguments: StoreKind.allCases)
     func concurrentSendsToOneRecipient(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let senders = try await f.users("bob", "s1", "s2", "s3", "s4")
         let bob = senders[0]
         let transactionsBefore = (f.store as? SQLiteChatStore)?.writer.transactions ?? 0
@@ -42,7 +42,7 @@ import Testing
     /// ones leave nothing behind, and seqs and positions stay gap-free.
     @Test(arguments: StoreKind.allCases)
     func failingSendsInABatchFailAlone(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let users = try await f.users("bob", "s1")
         let (bob, sender) = (users[0], users[1])
         _ = try await f.send(sender, to: bob, "original", id: "taken")

@@ -4,7 +4,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct EndpointContractTests {
     @Test(arguments: StoreKind.allCases)
     func replayThenSyncedThenLive(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob")
         try await f.send(u[0], to: u[1], "one")
         try await f.send(u[0], to: u[1], "two")
@@ -31,7 +31,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func liveDuringReplayIsNeitherLostNorDuplicated(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob")
         for i in 1...50 { try await f.send(u[0], to: u[1], "m\(i)") }
         var reader = EndpointReader(try await f.service.openEndpoint(user: u[1], since: 0))
@@ -52,7 +52,7 @@ import Testing
     /// operations: every entry arrives once, in seq order, through either publish path.
     @Test(arguments: StoreKind.allCases, PublishPath.allCases)
     func mixedTimelinesArriveInOrder(kind: StoreKind, publish: PublishPath) async throws {
-        let f = try Fixture(kind, publish: publish)
+        let f = try await Fixture(kind, publish: publish)
         let u = try await f.users("alice", "bob")
         let count = 40
         let endpoints = [try await f.service.openEndpoint(user: u[0], since: nil), try await f.service.openEndpoint(user: u[1], since: nil)]

@@ -1,13 +1,15 @@
 import ChatCore
+import ChatDynamoDB
 import ChatSQLite
 import Foundation
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 
 /// The store implementations every contract test runs against.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case memory, sqlite
+    case memory, sqlite, dynamodb
     var testDescription: String { rawValue }
 }
 
@@ -48,7 +50,7 @@ struct Fixture {
     let clock = ManualClock()
     let service: ChatService
 
-    init(_ kind: StoreKind, configuration: ChatConfiguration = .init(), publish: PublishPath = .immediate) throws {
+    init(_ kind: StoreKind, configuration: ChatConfiguration = .init(), publish: PublishPath = .immediate) async throws {
         broker = publish == .immediate ? InProcessBroker() : QueuedBroker()
         switch kind {
         case .memory:
@@ -56,6 +58,14 @@ struct Fixture {
         case .sqlite:
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("chatcore-\(UUID().uuidString)")
             store = try SQLiteChatStore(path: folder.appendingPathComponent("nested/chat.sqlite").path)
+        case .dynamodb:
+            // moto, shared by the test process; each store has tables of its own. One request at a
+            // time: moto does not isolate concurrent transactions (see DynamoDBConfiguration.serialRequests).
+            let moto = try await TestServices.sharedDynamoDB()
+            let prefix = "t\(UUID().uuidString.prefix(8).lowercased())_"
+            let configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(moto.port)", tablePrefix: prefix,
+                                                      credentials: .init(accessKeyID: "test", secretAccessKey: "test"), serialRequests: true)
+            store = try await DynamoDBChatStore(configuration: configuration, logger: Logger(label: "test.dynamodb"))
         }
         service = ChatService(store: store, broker: broker, configuration: configuration, logger: Logger(label: "test"), clock: clock.function)
     }

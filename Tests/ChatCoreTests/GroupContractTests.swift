@@ -4,7 +4,7 @@ import Testing
 @Suite struct GroupContractTests {
     @Test(arguments: StoreKind.allCases)
     func lifecycleAndPermissions(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob", "carol", "dave", "erin")
         let (alice, bob, carol, dave, erin) = (u[0], u[1], u[2], u[3], u[4])
         let group = try await f.service.createGroup(by: alice, name: "Team", members: [bob, bob, alice])
@@ -63,7 +63,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func memberLimit(kind: StoreKind) async throws {
-        let f = try Fixture(kind, configuration: ChatConfiguration(maxGroupMembers: 3, maxGroupNameChars: 5))
+        let f = try await Fixture(kind, configuration: ChatConfiguration(maxGroupMembers: 3, maxGroupNameChars: 5))
         let u = try await f.users("alice", "bob", "carol", "dave")
         await expectError(.tooLarge) { try await f.service.createGroup(by: u[0], name: "big", members: [u[1], u[2], u[3]]) }
         await expectError(.badRequest) { try await f.service.createGroup(by: u[0], name: "toolong", members: []) }

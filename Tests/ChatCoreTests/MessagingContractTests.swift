@@ -5,7 +5,7 @@ import Testing
 @Suite struct MessagingContractTests {
     @Test(arguments: StoreKind.allCases)
     func seqIsGapFreePerUser(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob", "carol")
         try await f.send(u[0], to: u[1], "1")
         try await f.send(u[2], to: u[1], "2")
@@ -20,7 +20,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func idempotentSendAndConflict(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob")
         let first = try await f.send(u[0], to: u[1], "hello", id: "m-1")
         #expect(first.pos == 1 && first.conversation == .direct(u[0], u[1]) && first.to == u[1] && first.group == nil)
@@ -35,7 +35,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func sendersAnswerCarriesTheMessagesJSON(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob", "carol")
         let group = try await f.service.createGroup(by: u[0], name: "g", members: [u[1], u[2]])
         let lonely = try await f.service.createGroup(by: u[0], name: "only me", members: [])
@@ -52,7 +52,7 @@ import Testing
     /// commit, including a failure of the store's own checks (unknown recipient).
     @Test(arguments: StoreKind.allCases)
     func whenSentCallsBackWithTheOutcome(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob")
         func outcome(_ pending: PendingSend) async -> Result<SentMessage, ChatError> {
             await withCheckedContinuation { continuation in pending.whenSent { continuation.resume(returning: $0) } }
@@ -71,7 +71,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func sendValidation(kind: StoreKind) async throws {
-        let f = try Fixture(kind, configuration: ChatConfiguration(maxMessageChars: 10))
+        let f = try await Fixture(kind, configuration: ChatConfiguration(maxMessageChars: 10))
         let u = try await f.users("alice", "bob")
         await expectError(.notFound) { try await f.send(u[0], to: uid("nobody"), "hi") }
         await expectError(.badRequest) { try await f.send(u[0], to: u[1], "") }
@@ -89,7 +89,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func namesCountCodePointsAndRefuseNUL(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob")
         await expectError(.badRequest) { try await f.service.rename(u[0], to: "b" + String(repeating: "\u{301}", count: 64)) }
         await expectError(.badRequest) { try await f.service.rename(u[0], to: "\u{0}x") }
@@ -103,7 +103,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func deliveredOncePerRecipient(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob")
         let message = try await f.send(u[0], to: u[1], "hi")
         await f.service.acknowledge(user: u[1], seq: 1)
@@ -124,7 +124,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func acksTogetherMakeOneDeliveredReceiptPerSenderAndConversation(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob", "carol")
         let group = try await f.service.createGroup(by: u[0], name: "trio", members: [u[1], u[2]]) // bob's seq 1
         for i in 1...3 { try await f.send(u[0], to: u[1], "dm \(i)", id: "a\(i)") } // seqs 2-4
@@ -151,7 +151,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func readReceiptsPerSender(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob", "carol")
         let group = try await f.service.createGroup(by: u[0], name: "trio", members: [u[1], u[2]])
         let conversation = ConversationID.group(group.id)
@@ -178,7 +178,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func readBeforeTheAckIsDeliveredFirst(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob", "carol")
         let m1 = try await f.send(u[0], to: u[1], "one")
         let m2 = try await f.send(u[0], to: u[1], "two")
@@ -210,7 +210,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func callLogOrderAndUnread(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob", "carol")
         let m1 = try await f.send(u[0], to: u[1], "one")
         f.clock.advance(by: 1)
@@ -239,7 +239,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func historyPaging(kind: StoreKind) async throws {
-        let f = try Fixture(kind)
+        let f = try await Fixture(kind)
         let u = try await f.users("alice", "bob", "carol")
         for i in 1...5 { try await f.send(u[0], to: u[1], "m\(i)", id: "m\(i)") }
         await f.service.acknowledge(user: u[1], seq: 5)
@@ -263,7 +263,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func retentionTruncatesReplay(kind: StoreKind) async throws {
-        let f = try Fixture(kind, configuration: ChatConfiguration(retentionDays: 30))
+        let f = try await Fixture(kind, configuration: ChatConfiguration(retentionDays: 30))
         let u = try await f.users("alice", "bob")
         for i in 1...3 { try await f.send(u[0], to: u[1], "old\(i)") }
         f.clock.advance(by: 31 * 86_400_000)

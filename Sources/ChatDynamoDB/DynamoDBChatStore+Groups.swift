@@ -1,0 +1,103 @@
+import ChatCore
+
+// Group changes: the conversation's `members` changes in the operation's first transaction
+// (conditioned on its `ver`), and the event fans out to the members (see `commitFanOut`).
+extension DynamoDBChatStore {
+    public func createGroup(_ group: Group, at ts: Int64, event: [UInt8]) async throws -> [TimelineEntry] {
+        let id = ConversationID.group(group.id)
+        let fanOut = FanOut(conversation: id, event: "group", payload: event, ts: ts, recipients: group.members, joining: Set(group.members))
+        return try await locks.withLock(Self.conversationLock(id)) {
+            try await retrying("createGroup") {
+                do {
+                    return try await commitFanOut(fanOut) { outboxID in
+                        var item = tables.conversation(id)
+                        item["kind"] = .s("group")
+                        item["name"] = .s(group.name)
+                        item["owner"] = .s(group.owner.rawValue)
+                        item["members"] = .strings(group.members.map(\.rawValue))
+                        item["pos"] = .int(0)
+                        item["ver"] = .int(1)
+                        if let outboxID { item["pending"] = .s(outboxID) }
+                        var e = Expression()
+                        return [.put(PutAction(tables.conversations, item, condition: "attribute_not_exists(\(e.name("id")))", e))]
+                    }
+                } catch let error as DynamoDBError where Self.failed(error, at: 0) {
+                    throw ChatError.conflict("group exists")
+                }
+            }
+        }
+    }
+
+    public func addMembers(_ members: [UserID], to groupID: GroupID, at ts: Int64, limit: Int,
+                           event: @escaping PayloadEncoder<(Group, [UserID])>) async throws -> (Group, [TimelineEntry]) {
+        let id = ConversationID.group(groupID)
+        return try await locks.withLock(Self.conversationLock(id)) {
+            try await retrying("addMembers") {
+                while true {
+                    guard let conversation = try await groupConversation(id), let current = conversation.group else {
+                        throw ChatError.notFound("no such group")
+                    }
+                    if let pending = conversation.pending {
+                        try await settle(pending, of: id)
+                        continue
+                    }
+                    let added = members.reduce(into: [UserID]()) { list, m in
+                        if !current.members.contains(m), !list.contains(m) { list.append(m) }
+                    }
+                    guard current.members.count + added.count <= limit else { throw ChatError.tooLarge("at most \(limit) members") }
+                    guard !added.isEmpty else { return (current, []) }
+                    var group = current
+                    group.members += added
+                    // Newcomers start with nothing unread.
+                    let fanOut = FanOut(conversation: id, event: "group", payload: event((group, added)), ts: ts, recipients: group.members,
+                                        joining: Set(added), lastRead: conversation.pos)
+                    let entries = try await commitFanOut(fanOut) { outboxID in
+                        [membersWrite(group, after: conversation, pending: outboxID)]
+                    }
+                    return (group, entries)
+                }
+            }
+        }
+    }
+
+    public func removeMember(_ member: UserID, from groupID: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
+        let id = ConversationID.group(groupID)
+        return try await locks.withLock(Self.conversationLock(id)) {
+            try await retrying("removeMember") {
+                while true {
+                    guard let conversation = try await groupConversation(id), var group = conversation.group,
+                          let index = group.members.firstIndex(of: member) else { throw ChatError.notFound("not a member") }
+                    if let pending = conversation.pending {
+                        try await settle(pending, of: id)
+                        continue
+                    }
+                    group.members.remove(at: index)
+                    // An owner who leaves hands the group to the longest-standing member.
+                    if group.owner == member, let heir = group.members.first { group.owner = heir }
+                    let fanOut = FanOut(conversation: id, event: "group", payload: event(group), ts: ts, recipients: group.members + [member])
+                    return try await commitFanOut(fanOut) { outboxID in
+                        [membersWrite(group, after: conversation, pending: outboxID),
+                         .delete(KeyAction(tables.memberships, tables.membership(member, id)))]
+                    }
+                }
+            }
+        }
+    }
+
+    /// The group's conversation item, consistent; nil unless it is a group.
+    private func groupConversation(_ id: ConversationID) async throws -> ConversationRecord? {
+        let record = try await client.getItem(tables.conversations, key: tables.conversation(id)).map(ConversationRecord.init(item:))
+        return record?.isGroup == true ? record : nil
+    }
+
+    /// The conversation with `group`'s members and owner, conditioned on the version read.
+    private func membersWrite(_ group: Group, after conversation: ConversationRecord, pending: String?) -> WriteAction {
+        var e = Expression()
+        let ver = e.name("ver")
+        var update = "SET \(e.name("members")) = \(e.value(.strings(group.members.map(\.rawValue)))), "
+            + "\(e.name("owner")) = \(e.value(.s(group.owner.rawValue))), \(ver) = \(e.value(.int(conversation.ver + 1)))"
+        if let pending { update += ", \(e.name("pending")) = \(e.value(.s(pending)))" }
+        return .update(UpdateAction(tables.conversations, tables.conversation(conversation.id), update: update,
+                                    condition: "\(ver) = \(e.value(.int(conversation.ver)))", e))
+    }
+}

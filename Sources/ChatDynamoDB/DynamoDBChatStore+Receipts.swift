@@ -1,0 +1,139 @@
+import ChatCore
+
+/// A message as receipts need it: where it is, who sent it, its client id.
+struct MessageRef: Hashable, Sendable {
+    var conversation: ConversationID
+    var pos: Int64
+    var sender: UserID
+    var id: String
+}
+
+// Marks and receipts. Each transaction marks messages together with the receipts that report
+// them; more than one transaction holds (100 items) is split into several, each consistent
+// on its own (a sender may then get two receipts where one would have done).
+extension DynamoDBChatStore {
+    public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry] {
+        try await withThrowingTaskGroup(of: (Int, [TimelineEntry]).self) { group in
+            for (index, ack) in acks.enumerated() {
+                group.addTask { (index, try await self.acknowledge(ack, at: ts, receipt: receipt)) }
+            }
+            var results = [[TimelineEntry]](repeating: [], count: acks.count)
+            for try await (index, entries) in group { results[index] = entries }
+            return results.flatMap { $0 }
+        }
+    }
+
+    /// One user's acks: the acked mark, then the deliveries of the messages among the entries.
+    private func acknowledge(_ ack: UserAcks, at ts: Int64, receipt: PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry] {
+        let user = ack.user
+        if ack.highest > 0 { try await raiseAcked(user, to: ack.highest) }
+        var seqs: [Int64] = []
+        for seq in ack.seqs where !seqs.contains(seq) { seqs.append(seq) }
+        guard !seqs.isEmpty else { return [] }
+        let refs = try await client.batchGet(tables.timeline, keys: seqs.map { tables.entry(user, $0) }, projection: ["seq", "conversation", "pos"])
+        var positions: [Int64: (ConversationID, Int64)] = [:]
+        for item in refs where item["pos"] != nil {
+            positions[try item.int("seq")] = (try item.conversationID("conversation"), try item.int("pos"))
+        }
+        let keys = seqs.compactMap { positions[$0] }
+        guard !keys.isEmpty else { return [] }
+        var entries: [TimelineEntry] = []
+        try await retrying("acknowledge") {
+            let states = try await messageStates(keys, of: user)
+            let undelivered = keys.compactMap { states[MessageKey($0)] }.filter { !$0.delivered }.map(\.ref)
+            let cost = { (chunk: ArraySlice<MessageRef>) in chunk.count + Set(chunk.map(\.sender)).count + DeliveredMessages.groupCount(chunk) }
+            for chunk in Self.packed(undelivered, cost: cost) {
+                var e = Expression()
+                let marks = chunk.map { ref -> WriteAction in
+                    let path = e.path("delivered", user.rawValue)
+                    let update = "SET \(path) = \(e.value(.int(ts)))"
+                    let condition = "attribute_exists(\(e.name("pos"))) AND attribute_not_exists(\(path))"
+                    return .update(UpdateAction(tables.messages, tables.message(ref.conversation, ref.pos), update: update, condition: condition, e))
+                }
+                var appends = TimelineAppends()
+                for delivered in DeliveredMessages.grouping(chunk.map { ($0.sender, $0.conversation, $0.id) }, to: user) {
+                    appends.add(delivered.sender, event: "receipt", payload: receipt(delivered), ts: ts)
+                }
+                try await locks.withLocks(appends.users.map(Self.userLock)) {
+                    entries += try await commit(marks, appends)
+                }
+            }
+        }
+        return entries
+    }
+
+    /// Raises `user`'s acked mark to `highest`, never past their latest seq.
+    private func raiseAcked(_ user: UserID, to highest: Int64) async throws {
+        var e = Expression()
+        let acked = e.name("acked")
+        let value = e.value(.int(highest))
+        // Acks name entries that exist, so one conditional write usually does it.
+        let condition = "attribute_exists(\(e.name("id"))) AND \(acked) < \(value) AND \(e.name("seq")) >= \(value)"
+        do {
+            try await client.updateItem(UpdateAction(tables.users, tables.user(user), update: "SET \(acked) = \(value)", condition: condition, e))
+        } catch let error as DynamoDBError where error.code == .conditionalCheckFailed {
+            guard let item = try await client.getItem(tables.users, key: tables.user(user), projection: ["seq", "acked"]) else { return }
+            let target = min(highest, try item.int("seq"))
+            guard target > (try item.int("acked")) else { return }
+            var e = Expression()
+            let acked = e.name("acked")
+            let value = e.value(.int(target))
+            do {
+                try await client.updateItem(UpdateAction(tables.users, tables.user(user), update: "SET \(acked) = \(value)", condition: "\(acked) < \(value)", e))
+            } catch let error as DynamoDBError where error.code == .conditionalCheckFailed {}
+        }
+    }
+
+    /// What one user's receipts depend on: each message's sender and client id, and whether
+    /// `user` received and read it (absent messages are left out).
+    func messageStates(_ keys: [(ConversationID, Int64)], of user: UserID) async throws -> [MessageKey: MessageState] {
+        let paths = [["conversation"], ["pos"], ["cid"], ["from"], ["delivered", user.rawValue], ["read", user.rawValue]]
+        let items = try await client.batchGet(tables.messages, keys: keys.map { tables.message($0.0, $0.1) }, paths: paths)
+        var states: [MessageKey: MessageState] = [:]
+        for item in items {
+            let ref = MessageRef(conversation: try item.conversationID("conversation"), pos: try item.int("pos"), sender: try item.userID("from"),
+                                 id: try item.string("cid"))
+            states[MessageKey((ref.conversation, ref.pos))] = MessageState(ref: ref, delivered: item["delivered"]?.map?[user.rawValue] != nil,
+                                                                           read: item["read"]?.map?[user.rawValue] != nil)
+        }
+        return states
+    }
+
+    /// `items` cut into runs in order, each as long as `cost` allows in one transaction.
+    static func packed<T>(_ items: [T], cost: (ArraySlice<T>) -> Int, capacity: Int = DynamoDBClient.maxTransactionItems) -> [ArraySlice<T>] {
+        var chunks: [ArraySlice<T>] = []
+        var start = items.startIndex
+        while start < items.endIndex {
+            var end = start + 1
+            while end < items.endIndex, cost(items[start...end]) <= capacity { end += 1 }
+            chunks.append(items[start..<end])
+            start = end
+        }
+        return chunks
+    }
+}
+
+/// A message's key, hashable.
+struct MessageKey: Hashable, Sendable {
+    var conversation: ConversationID
+    var pos: Int64
+
+    init(_ key: (ConversationID, Int64)) {
+        conversation = key.0
+        pos = key.1
+    }
+}
+
+/// A message as one user's receipts see it.
+struct MessageState: Sendable {
+    var ref: MessageRef
+    var delivered: Bool
+    var read: Bool
+}
+
+extension DeliveredMessages {
+    /// How many receipts `grouping` makes of `messages` (one per sender and conversation).
+    static func groupCount(_ messages: ArraySlice<MessageRef>) -> Int {
+        Set(messages.map { "\($0.sender) \($0.conversation)" }).count
+    }
+}

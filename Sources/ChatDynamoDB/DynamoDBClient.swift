@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import Synchronization
+
+/// A small DynamoDB client: the JSON protocol (`POST /`, `X-Amz-Target:
+/// DynamoDB_20120810.<Operation>`) over AsyncHTTPClient, signed with ``SigV4Signer``.
+///
+/// Throttling, server errors and transport failures are retried with jittered exponential
+/// backoff (``maxAttempts`` in all); every other error is thrown at once as a ``DynamoDBError``
+/// carrying the service's type and message.
+final class DynamoDBClient: Sendable {
+    let configuration: DynamoDBConfiguration
+    private let http: HTTPClient
+    private let signer: SigV4Signer
+    private let url: String
+    private let host: String
+    private let logger: Logger
+    private let isShutDown = Atomic<Bool>(false)
+    /// The key under which requests wait their turn, with `serialRequests`.
+    private let serialKey: String?
+
+    /// Attempts per request before a retryable failure is thrown.
+    static let maxAttempts = 6
+    /// How long one attempt may take.
+    static let requestTimeout = TimeAmount.seconds(10)
+    /// Requests that wait their turn with `serialRequests`, process-wide.
+    private static let serial = KeyedLock()
+
+    init(configuration: DynamoDBConfiguration, logger: Logger) throws(DynamoDBError) {
+        guard let components = URLComponents(string: configuration.endpoint), let host = components.host,
+              let scheme = components.scheme, scheme == "http" || scheme == "https" else {
+            throw .invalidConfiguration("endpoint must be an http or https URL, got '\(configuration.endpoint)'")
+        }
+        self.configuration = configuration
+        self.host = components.port.map { "\(host):\($0)" } ?? host
+        url = "\(scheme)://\(self.host)/"
+        signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "dynamodb")
+        self.logger = logger
+        serialKey = configuration.serialRequests ? "\(configuration.endpoint)|\(configuration.tablePrefix)" : nil
+        var http = HTTPClient.Configuration()
+        http.timeout = .init(connect: .seconds(3), read: Self.requestTimeout)
+        http.connectionPool = .init(idleTimeout: .seconds(50))
+        // Many operations run at once on a node, each a few requests in turn.
+        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        // A failed connection fails its attempt at once and `send` retries it with the same
+        // backoff as everything else (AsyncHTTPClient would retry it for the whole connect
+        // timeout on its own, and an unreachable endpoint took 18 s to report).
+        http.connectionPool.retryConnectionEstablishment = false
+        http.decompression = .disabled
+        self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
+    }
+
+    /// Shuts the HTTP client down; further calls fail.
+    func shutdown() async throws {
+        guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
+        try await http.shutdown()
+    }
+
+    deinit {
+        // A store dropped without `shutdown()` (tests do) must not leave its client running:
+        // AsyncHTTPClient traps on that in debug builds. Its shutdown keeps it alive until done.
+        if !isShutDown.load(ordering: .relaxed) { http.shutdown { _ in } }
+    }
+
+    /// Calls `operation` with `input` and decodes its answer.
+    func call<Output: Decodable>(_ operation: String, _ input: some Encodable, as: Output.Type = Output.self) async throws -> Output {
+        let body = try JSONEncoder().encode(input)
+        let bytes = try await send(operation, body: body)
+        do {
+            return try JSONDecoder().decode(Output.self, from: bytes)
+        } catch {
+            throw DynamoDBError.invalidResponse("\(operation): \(error)")
+        }
+    }
+
+    private func send(_ operation: String, body: Data) async throws -> ByteBuffer {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let failure: DynamoDBError
+            do {
+                let (status, bytes) = try await perform(operation, body: body)
+                if status == .ok { return bytes }
+                failure = Self.error(status: status, body: bytes)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                failure = DynamoDBError(.unreachable, "cannot reach DynamoDB at \(configuration.endpoint): \(error)")
+            }
+            guard failure.code == .throttled || failure.code == .unreachable, attempt < Self.maxAttempts else { throw failure }
+            logger.debug("retrying DynamoDB request", metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(failure)"])
+            try await Task.sleep(for: Backoff.delay(attempt: attempt, base: .milliseconds(25), cap: .seconds(1)))
+        }
+    }
+
+    private func perform(_ operation: String, body: Data) async throws -> (HTTPResponseStatus, ByteBuffer) {
+        if let serialKey {
+            return try await Self.serial.withLock(serialKey) { try await performNow(operation, body: body) }
+        }
+        return try await performNow(operation, body: body)
+    }
+
+    private func performNow(_ operation: String, body: Data) async throws -> (HTTPResponseStatus, ByteBuffer) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        let signed = [("host", host), ("content-type", "application/x-amz-json-1.0"), ("x-amz-target", "DynamoDB_20120810.\(operation)")]
+        for (name, value) in signed + signer.sign(method: "POST", path: "/", headers: signed, body: body, date: Date()) {
+            request.headers.add(name: name, value: value)
+        }
+        request.body = .bytes(ByteBuffer(data: body))
+        let response = try await http.execute(request, timeout: Self.requestTimeout)
+        let bytes = try await response.body.collect(upTo: 32 << 20)
+        return (response.status, bytes)
+    }
+
+    /// The error an answer other than 200 stands for.
+    static func error(status: HTTPResponseStatus, body: ByteBuffer) -> DynamoDBError {
+        let parsed = try? JSONDecoder().decode(ErrorOutput.self, from: body)
+        let type = parsed?.type.map { String($0.split(separator: "#").last ?? Substring($0)) }
+        let message = parsed?.message ?? "HTTP \(status.code) \(String(buffer: body).prefix(200))"
+        let code: DynamoDBError.Code = switch type {
+        case "ConditionalCheckFailedException": .conditionalCheckFailed
+        case "TransactionCanceledException": .transactionCanceled
+        case "ResourceNotFoundException": .resourceNotFound
+        case "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+             "TransactionInProgressException", "InternalServerError", "ServiceUnavailable": .throttled
+        default: status.code >= 500 ? .throttled : .service
+        }
+        return DynamoDBError(code, message, type: type, cancellationReasons: parsed?.reasons ?? [])
+    }
+}
+
+/// Jittered exponential backoff: a random delay between half of and all of `base · 2^(attempt-1)`, capped.
+enum Backoff {
+    static func delay(attempt: Int, base: Duration, cap: Duration) -> Duration {
+        let ceiling = min(base * (1 << min(attempt - 1, 20)), cap)
+        let ms = max(1, Int(ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000))
+        return .milliseconds(Int.random(in: ms / 2...ms))
+    }
+}

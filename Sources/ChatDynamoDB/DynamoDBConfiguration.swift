@@ -1,0 +1,125 @@
+import Foundation
+
+/// Where and how a ``DynamoDBChatStore`` keeps its tables.
+public struct DynamoDBConfiguration: Sendable, Hashable {
+    /// An access key, as AWS issues them.
+    public struct Credentials: Sendable, Hashable, CustomStringConvertible {
+        /// `AWS_ACCESS_KEY_ID`.
+        public var accessKeyID: String
+        /// `AWS_SECRET_ACCESS_KEY`.
+        public var secretAccessKey: String
+        /// `AWS_SESSION_TOKEN`, for temporary credentials.
+        public var sessionToken: String?
+
+        /// Creates credentials.
+        public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
+            self.accessKeyID = accessKeyID
+            self.secretAccessKey = secretAccessKey
+            self.sessionToken = sessionToken
+        }
+
+        /// The credentials in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and (optional)
+        /// `AWS_SESSION_TOKEN`; nil unless both of the first two are set.
+        public init?(environment: [String: String]) {
+            guard let id = environment["AWS_ACCESS_KEY_ID"], !id.isEmpty,
+                  let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty else { return nil }
+            let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            self.init(accessKeyID: id, secretAccessKey: secret, sessionToken: token)
+        }
+
+        /// The key id only: the secret and the token are never printed.
+        public var description: String { "Credentials(\(accessKeyID), secret hidden)" }
+    }
+
+    /// The AWS region, e.g. `eu-west-1` (also the signing region).
+    public var region: String
+    /// The service's base URL: `https://dynamodb.<region>.amazonaws.com` unless set.
+    public var endpoint: String
+    /// Prepended to every table's name, so several deployments can share an account.
+    public var tablePrefix: String
+    /// What requests are signed with.
+    public var credentials: Credentials
+    /// Whether the store creates missing tables (on-demand capacity) when it starts; otherwise
+    /// it only checks that they exist.
+    public var createTables: Bool
+    /// Sends one request at a time to the endpoint, shared by every store of this process on
+    /// the same endpoint and table prefix. Only for local emulators such as moto, whose server
+    /// runs requests on threads without isolating them: a transaction cancelled there restores
+    /// whole tables and can undo another request's committed write. Never needed on DynamoDB.
+    public var serialRequests: Bool
+
+    /// Creates a configuration.
+    public init(region: String, endpoint: String? = nil, tablePrefix: String = "webchat_", credentials: Credentials,
+                createTables: Bool = true, serialRequests: Bool = false) {
+        self.region = region
+        self.endpoint = endpoint ?? "https://dynamodb.\(region).amazonaws.com"
+        self.tablePrefix = tablePrefix
+        self.credentials = credentials
+        self.createTables = createTables
+        self.serialRequests = serialRequests
+    }
+
+    /// Parses a `--store` URL: `dynamodb://REGION?endpoint=http://127.0.0.1:8000&prefix=webchat_`.
+    ///
+    /// Query keys: `endpoint` (an http or https URL), `prefix` (table name prefix: letters,
+    /// digits, `_`, `-`, `.`), `create` (`true`/`false`, creating missing tables) and `serial`
+    /// (`true` for emulators, see ``serialRequests``). Credentials come from `environment`
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`).
+    public static func parse(_ url: String, environment: [String: String]) throws(DynamoDBError) -> DynamoDBConfiguration {
+        guard let components = URLComponents(string: url), components.scheme?.lowercased() == "dynamodb" else {
+            throw .invalidConfiguration("expected dynamodb://REGION?endpoint=…&prefix=…, got '\(url)'")
+        }
+        guard let region = components.host, !region.isEmpty else { throw .invalidConfiguration("the store URL names no region: dynamodb://REGION") }
+        guard region.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }) else {
+            throw .invalidConfiguration("'\(region)' is not a region name (e.g. eu-west-1)")
+        }
+        guard components.port == nil, components.path.isEmpty || components.path == "/", components.user == nil else {
+            throw .invalidConfiguration("the store URL takes only a region and query parameters: dynamodb://REGION?endpoint=…")
+        }
+        var endpoint: String?
+        var prefix = "webchat_"
+        var create = true
+        var serial = false
+        for item in components.queryItems ?? [] {
+            let value = item.value ?? ""
+            switch item.name {
+            case "endpoint": endpoint = try parseEndpoint(value)
+            case "prefix": prefix = try parsePrefix(value)
+            case "create": create = try parseBool(value, key: "create")
+            case "serial": serial = try parseBool(value, key: "serial")
+            default: throw .invalidConfiguration("unknown store URL parameter '\(item.name)' (known: endpoint, prefix, create, serial)")
+            }
+        }
+        guard let credentials = Credentials(environment: environment) else {
+            throw .invalidConfiguration("DynamoDB needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)")
+        }
+        return DynamoDBConfiguration(region: region, endpoint: endpoint, tablePrefix: prefix, credentials: credentials,
+                                     createTables: create, serialRequests: serial)
+    }
+
+    private static func parseEndpoint(_ value: String) throws(DynamoDBError) -> String {
+        guard let url = URLComponents(string: value), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty, url.query == nil, url.path.isEmpty || url.path == "/" else {
+            throw .invalidConfiguration("endpoint must be an http or https URL without a path, e.g. http://127.0.0.1:8000; got '\(value)'")
+        }
+        return value.hasSuffix("/") ? String(value.dropLast()) : value
+    }
+
+    private static func parsePrefix(_ value: String) throws(DynamoDBError) -> String {
+        let allowed = value.utf8.allSatisfy {
+            (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F || $0 == 0x2D || $0 == 0x2E
+        }
+        guard allowed, value.utf8.count <= 200 else {
+            throw .invalidConfiguration("prefix may hold up to 200 letters, digits, '_', '-' and '.'; got '\(value)'")
+        }
+        return value
+    }
+
+    private static func parseBool(_ value: String, key: String) throws(DynamoDBError) -> Bool {
+        switch value.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw .invalidConfiguration("\(key) must be true or false; got '\(value)'")
+        }
+    }
+}

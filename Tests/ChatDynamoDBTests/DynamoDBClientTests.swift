@@ -1,0 +1,92 @@
+@testable import ChatDynamoDB
+import Foundation
+import NIOCore
+import TestSupport
+import Testing
+
+/// The client against moto: operations, and the service's errors as typed ones.
+@Suite struct DynamoDBClientTests {
+    @Test func missingTableIsResourceNotFoundWithTheServicesMessage() async throws {
+        let client = try await Moto.client()
+        do {
+            _ = try await client.getItem("no_such_table", key: ["id": .s("x")])
+            Issue.record("read a missing table")
+        } catch let error as DynamoDBError {
+            #expect(error.code == .resourceNotFound)
+            #expect(error.type == "ResourceNotFoundException")
+            #expect(error.message == "Requested resource not found")
+        }
+        try await client.shutdown()
+    }
+
+    @Test func conditionsTransactionsAndValidation() async throws {
+        let prefix = Moto.prefix()
+        let store = try await Moto.store(prefix: prefix)
+        let client = store.client
+        let table = prefix + "tokens"
+        var e = Expression()
+        let put = PutAction(table, ["hash": .s("h1"), "n": .int(Int64(1))], condition: "attribute_not_exists(\(e.name("hash")))", e)
+        try await client.putItem(put)
+        await #expect { try await client.putItem(put) } throws: { ($0 as? DynamoDBError)?.code == .conditionalCheckFailed }
+
+        // A transaction whose second item fails: cancelled, nothing written, the reasons in order.
+        let fresh = PutAction(table, ["hash": .s("h2")])
+        do {
+            try await client.transactWrite([.put(fresh), .put(put)])
+            Issue.record("the transaction committed")
+        } catch let error as DynamoDBError {
+            #expect(error.code == .transactionCanceled)
+            #expect(error.cancellationReasons.map(\.code) == ["None", "ConditionalCheckFailed"])
+            #expect(DynamoDBChatStore.failed(error, at: 1) && !DynamoDBChatStore.failed(error, at: 0))
+        }
+        #expect(try await client.getItem(table, key: ["hash": .s("h2")]) == nil)
+
+        // Any other refusal carries the service's message.
+        var unused = Expression()
+        _ = unused.name("unused")
+        let invalid = UpdateAction(table, ["hash": .s("h1")], update: "SET n = :v", unused)
+        await #expect { try await client.updateItem(invalid) } throws: { error in
+            guard let error = error as? DynamoDBError else { return false }
+            return error.code == .service && error.type == "ValidationException" && !error.message.isEmpty
+        }
+        try await store.shutdown()
+    }
+
+    @Test func batchesOfAnySize() async throws {
+        let prefix = Moto.prefix()
+        let store = try await Moto.store(prefix: prefix)
+        let table = prefix + "tokens"
+        let keys = (0..<130).map { ["hash": AttributeValue.s("k\($0)")] }
+        try await store.client.batchWrite(table, keys.map { WriteRequest(PutRequest: .init(Item: $0)) })
+        let read = try await store.client.batchGet(table, keys: keys + keys.prefix(3), projection: ["hash"])
+        #expect(Set(read.compactMap { $0["hash"]?.string }) == Set((0..<130).map { "k\($0)" }))
+        try await store.shutdown()
+    }
+
+    @Test func unreachableEndpoint() async throws {
+        let port = try FreePort.find()
+        let configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(port)", credentials: Moto.credentials)
+        await #expect { try await DynamoDBChatStore(configuration: configuration, logger: Moto.logger) } throws: { error in
+            guard let error = error as? DynamoDBError else { return false }
+            return error.code == .unreachable && error.message.contains("http://127.0.0.1:\(port)")
+        }
+    }
+
+    @Test func errorAnswers() {
+        func error(_ status: Int, _ body: String) -> DynamoDBError {
+            DynamoDBClient.error(status: .init(statusCode: status), body: ByteBuffer(string: body))
+        }
+        let throttled = error(400, #"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#)
+        #expect(throttled.code == .throttled && throttled.message == "Rate exceeded" && throttled.type == "ThrottlingException")
+        #expect(error(400, #"{"__type":"com.amazon.coral.service#ProvisionedThroughputExceededException","message":"slow down"}"#).code == .throttled)
+        #expect(error(503, "").code == .throttled)
+        let canceled = error(400, #"""
+            {"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled",
+             "CancellationReasons":[{"Code":"None"},{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}
+            """#)
+        #expect(canceled.code == .transactionCanceled && canceled.message == "Transaction cancelled")
+        #expect(canceled.cancellationReasons == [.init(code: "None"), .init(code: "TransactionConflict", message: "Transaction is ongoing for the item")])
+        let denied = error(400, #"{"__type":"com.amazon.coral.service#AccessDeniedException","Message":"not allowed"}"#)
+        #expect(denied.code == .service && denied.type == "AccessDeniedException" && denied.message == "not allowed")
+    }
+}

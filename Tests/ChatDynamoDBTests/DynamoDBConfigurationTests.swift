@@ -1,0 +1,66 @@
+import ChatDynamoDB
+import Testing
+
+@Suite struct DynamoDBConfigurationTests {
+    static let environment = ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"]
+
+    @Test func defaults() throws {
+        let configuration = try DynamoDBConfiguration.parse("dynamodb://eu-west-1", environment: Self.environment)
+        #expect(configuration.region == "eu-west-1")
+        #expect(configuration.endpoint == "https://dynamodb.eu-west-1.amazonaws.com")
+        #expect(configuration.tablePrefix == "webchat_")
+        #expect(configuration.createTables && !configuration.serialRequests)
+        #expect(configuration.credentials == .init(accessKeyID: "AKID", secretAccessKey: "secret"))
+    }
+
+    @Test func everyParameter() throws {
+        var environment = Self.environment
+        environment["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI"
+        environment["AWS_SESSION_TOKEN"] = "token"
+        let configuration = try DynamoDBConfiguration.parse(
+            "dynamodb://us-east-1?endpoint=http://127.0.0.1:8000/&prefix=chat.v2-&create=false&serial=true", environment: environment)
+        #expect(configuration.endpoint == "http://127.0.0.1:8000")
+        #expect(configuration.tablePrefix == "chat.v2-")
+        #expect(!configuration.createTables && configuration.serialRequests)
+        #expect(configuration.credentials.sessionToken == "token")
+        // Printed, logged or dumped, the secret and the token never show.
+        for text in ["\(configuration)", String(reflecting: configuration), "\(configuration.credentials)"] {
+            #expect(!text.contains("wJalrXUtnFEMI") && !text.contains("token"), "\(text)")
+        }
+    }
+
+    @Test(arguments: [
+        ("redis://localhost:6379", "expected dynamodb://"),
+        ("dynamodb://", "names no region"),
+        ("dynamodb:///?endpoint=http://x", "names no region"),
+        ("dynamodb://EU_WEST", "not a region name"),
+        ("dynamodb://eu-west-1:443", "only a region"),
+        ("dynamodb://eu-west-1/tables", "only a region"),
+        ("dynamodb://eu-west-1?endpoint=ftp://host", "http or https"),
+        ("dynamodb://eu-west-1?endpoint=localhost:8000", "http or https"),
+        ("dynamodb://eu-west-1?endpoint=http://host/path", "without a path"),
+        ("dynamodb://eu-west-1?endpoint=", "http or https"),
+        ("dynamodb://eu-west-1?prefix=a%20b", "prefix"),
+        ("dynamodb://eu-west-1?create=maybe", "create must be true or false"),
+        ("dynamodb://eu-west-1?table=x", "unknown store URL parameter 'table'"),
+    ])
+    func refusesBadURLs(_ url: String, _ hint: String) {
+        do {
+            _ = try DynamoDBConfiguration.parse(url, environment: Self.environment)
+            Issue.record("accepted \(url)")
+        } catch {
+            #expect(error.code == .invalidConfiguration)
+            #expect(error.message.contains(hint), "\(error.message)")
+        }
+    }
+
+    @Test(arguments: [[:], ["AWS_ACCESS_KEY_ID": "AKID"], ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": ""]])
+    func needsCredentials(_ environment: [String: String]) {
+        #expect(throws: DynamoDBError.self) { try DynamoDBConfiguration.parse("dynamodb://eu-west-1", environment: environment) }
+        do {
+            _ = try DynamoDBConfiguration.parse("dynamodb://eu-west-1", environment: environment)
+        } catch {
+            #expect(error.message.contains("AWS_ACCESS_KEY_ID") && error.code == .invalidConfiguration)
+        }
+    }
+}
