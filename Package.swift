@@ -184,7 +184,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatDynamoDBTests",
-            dependencies: ["ChatDynamoDB", "ChatCore", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "ChatDynamoDB", "ChatCore", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

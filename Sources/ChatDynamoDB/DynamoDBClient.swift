@@ -20,15 +20,11 @@ final class DynamoDBClient: Sendable {
     private let host: String
     private let logger: Logger
     private let isShutDown = Atomic<Bool>(false)
-    /// The key under which requests wait their turn, with `serialRequests`.
-    private let serialKey: String?
 
     /// Attempts per request before a retryable failure is thrown.
     static let maxAttempts = 6
     /// How long one attempt may take.
     static let requestTimeout = TimeAmount.seconds(10)
-    /// Requests that wait their turn with `serialRequests`, process-wide.
-    private static let serial = KeyedLock()
 
     init(configuration: DynamoDBConfiguration, logger: Logger) throws(DynamoDBError) {
         guard let components = URLComponents(string: configuration.endpoint), let host = components.host,
@@ -40,7 +36,6 @@ final class DynamoDBClient: Sendable {
         url = "\(scheme)://\(self.host)/"
         signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "dynamodb")
         self.logger = logger
-        serialKey = configuration.serialRequests ? "\(configuration.endpoint)|\(configuration.tablePrefix)" : nil
         var http = HTTPClient.Configuration()
         http.timeout = .init(connect: .seconds(3), read: Self.requestTimeout)
         http.connectionPool = .init(idleTimeout: .seconds(50))
@@ -98,13 +93,6 @@ final class DynamoDBClient: Sendable {
     }
 
     private func perform(_ operation: String, body: Data) async throws -> (HTTPResponseStatus, ByteBuffer) {
-        if let serialKey {
-            return try await Self.serial.withLock(serialKey) { try await performNow(operation, body: body) }
-        }
-        return try await performNow(operation, body: body)
-    }
-
-    private func performNow(_ operation: String, body: Data) async throws -> (HTTPResponseStatus, ByteBuffer) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         let signed = [("host", host), ("content-type", "application/x-amz-json-1.0"), ("x-amz-target", "DynamoDB_20120810.\(operation)")]

@@ -42,28 +42,21 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
     /// Whether the store creates missing tables (on-demand capacity) when it starts; otherwise
     /// it only checks that they exist.
     public var createTables: Bool
-    /// Sends one request at a time to the endpoint, shared by every store of this process on
-    /// the same endpoint and table prefix. Only for local emulators such as moto, whose server
-    /// runs requests on threads without isolating them: a transaction cancelled there restores
-    /// whole tables and can undo another request's committed write. Never needed on DynamoDB.
-    public var serialRequests: Bool
 
     /// Creates a configuration.
     public init(region: String, endpoint: String? = nil, tablePrefix: String = "webchat_", credentials: Credentials,
-                createTables: Bool = true, serialRequests: Bool = false) {
+                createTables: Bool = true) {
         self.region = region
         self.endpoint = endpoint ?? "https://dynamodb.\(region).amazonaws.com"
         self.tablePrefix = tablePrefix
         self.credentials = credentials
         self.createTables = createTables
-        self.serialRequests = serialRequests
     }
 
     /// Parses a `--store` URL: `dynamodb://REGION?endpoint=http://127.0.0.1:8000&prefix=webchat_`.
     ///
     /// Query keys: `endpoint` (an http or https URL), `prefix` (table name prefix: letters,
-    /// digits, `_`, `-`, `.`), `create` (`true`/`false`, creating missing tables) and `serial`
-    /// (`true` for emulators, see ``serialRequests``). Credentials come from `environment`
+    /// digits, `_`, `-`, `.`) and `create` (`true`/`false`, creating missing tables). Credentials come from `environment`
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`).
     public static func parse(_ url: String, environment: [String: String]) throws(DynamoDBError) -> DynamoDBConfiguration {
         guard let components = URLComponents(string: url), components.scheme?.lowercased() == "dynamodb" else {
@@ -79,22 +72,20 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
         var endpoint: String?
         var prefix = "webchat_"
         var create = true
-        var serial = false
         for item in components.queryItems ?? [] {
             let value = item.value ?? ""
             switch item.name {
             case "endpoint": endpoint = try parseEndpoint(value)
             case "prefix": prefix = try parsePrefix(value)
             case "create": create = try parseBool(value, key: "create")
-            case "serial": serial = try parseBool(value, key: "serial")
-            default: throw .invalidConfiguration("unknown store URL parameter '\(item.name)' (known: endpoint, prefix, create, serial)")
+            default: throw .invalidConfiguration("unknown store URL parameter '\(item.name)' (known: endpoint, prefix, create)")
             }
         }
         guard let credentials = Credentials(environment: environment) else {
             throw .invalidConfiguration("DynamoDB needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)")
         }
         return DynamoDBConfiguration(region: region, endpoint: endpoint, tablePrefix: prefix, credentials: credentials,
-                                     createTables: create, serialRequests: serial)
+                                     createTables: create)
     }
 
     private static func parseEndpoint(_ value: String) throws(DynamoDBError) -> String {

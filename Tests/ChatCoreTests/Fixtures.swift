@@ -59,12 +59,11 @@ struct Fixture {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("chatcore-\(UUID().uuidString)")
             store = try SQLiteChatStore(path: folder.appendingPathComponent("nested/chat.sqlite").path)
         case .dynamodb:
-            // moto, shared by the test process; each store has tables of its own. One request at a
-            // time: moto does not isolate concurrent transactions (see DynamoDBConfiguration.serialRequests).
+            // moto, shared by the test process; each store has tables of its own.
             let moto = try await TestServices.sharedDynamoDB()
             let prefix = "t\(UUID().uuidString.prefix(8).lowercased())_"
             let configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(moto.port)", tablePrefix: prefix,
-                                                      credentials: .init(accessKeyID: "test", secretAccessKey: "test"), serialRequests: true)
+                                                      credentials: .init(accessKeyID: "test", secretAccessKey: "test"))
             store = try await DynamoDBChatStore(configuration: configuration, logger: Logger(label: "test.dynamodb"))
         }
         service = ChatService(store: store, broker: broker, configuration: configuration, logger: Logger(label: "test"), clock: clock.function)

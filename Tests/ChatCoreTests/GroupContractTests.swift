@@ -31,7 +31,7 @@ import Testing
         }
 
         // Fan-out: every member but the sender.
-        try await f.service.send(from: carol, SendRequest(id: "c1", group: group.id, body: "hello"))
+        _ = try await f.service.send(from: carol, SendRequest(id: "c1", group: group.id, body: "hello"))
         for member in [alice, bob, dave] { #expect(try await f.events(member, "message").count == 1) }
         #expect(try await f.events(carol, "message").isEmpty)
         let message = try #require(try await f.events(dave, "message").first)
@@ -52,7 +52,7 @@ import Testing
         #expect(try await f.service.conversations(of: carol).isEmpty)
 
         // The owner leaving hands the group to the longest-standing member, who may then remove.
-        try await f.service.invite(by: bob, group: group.id, members: [carol])
+        _ = try await f.service.invite(by: bob, group: group.id, members: [carol])
         try await f.service.removeMember(by: alice, group: group.id, member: alice)
         let handed = try await f.service.group(group.id, viewer: bob)
         #expect(handed.owner == bob && handed.members == [bob, carol])

@@ -9,7 +9,7 @@ import Testing
         #expect(configuration.region == "eu-west-1")
         #expect(configuration.endpoint == "https://dynamodb.eu-west-1.amazonaws.com")
         #expect(configuration.tablePrefix == "webchat_")
-        #expect(configuration.createTables && !configuration.serialRequests)
+        #expect(configuration.createTables)
         #expect(configuration.credentials == .init(accessKeyID: "AKID", secretAccessKey: "secret"))
     }
 
@@ -18,10 +18,10 @@ import Testing
         environment["AWS_SECRET_ACCESS_KEY"] = "wJalrXUtnFEMI"
         environment["AWS_SESSION_TOKEN"] = "token"
         let configuration = try DynamoDBConfiguration.parse(
-            "dynamodb://us-east-1?endpoint=http://127.0.0.1:8000/&prefix=chat.v2-&create=false&serial=true", environment: environment)
+            "dynamodb://us-east-1?endpoint=http://127.0.0.1:8000/&prefix=chat.v2-&create=false", environment: environment)
         #expect(configuration.endpoint == "http://127.0.0.1:8000")
         #expect(configuration.tablePrefix == "chat.v2-")
-        #expect(!configuration.createTables && configuration.serialRequests)
+        #expect(!configuration.createTables)
         #expect(configuration.credentials.sessionToken == "token")
         // Printed, logged or dumped, the secret and the token never show.
         for text in ["\(configuration)", String(reflecting: configuration), "\(configuration.credentials)"] {

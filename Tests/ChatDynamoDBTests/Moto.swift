@@ -11,13 +11,10 @@ enum Moto {
 
     static func prefix() -> String { "d\(UUID().uuidString.prefix(8).lowercased())_" }
 
-    /// `serialRequests`: moto's server runs requests on threads without isolating them, and a
-    /// transaction it cancels restores whole tables, undoing what other requests committed
-    /// meanwhile (two nodes lost entries that way). One request at a time it behaves.
     static func configuration(prefix: String, createTables: Bool = true) async throws -> DynamoDBConfiguration {
         let moto = try await TestServices.sharedDynamoDB()
         return DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(moto.port)", tablePrefix: prefix,
-                                     credentials: credentials, createTables: createTables, serialRequests: true)
+                                     credentials: credentials, createTables: createTables)
     }
 
     /// A store (a "node") on the tables of `prefix`.

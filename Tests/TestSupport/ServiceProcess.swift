@@ -38,7 +38,7 @@ public final class ServiceProcess: Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script, "sh", "\(ProcessInfo.processInfo.processIdentifier)", executable] + arguments(port)
         let log = FileManager.default.temporaryDirectory.appending(path: "webchat-\(name)-\(port).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
@@ -101,11 +101,17 @@ public enum TestServices {
         }
     }
 
-    /// A DynamoDB endpoint of the caller's own: moto's server (`pip install "moto[server]"`).
+    /// A DynamoDB endpoint of the caller's own: moto's server (`pip install "moto[server]"`),
+    /// answering one request at a time (`Tests/python/serial_moto_server.py` says why).
     public static func startDynamoDB() async throws -> ServiceProcess {
-        let executable = try locate("moto_server", hint: #"install moto's server (pip install "moto[server]"; scripts/test puts it in .venv)"#)
-        return try await ServiceProcess.start("moto", executable: executable, timeout: .seconds(60)) { port in
-            ["-H", "127.0.0.1", "-p", "\(port)"]
+        let python = PythonScript.interpreter[0]
+        let script = RepositoryRoot.url.appending(path: "Tests/python/serial_moto_server.py").path
+        let check = try await ProcessRunner.run("/usr/bin/env", [python, "-c", "import moto.server"], timeout: .seconds(30))
+        guard check.exitCode == 0 else {
+            throw LiveServerError(message: #"moto's server is required (pip install "moto[server]"; scripts/test puts it in .venv): "# + check.output)
+        }
+        return try await ServiceProcess.start("moto", executable: "/usr/bin/env", timeout: .seconds(60)) { port in
+            [python, script, "-H", "127.0.0.1", "-p", "\(port)"]
         }
     }
 

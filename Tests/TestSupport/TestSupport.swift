@@ -82,7 +82,7 @@ public struct ProcessResult: Sendable {
 /// Runs the python client scripts of `Tests/python` and `Tests/e2e`.
 public enum PythonScript {
     /// The python packages the scripts need (`Tests/requirements.txt`), as import names.
-    public static let requiredModules = ["socketio", "websocket", "requests", "pytest", "selenium", "yaml", "openapi_spec_validator"]
+    public static let requiredModules = ["socketio", "websocket", "requests", "pytest", "selenium", "yaml", "openapi_spec_validator", "moto"]
 
     /// The interpreter: `$WEBCHAT_PYTHON` (scripts/test points it at `.venv`) or `python3`.
     public static var interpreter: [String] {
