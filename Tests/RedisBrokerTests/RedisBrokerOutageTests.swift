@@ -1,0 +1,122 @@
+import ChatCore
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import TestSupport
+
+@testable import RedisBroker
+
+/// Collects the users a broker reports through `presenceLost`.
+private final class LostUsers: Sendable {
+    private let users = Mutex<[UserID]>([])
+    private let calls = Mutex(0)
+
+    var all: [UserID] { users.withLock { $0 } }
+    var callCount: Int { calls.withLock { $0 } }
+
+    func record(_ lost: [UserID]) {
+        users.withLock { $0 += lost }
+        calls.withLock { $0 += 1 }
+    }
+}
+
+/// Redis going away and coming back, and nodes going away.
+@Suite("Redis broker outages")
+struct RedisBrokerOutageTests {
+    @Test("after Redis restarts the subscriber gets resync then live envelopes; meanwhile publishing fails fast")
+    func redisRestart() async throws {
+        let redis = try await TestServices.startRedis()
+        // kill(), not stop(): see RedisTest.startRedis.
+        defer { redis.kill() }
+        let configuration = RedisTest.configuration(port: redis.port)
+        let (a, b) = (try await RedisBroker(configuration: configuration, logger: RedisTest.logger),
+                      try await RedisBroker(configuration: configuration, logger: RedisTest.logger))
+        let (alice, inbox) = (uid("alice"), Inbox())
+        _ = try await a.subscribe(alice, inbox.receive)
+        try await b.publish(event(1), to: [alice])
+        #expect(await inbox.wait(for: 1) == [event(1)])
+
+        redis.kill()
+        let started = ContinuousClock.now
+        await #expect { try await b.publish(event(2), to: [alice]) } throws: { ($0 as? RedisError)?.isConnectionError == true }
+        #expect(await eventually { !b.publishNow(event(2), to: [alice]) })
+        await #expect { try await a.subscribe(uid("bob")) { _ in } } throws: { ($0 as? RedisError)?.isConnectionError == true }
+        #expect(ContinuousClock.now - started < .seconds(1))
+
+        let restarted = try await TestServices.startRedis(port: redis.port)
+        defer { restarted.kill() }
+        #expect(await inbox.wait(for: 2) == [event(1), .resync])
+        #expect(await eventually { (try? await b.publish(event(3), to: [alice])) != nil })
+        #expect(await inbox.wait(for: 3) == [event(1), .resync, event(3)])
+        // Subscriptions and presence work again.
+        let bob = Inbox()
+        _ = try await a.subscribe(uid("bob"), bob.receive)
+        #expect(b.publishNow(event(4), to: [uid("bob")]))
+        #expect(await bob.wait(for: 1) == [event(4)])
+        #expect(try await b.connectionOpened(user: alice, connection: "c1"))
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test("a node that dies without shutting down has its users reaped and reported by a surviving node")
+    func deadNode() async throws {
+        let redis = try await TestServices.sharedRedis()
+        let configuration = RedisTest.configuration(port: redis.port)
+        var dying: RedisBroker? = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        let survivor = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        let (alice, bob, carol) = (uid("alice"), uid("bob"), uid("carol"))
+        #expect(try await dying!.connectionOpened(user: alice, connection: "c1"))
+        #expect(try await dying!.connectionOpened(user: bob, connection: "c2"))
+        #expect(try await !dying!.connectionOpened(user: bob, connection: "c3"))
+        #expect(try await survivor.connectionOpened(user: carol, connection: "c4"))
+        #expect(try await !dying!.connectionOpened(user: carol, connection: "c5"))
+        // Dropped without shutdown and its heartbeat never refreshed: as if the process died.
+        dying = nil
+
+        let lost = LostUsers()
+        survivor.presenceLost = { lost.record($0) }
+        let running = Task { try await survivor.run() }
+        #expect(await eventually { lost.all.count >= 2 })
+        #expect(Set(lost.all) == [alice, bob])
+        #expect(try await !survivor.isOnline(alice))
+        #expect(try await !survivor.isOnline(bob))
+        #expect(try await survivor.isOnline(carol))
+        // Reported once: later rounds find nothing more.
+        try await Task.sleep(for: configuration.heartbeatInterval * 3)
+        #expect(lost.all.count == 2 && lost.callCount == 1)
+        running.cancel()
+        try await running.value
+        await #expect(throws: RedisError.closed) { try await survivor.isOnline(carol) }
+    }
+
+    @Test("a node shut down gracefully removes its presence and reports who went offline")
+    func gracefulShutdown() async throws {
+        let redis = try await TestServices.sharedRedis()
+        var configuration = RedisTest.configuration(port: redis.port)
+        // Nobody's heartbeat may expire here: only the graceful leave removes presence.
+        configuration.heartbeatTimeout = .seconds(30)
+        let leaving = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        let staying = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        let (alice, dave) = (uid("alice"), uid("dave"))
+        #expect(try await leaving.connectionOpened(user: alice, connection: "c1"))
+        #expect(try await !staying.connectionOpened(user: alice, connection: "c2"))
+        #expect(try await leaving.connectionOpened(user: dave, connection: "c3"))
+        let lost = LostUsers()
+        leaving.presenceLost = { lost.record($0) }
+
+        let group = ServiceGroup(configuration: .init(services: [leaving], gracefulShutdownSignals: [], logger: RedisTest.logger))
+        let running = Task { try await group.run() }
+        try await Task.sleep(for: configuration.heartbeatInterval * 2)
+        await group.triggerGracefulShutdown()
+        try await running.value
+
+        #expect(lost.all == [dave] && lost.callCount == 1)
+        #expect(try await staying.isOnline(alice))
+        #expect(try await !staying.isOnline(dave))
+        let registry = try await staying.commands.send(RedisCommand("SMEMBERS", staying.keys.nodes)).array?.compactMap(\.string)
+        #expect(registry == [staying.nodeID])
+        await #expect(throws: RedisError.closed) { try await leaving.isOnline(alice) }
+        await staying.shutdown()
+    }
+}
