@@ -51,6 +51,46 @@ enum PresenceScripts {
         return offline
         """
 
+    /// Makes a node's presence records match its own list of connections, after Redis lost them
+    /// or missed changes; returns the users who went offline meanwhile: those whose stale
+    /// connections it removes and, of the `n` candidates (users whose last connection here closed
+    /// while Redis was out of reach), those with no connection left. KEYS: node's member set,
+    /// registry. ARGV: node id, presence key prefix, `n`, the candidates, then the node's members
+    /// (`<user>/<connection>`).
+    static let restore = """
+        local candidates = tonumber(ARGV[3])
+        local wanted = {}
+        for i = 4 + candidates, #ARGV do wanted[ARGV[i]] = true end
+        local offline, reported = {}, {}
+        local function report(user)
+          if not reported[user] then
+            reported[user] = true
+            offline[#offline + 1] = user
+          end
+        end
+        for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+          local slash = string.find(member, '/', 1, true)
+          if not wanted[member] and slash then
+            local user = string.sub(member, 1, slash - 1)
+            local key = ARGV[2] .. user
+            redis.call('SREM', KEYS[1], member)
+            local removed = redis.call('SREM', key, ARGV[1] .. '/' .. string.sub(member, slash + 1))
+            if removed == 1 and redis.call('EXISTS', key) == 0 then report(user) end
+          end
+        end
+        for i = 4 + candidates, #ARGV do
+          local member = ARGV[i]
+          local slash = string.find(member, '/', 1, true)
+          redis.call('SADD', KEYS[1], member)
+          redis.call('SADD', ARGV[2] .. string.sub(member, 1, slash - 1), ARGV[1] .. '/' .. string.sub(member, slash + 1))
+        end
+        for i = 4, 3 + candidates do
+          if redis.call('EXISTS', ARGV[2] .. ARGV[i]) == 0 then report(ARGV[i]) end
+        end
+        redis.call('SADD', KEYS[2], ARGV[1])
+        return offline
+        """
+
     /// An `EVAL` of `script`.
     static func eval(_ script: String, keys: [String], arguments: [String]) -> RedisCommand {
         RedisCommand("EVAL", [script, String(keys.count)] + keys + arguments)

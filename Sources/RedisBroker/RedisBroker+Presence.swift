@@ -1,27 +1,83 @@
 import ChatCore
+import NIOCore
 
 extension RedisBroker {
     /// Adds the connection to the user's presence set (as `<node>/<connection>`) and to this
     /// node's members, in one script: `true` when it is the user's first connection cluster-wide.
     public func connectionOpened(user: UserID, connection: String) async throws -> Bool {
-        try await self.presenceScript(PresenceScripts.open, user: user, connection: connection)
+        try await self.presenceScript(PresenceScripts.open, user: user, connection: connection, opening: true)
     }
 
     /// Removes the connection, in one script: `true` when it was the user's last cluster-wide.
     public func connectionClosed(user: UserID, connection: String) async throws -> Bool {
-        try await self.presenceScript(PresenceScripts.close, user: user, connection: connection)
+        try await self.presenceScript(PresenceScripts.close, user: user, connection: connection, opening: false)
     }
 
     public func isOnline(_ user: UserID) async throws -> Bool {
         try await self.commands.send(RedisCommand("EXISTS", self.keys.presence(user))).integer == 1
     }
 
-    private func presenceScript(_ script: String, user: UserID, connection: String) async throws -> Bool {
+    /// Records the change locally and writes its script under the same lock, so Redis sees the
+    /// changes in the order of the local record. The local record changes even when Redis is out
+    /// of reach: the node still has (or no longer has) the connection, and Redis is brought in
+    /// line once it is back (``restorePresence(registered:)``).
+    private func presenceScript(_ script: String, user: UserID, connection: String, opening: Bool) async throws -> Bool {
         let command = PresenceScripts.eval(
             script, keys: [self.keys.presence(user), self.keys.members(of: self.nodeID)],
             arguments: ["\(self.nodeID)/\(connection)", "\(user.rawValue)/\(connection)"]
         )
-        return try await self.commands.send(command).integer == 1
+        do {
+            let replies = try self.presence.withLock { state in
+                if opening {
+                    state.connections.insert(user, connection)
+                } else {
+                    state.connections.remove(user, connection)
+                }
+                return try self.commands.enqueue([command])
+            }
+            return try Self.checked(try await replies.get()[0]).integer == 1
+        } catch {
+            if !opening {
+                // The caller cannot report this user offline; the restore will, if they are.
+                self.presence.withLock { if !$0.connections.contains(user) { $0.unreported.insert(user) } }
+            }
+            throw error
+        }
+    }
+
+    /// Makes this node's presence records in Redis match the connections it has, when Redis lost
+    /// them (`registered` false: the heartbeat found the node missing from the registry) or may
+    /// have missed changes (the command connection is not the one last brought in line); returns
+    /// the users who went offline meanwhile and were not reported.
+    func restorePresence(registered: Bool) async throws -> [UserID] {
+        guard let epoch = self.commands.epoch else { throw RedisError.notConnected(self.configuration.endpoint) }
+        let restore = try self.presence.withLock { state -> (EventLoopFuture<[RESPValue]>, [UserID])? in
+            guard !registered || state.syncedEpoch != epoch else { return nil }
+            state.syncedEpoch = epoch
+            let candidates = Array(state.unreported)
+            let command = PresenceScripts.eval(
+                PresenceScripts.restore, keys: [self.keys.members(of: self.nodeID), self.keys.nodes],
+                arguments: [self.nodeID, self.keys.presencePrefix, String(candidates.count)]
+                    + candidates.map(\.rawValue) + state.connections.members
+            )
+            return (try self.commands.enqueue([command]), candidates)
+        }
+        guard let (replies, candidates) = restore else { return [] }
+        let reply: RESPValue
+        do {
+            reply = try Self.checked(try await replies.get()[0])
+        } catch {
+            self.presence.withLock { $0.syncedEpoch = nil }
+            throw error
+        }
+        self.presence.withLock { $0.unreported.subtract(candidates) }
+        let offline = reply.array?.compactMap { $0.string.flatMap(UserID.init) } ?? []
+        if !registered {
+            self.logger.warning("this node's presence was missing from Redis (Redis lost its data, or the node missed its heartbeats); restored it", metadata: [
+                "offline": "\(offline.count)",
+            ])
+        }
+        return offline
     }
 
     /// Refreshes this node's heartbeat and registry entry; `false` when the node was missing from
@@ -72,6 +128,12 @@ extension RedisBroker {
             arguments: [node, self.keys.presencePrefix, leaving ? "leave" : "reap"]
         )
         return try await self.commands.send(command).array?.compactMap { $0.string.flatMap(UserID.init) } ?? []
+    }
+
+    /// `reply`, unless it is an error reply: then that error.
+    private static func checked(_ reply: RESPValue) throws -> RESPValue {
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply
     }
 }
 

@@ -20,10 +20,8 @@ extension RedisBroker {
     /// One heartbeat and reaping round; returns whether it failed (logged once per outage).
     private func beat(failing: Bool) async -> Bool {
         do {
-            if try await !self.heartbeat() {
-                self.logger.warning("this node was missing from the node registry (Redis lost its data, or the node missed its heartbeats); it registered again")
-            }
-            let offline = try await self.reapDeadNodes()
+            let registered = try await self.heartbeat()
+            let offline = try await self.restorePresence(registered: registered) + self.reapDeadNodes()
             if !offline.isEmpty, let presenceLost = self.presenceLost { await presenceLost(offline) }
             if failing { self.logger.notice("heartbeat restored") }
             return false

@@ -24,6 +24,18 @@ public final class RedisBroker: Broker, Service {
     let pubsub: RedisConnection
     let subscriber: RedisSubscriber
     let lifecycle = Mutex(Lifecycle())
+    let presence = Mutex(Presence())
+
+    struct Presence {
+        /// The connections this node registered.
+        var connections = NodeConnections()
+        /// Users whose last connection here closed while Redis was out of reach: nobody was told
+        /// they went offline yet.
+        var unreported: Set<UserID> = []
+        /// The command connection whose Redis has this node's presence records as `connections`
+        /// says (see ``RedisBroker/restorePresence(registered:)``); nil before the first check.
+        var syncedEpoch: UInt64?
+    }
 
     struct Lifecycle {
         var presenceLost: (@Sendable ([UserID]) async -> Void)?
@@ -52,6 +64,8 @@ public final class RedisBroker: Broker, Service {
             try await self.commands.connect()
             try await self.pubsub.connect()
             _ = try await self.heartbeat()
+            let epoch = self.commands.epoch
+            self.presence.withLock { $0.syncedEpoch = epoch }
         } catch {
             self.subscriber.close()
             await self.pubsub.close()

@@ -26,8 +26,8 @@ final class RedisConnection: Sendable {
     /// What this connection is for (`commands`, `pubsub`), for logs.
     let role: String
     let logger: Logger
-    private let group: any EventLoopGroup
-    private let delegate: (any RedisConnectionDelegate)?
+    let group: any EventLoopGroup
+    let delegate: (any RedisConnectionDelegate)?
     private let state = Mutex(State())
 
     private struct State {
@@ -85,10 +85,24 @@ final class RedisConnection: Sendable {
 
     /// Sends `commands` in one write and returns their replies in order (error replies as values).
     func send(_ commands: [RedisCommand]) async throws -> [RESPValue] {
+        try await self.enqueue(commands).get()
+    }
+
+    /// Writes `commands` now, in one write, and returns the future of their replies: for callers
+    /// that must order their writes with state of their own (they call it under their lock).
+    func enqueue(_ commands: [RedisCommand]) throws -> EventLoopFuture<[RESPValue]> {
         let channel = try self.channel()
         let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
         Self.write(commands, on: channel, replies: replies, endpoint: self.endpoint)
-        return try await replies.futureResult.get()
+        return replies.futureResult
+    }
+
+    /// The number of the live connection (it grows with each reconnection), nil while down.
+    var epoch: UInt64? {
+        self.state.withLock { state in
+            if case .connected = state.phase { return state.epoch }
+            return nil
+        }
     }
 
     /// Sends one command and returns its reply; an error reply is thrown.
@@ -155,7 +169,7 @@ final class RedisConnection: Sendable {
     }
 
     /// Connection `epoch` ended: if it was the live one, start reconnecting.
-    private func ended(epoch: UInt64) {
+    func ended(epoch: UInt64) {
         let lost = self.state.withLock { state -> Bool in
             guard case .connected = state.phase, state.epoch == epoch else { return false }
             state.phase = .reconnecting
@@ -197,75 +211,5 @@ final class RedisConnection: Sendable {
                 ])
             }
         }
-    }
-}
-
-extension RedisConnection {
-    /// Opens a channel and runs the setup commands (`AUTH`, `SELECT`, `PING`) within the connect timeout.
-    private func open(epoch: UInt64) async throws -> any Channel {
-        let endpoint = self.endpoint
-        let logger = self.logger
-        let delegate = self.delegate
-        let onPush: (@Sendable (RESPValue) -> Void)?
-        if let delegate {
-            onPush = { delegate.received($0, epoch: epoch) }
-        } else {
-            onPush = nil
-        }
-        let onInactive: @Sendable () -> Void = { [weak self] in self?.ended(epoch: epoch) }
-        let channel = try await ClientBootstrap(group: self.group)
-            .connectTimeout(TimeAmount(self.configuration.connectTimeout))
-            .channelOption(.socketOption(.so_keepalive), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(
-                        ByteToMessageHandler(RESPDecoder()),
-                        RedisChannelHandler(endpoint: endpoint, logger: logger, onPush: onPush, onInactive: onInactive)
-                    )
-                }
-            }
-            .connect(host: self.configuration.host, port: self.configuration.port).get()
-        do {
-            try await self.setUp(channel)
-            return channel
-        } catch {
-            channel.close(promise: nil)
-            throw error
-        }
-    }
-
-    private func setUp(_ channel: any Channel) async throws {
-        var commands: [RedisCommand] = []
-        if let password = self.configuration.password {
-            commands.append(self.configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
-        }
-        if self.configuration.database != 0 { commands.append(RedisCommand("SELECT", String(self.configuration.database))) }
-        // PING proves it is Redis and that it lets us in (-NOAUTH when a password is needed).
-        commands.append(RedisCommand("PING"))
-        let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
-        let timeout = self.configuration.connectTimeout
-        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-            replies.fail(RedisError.unreachable("no answer to AUTH/SELECT/PING within \(timeout)"))
-        }
-        defer { timer.cancel() }
-        Self.write(commands, on: channel, replies: replies, endpoint: self.endpoint)
-        for (command, reply) in zip(commands, try await replies.futureResult.get()) {
-            if case .error(let message) = reply {
-                throw RedisError.server("\(String(decoding: command.parts[0], as: UTF8.self)) failed: \(message)")
-            }
-        }
-    }
-
-    private static func write(_ commands: [RedisCommand], on channel: any Channel, replies: EventLoopPromise<[RESPValue]>, endpoint: String) {
-        let bytes = RedisCommand.encode(commands, allocator: channel.allocator)
-        let request = RedisRequest(bytes: bytes, replies: .collect(count: commands.count, replies))
-        // Fails only when the handler never saw the request (the channel had closed).
-        channel.writeAndFlush(request).whenFailure { _ in replies.fail(RedisError.connectionLost(endpoint)) }
-    }
-
-    /// A short description of a connect failure.
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? RedisError { return error.message }
-        return "\(error)"
     }
 }

@@ -7,20 +7,6 @@ import TestSupport
 
 @testable import RedisBroker
 
-/// Collects the users a broker reports through `presenceLost`.
-private final class LostUsers: Sendable {
-    private let users = Mutex<[UserID]>([])
-    private let calls = Mutex(0)
-
-    var all: [UserID] { users.withLock { $0 } }
-    var callCount: Int { calls.withLock { $0 } }
-
-    func record(_ lost: [UserID]) {
-        users.withLock { $0 += lost }
-        calls.withLock { $0 += 1 }
-    }
-}
-
 /// Redis going away and coming back, and nodes going away.
 @Suite("Redis broker outages")
 struct RedisBrokerOutageTests {

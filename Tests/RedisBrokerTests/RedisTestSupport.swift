@@ -22,6 +22,20 @@ final class Inbox: Sendable {
     }
 }
 
+/// Collects the users a broker reports through `presenceLost`.
+final class LostUsers: Sendable {
+    private let users = Mutex<[UserID]>([])
+    private let calls = Mutex(0)
+
+    var all: [UserID] { users.withLock { $0 } }
+    var callCount: Int { calls.withLock { $0 } }
+
+    func record(_ lost: [UserID]) {
+        users.withLock { $0 += lost }
+        calls.withLock { $0 += 1 }
+    }
+}
+
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 @discardableResult
 func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
