@@ -19,6 +19,7 @@ extension RedisBroker {
 
     /// One heartbeat and reaping round; returns whether it failed (logged once per outage).
     private func beat(failing: Bool) async -> Bool {
+        self.subscriber.checkAlive(timeout: self.configuration.replyTimeout)
         do {
             let registered = try await self.heartbeat()
             let offline = try await self.restorePresence(registered: registered) + self.reapDeadNodes()

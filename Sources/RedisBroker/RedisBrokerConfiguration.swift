@@ -14,6 +14,10 @@ public struct RedisBrokerConfiguration: Sendable, Hashable {
     public var prefix: String
     /// How long connecting (TCP, then `AUTH`/`SELECT`) may take before it counts as failed.
     public var connectTimeout: Duration
+    /// How long Redis may take to answer a command before the connection counts as dead (Redis
+    /// hung, or the network silently gone) and is replaced; the subscription connection is
+    /// checked with a PING every heartbeat interval against the same limit.
+    public var replyTimeout: Duration
     /// The first wait before reconnecting after a lost connection; it doubles on each failed attempt…
     public var minimumReconnectDelay: Duration
     /// …up to this.
@@ -36,6 +40,7 @@ public struct RedisBrokerConfiguration: Sendable, Hashable {
         self.database = database
         self.prefix = prefix
         self.connectTimeout = .seconds(5)
+        self.replyTimeout = .seconds(10)
         self.minimumReconnectDelay = .milliseconds(50)
         self.maximumReconnectDelay = .seconds(2)
         self.heartbeatInterval = .seconds(5)

@@ -22,7 +22,9 @@ struct RedisRequest: Sendable {
 /// Matches Redis's replies to the writes that asked for them (first in, first out) and hands
 /// everything else (pub/sub pushes) to `onPush`.
 ///
-/// When the connection ends every pending write fails at once, so no caller waits forever.
+/// When the connection ends every pending write fails at once, so no caller waits forever; a
+/// reply overdue by more than the reply timeout (Redis hung, or the network silently gone) ends
+/// the connection too.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = RESPValue
     typealias OutboundIn = RedisRequest
@@ -32,6 +34,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         var remaining: Int
         var values: [RESPValue]
         let promise: EventLoopPromise<[RESPValue]>?
+        let sent: NIODeadline
     }
 
     private var pending = CircularBuffer<Pending>()
@@ -41,15 +44,20 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private let logger: Logger
     private let onPush: (@Sendable (RESPValue) -> Void)?
     private let onInactive: @Sendable () -> Void
+    private let replyTimeout: TimeAmount
+    /// The next look for an overdue reply.
+    private var overdueCheck: Scheduled<Void>?
     /// Error replies to unchecked writes since the last one logged (logged at most every 10 s).
     private var uncheckedErrors = 0
     private var nextErrorLog = NIODeadline.uptimeNanoseconds(0)
 
     /// `onPush` receives values no write waits for (nil: such a value is a protocol error);
     /// `onInactive` is called once when the connection has ended.
-    init(endpoint: String, logger: Logger, onPush: (@Sendable (RESPValue) -> Void)?, onInactive: @escaping @Sendable () -> Void) {
+    init(endpoint: String, logger: Logger, replyTimeout: Duration,
+         onPush: (@Sendable (RESPValue) -> Void)?, onInactive: @escaping @Sendable () -> Void) {
         self.endpoint = endpoint
         self.logger = logger
+        self.replyTimeout = TimeAmount(replyTimeout)
         self.onPush = onPush
         self.onInactive = onInactive
     }
@@ -64,12 +72,12 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         switch request.replies {
         case .collect(let count, let replies):
             if count > 0 {
-                self.pending.append(Pending(remaining: count, values: [], promise: replies))
+                self.pending.append(Pending(remaining: count, values: [], promise: replies, sent: .now()))
             } else {
                 replies.succeed([])
             }
         case .check(let count) where count > 0:
-            self.pending.append(Pending(remaining: count, values: [], promise: nil))
+            self.pending.append(Pending(remaining: count, values: [], promise: nil, sent: .now()))
         case .check, .pushes:
             break
         }
@@ -83,7 +91,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         guard !self.pending.isEmpty else {
             if let onPush = self.onPush { return onPush(value) }
             let error = RedisError.protocolViolation("a reply nobody asked for: \(value)")
-            return context.fireErrorCaught(error)
+            return self.errorCaught(context: context, error: error)
         }
         let head = self.pending.startIndex
         self.pending[head].remaining -= 1
@@ -94,6 +102,11 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         }
         if self.pending[head].remaining == 0 { self.pending.removeFirst() }
         if case .error(let message) = value { self.uncheckedError(message) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.scheduleOverdueCheck(context)
+        context.fireChannelActive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -114,7 +127,22 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         self.failAll(.connectionLost(self.endpoint))
     }
 
+    /// Looks for an overdue reply a few times per timeout (at least every second).
+    private func scheduleOverdueCheck(_ context: ChannelHandlerContext) {
+        let period = TimeAmount.nanoseconds(min(self.replyTimeout.nanoseconds / 4, 1_000_000_000))
+        self.overdueCheck = context.eventLoop.assumeIsolated().scheduleTask(in: period) {
+            guard !self.ended else { return }
+            if let oldest = self.pending.first, NIODeadline.now() - oldest.sent > self.replyTimeout {
+                self.errorCaught(context: context, error: RedisError.timedOut(self.endpoint, self.replyTimeout))
+            } else {
+                self.scheduleOverdueCheck(context)
+            }
+        }
+    }
+
     private func failAll(_ error: RedisError) {
+        self.overdueCheck?.cancel()
+        self.overdueCheck = nil
         while let pending = self.pending.popFirst() {
             pending.promise?.fail(error)
         }

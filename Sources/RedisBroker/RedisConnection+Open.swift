@@ -14,6 +14,7 @@ extension RedisConnection {
             onPush = nil
         }
         let onInactive: @Sendable () -> Void = { [weak self] in self?.ended(epoch: epoch) }
+        let replyTimeout = self.configuration.replyTimeout
         let channel = try await ClientBootstrap(group: self.group)
             .connectTimeout(TimeAmount(self.configuration.connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
@@ -21,7 +22,9 @@ extension RedisConnection {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(RESPDecoder()),
-                        RedisChannelHandler(endpoint: endpoint, logger: logger, onPush: onPush, onInactive: onInactive)
+                        RedisChannelHandler(
+                            endpoint: endpoint, logger: logger, replyTimeout: replyTimeout, onPush: onPush, onInactive: onInactive
+                        )
                     )
                 }
             }

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A failure of the Redis broker or its connections, with a message for logs and operators.
 public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     private enum Code: Hashable, Sendable {
@@ -5,6 +7,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         case unreachable
         case notConnected
         case connectionLost
+        case timedOut
         case closed
         case protocolViolation
         case invalidConfiguration
@@ -27,7 +30,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Whether the command did not reach Redis or its answer was lost (Redis down or unreachable):
     /// it may succeed later, once the connection is back.
     public var isConnectionError: Bool {
-        code == .unreachable || code == .notConnected || code == .connectionLost
+        code == .unreachable || code == .notConnected || code == .connectionLost || code == .timedOut
     }
 
     /// Redis answered a command with an error reply.
@@ -44,6 +47,11 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The connection went away before the answer came.
     static func connectionLost(_ endpoint: String) -> RedisError {
         .init(.connectionLost, "connection to Redis at \(endpoint) lost before the reply")
+    }
+
+    /// Redis did not answer within the reply timeout: the connection is dropped and replaced.
+    static func timedOut(_ endpoint: String, _ timeout: TimeAmount) -> RedisError {
+        .init(.timedOut, "no reply from Redis at \(endpoint) within \(Duration.nanoseconds(timeout.nanoseconds)); reconnecting")
     }
 
     /// The broker or connection was shut down.

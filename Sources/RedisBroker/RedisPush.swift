@@ -11,7 +11,9 @@ enum RedisPush: Equatable, Sendable {
     case unsubscribed(UserID)
     /// An error reply (to the oldest command not answered yet).
     case error(String)
-    /// Something the broker does not use (a `pong`, a malformed envelope on a channel of ours).
+    /// The answer to a PING.
+    case pong
+    /// Something the broker does not use (a malformed envelope on a channel of ours).
     case ignored
     /// Something that cannot come from Redis talking to this client.
     case unexpected(String)
@@ -40,7 +42,7 @@ enum RedisPush: Equatable, Sendable {
             }
             self = kind == "subscribe" ? .subscribed(user) : .unsubscribed(user)
         case "pong":
-            self = .ignored
+            self = .pong
         default:
             self = .unexpected("\(value)")
         }

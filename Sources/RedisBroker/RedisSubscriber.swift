@@ -18,6 +18,8 @@ final class RedisSubscriber: RedisConnectionDelegate {
         var machine: SubscriptionMachine<Receiver, Waiter>
         /// The connection the machine is connected through.
         var channel: (any Channel)?
+        /// When the PING not answered yet was sent (see ``RedisSubscriber/checkAlive(timeout:)``).
+        var pingSent: ContinuousClock.Instant?
     }
 
     private let state: Mutex<Locked>
@@ -69,11 +71,29 @@ final class RedisSubscriber: RedisConnectionDelegate {
         for waiter in failed { waiter.resume(throwing: RedisError.closed) }
     }
 
+    /// Sends a PING on the subscription connection, or, when the previous one has gone
+    /// unanswered for longer than `timeout` (Redis hung, or the network silently gone), drops the
+    /// connection so that a new one takes over. Call it regularly (the heartbeat does).
+    func checkAlive(timeout: Duration) {
+        let now = ContinuousClock.now
+        let stale = state.withLock { state -> (any Channel)? in
+            guard let channel = state.channel else { return nil }
+            if let sent = state.pingSent { return now - sent > timeout ? channel : nil }
+            state.pingSent = now
+            Self.write(RedisCommand("PING"), to: channel)
+            return nil
+        }
+        guard let stale else { return }
+        logger.warning("no answer on the Redis subscription connection; replacing it", metadata: ["redis": "\(endpoint)"])
+        stale.close(promise: nil)
+    }
+
     func connected(_ channel: any Channel, epoch: UInt64) {
         let count = state.withLock { state -> Int in
             let commands = state.machine.connected(epoch: epoch)
             guard case .connected(epoch) = state.machine.state else { return 0 }
             state.channel = channel
+            state.pingSent = nil
             for command in commands { Self.write(command, to: channel) }
             return state.machine.channelCount
         }
@@ -83,7 +103,10 @@ final class RedisSubscriber: RedisConnectionDelegate {
     func disconnected(epoch: UInt64) {
         let failed = state.withLock { state in
             let failed = state.machine.disconnected(epoch: epoch)
-            if case .disconnected = state.machine.state { state.channel = nil }
+            if case .disconnected = state.machine.state {
+                state.channel = nil
+                state.pingSent = nil
+            }
             return failed
         }
         for waiter in failed { waiter.resume(throwing: RedisError.connectionLost(endpoint)) }
@@ -91,7 +114,10 @@ final class RedisSubscriber: RedisConnectionDelegate {
 
     func received(_ value: RESPValue, epoch: UInt64) {
         let push = RedisPush(value, channelPrefix: channelPrefix)
-        let (action, channel) = state.withLock { ($0.machine.received(push, epoch: epoch), $0.channel) }
+        let (action, channel) = state.withLock { state in
+            if push == .pong { state.pingSent = nil }
+            return (state.machine.received(push, epoch: epoch), state.channel)
+        }
         switch action {
         case .none:
             break

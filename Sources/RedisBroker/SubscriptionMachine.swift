@@ -204,7 +204,7 @@ struct SubscriptionMachine<Receiver, Waiter> {
         case .error(let message):
             guard let head = expected.popFirst() else { return .protocolViolation("error without a command: \(message)") }
             return .refused(head.subscribe ? refuse(head) : [], message)
-        case .ignored:
+        case .ignored, .pong:
             return .none
         case .unexpected(let value):
             return .protocolViolation("unexpected push \(value)")

@@ -45,6 +45,39 @@ struct RedisBrokerOutageTests {
         await b.shutdown()
     }
 
+    @Test("a Redis that stops answering is noticed on both connections, which are replaced once it answers again")
+    func hungRedis() async throws {
+        let redis = try await TestServices.startRedis()
+        // kill(), not stop(): see RedisTest.startRedis.
+        defer { redis.kill() }
+        var configuration = RedisTest.configuration(port: redis.port)
+        configuration.replyTimeout = .milliseconds(300)
+        configuration.connectTimeout = .milliseconds(300)
+        let node = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        let running = Task { try await node.run() }
+        let (alice, inbox) = (uid("alice"), Inbox())
+        _ = try await node.subscribe(alice, inbox.receive)
+
+        let outside = try await RedisTest.connection(port: redis.port)
+        // Taken before Redis starts the pause, so the pause ends 2 s after this at the earliest.
+        let pausing = ContinuousClock.now
+        try await outside.send(RedisCommand("CLIENT", "PAUSE", "2000", "ALL"))
+        let started = ContinuousClock.now
+        await #expect { try await node.publish(event(1), to: [alice]) } throws: { error in
+            "\(error)".hasPrefix("no reply from Redis at 127.0.0.1:\(redis.port) within")
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+
+        // Once Redis answers again: a new subscription connection, hence a resync, and live traffic.
+        #expect(await inbox.wait(for: 1, timeout: .seconds(8)) == [.resync])
+        #expect(ContinuousClock.now - pausing >= .seconds(2))
+        #expect(await eventually { (try? await node.publish(event(2), to: [alice])) != nil })
+        #expect(await inbox.wait(for: 2) == [.resync, event(2)])
+        running.cancel()
+        try await running.value
+        await outside.close()
+    }
+
     @Test("a node that dies without shutting down has its users reaped and reported by a surviving node")
     func deadNode() async throws {
         let redis = try await TestServices.sharedRedis()
