@@ -13,6 +13,7 @@ extension RedisBroker {
         try await self.presenceScript(PresenceScripts.close, user: user, connection: connection, opening: false)
     }
 
+    /// Whether the user's presence set has a member, on any node.
     public func isOnline(_ user: UserID) async throws -> Bool {
         try await self.commands.send(RedisCommand("EXISTS", self.keys.presence(user))).integer == 1
     }
@@ -83,7 +84,7 @@ extension RedisBroker {
     /// Refreshes this node's heartbeat and registry entry; `false` when the node was missing from
     /// the registry (a first beat, or Redis lost it).
     func heartbeat() async throws -> Bool {
-        let ttl = self.configuration.heartbeatTimeout.milliseconds
+        let ttl = self.configuration.heartbeatTimeout.wholeMilliseconds
         let replies = try await self.commands.send([
             RedisCommand("SET", self.keys.alive(self.nodeID), String(ChatService.wallClock()), "PX", String(max(ttl, 1))),
             RedisCommand("SADD", self.keys.nodes, self.nodeID),
@@ -139,7 +140,7 @@ extension RedisBroker {
 
 extension Duration {
     /// Whole milliseconds.
-    var milliseconds: Int64 {
+    var wholeMilliseconds: Int64 {
         let (seconds, attoseconds) = self.components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }

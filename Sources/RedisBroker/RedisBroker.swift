@@ -66,6 +66,7 @@ public final class RedisBroker: Broker, Service {
             _ = try await self.heartbeat()
             let epoch = self.commands.epoch
             self.presence.withLock { $0.syncedEpoch = epoch }
+            logger.info("connected to Redis", metadata: ["redis": "\(configuration.endpoint)", "prefix": "\(configuration.prefix)"])
         } catch {
             self.subscriber.close()
             await self.pubsub.close()
@@ -82,6 +83,9 @@ public final class RedisBroker: Broker, Service {
         set { lifecycle.withLock { $0.presenceLost = newValue } }
     }
 
+    /// Publishes `envelope` on each user's channel, all PUBLISH commands in one write; returns once
+    /// Redis took them (delivery to the subscribing nodes follows). Throws when Redis is out of
+    /// reach or refused one.
     public func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws {
         guard !users.isEmpty else { return }
         let replies = try await commands.send(publishCommands(envelope, users))

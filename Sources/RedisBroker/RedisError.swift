@@ -22,6 +22,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The ``message``.
     public var description: String { message }
 
     /// Whether Redis itself answered with an error (its text is in ``message``).

@@ -20,9 +20,16 @@ enum RedisPush: Equatable, Sendable {
 
     /// Reads `value`; user channels are named `channelPrefix` + the user id.
     init(_ value: RESPValue, channelPrefix: [UInt8]) {
-        if case .error(let message) = value {
+        switch value {
+        case .error(let message):
             self = .error(message)
             return
+        case .simpleString("PONG"):
+            // A connection with no subscription is not in subscribe mode: PING gets the plain reply.
+            self = .pong
+            return
+        default:
+            break
         }
         guard let parts = value.array, let kind = parts.first?.string, parts.count >= 2 else {
             self = .unexpected("\(value)")

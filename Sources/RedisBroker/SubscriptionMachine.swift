@@ -112,7 +112,10 @@ struct SubscriptionMachine<Receiver, Waiter> {
             entry.remote = .subscribing(waiters: waiters, resync: resync)
             action = .wait
         case .lost:
-            preconditionFailure("a channel is lost only while disconnected")
+            // Only while disconnected, which was checked above; subscribing again is the safe answer.
+            entry.remote = .subscribing(waiters: [(id, waiter)], resync: true)
+            channels[user] = entry
+            return (id, .send(command(subscribe: true, [user], tokens: [entry.token])))
         }
         channels[user] = entry
         return (id, action)

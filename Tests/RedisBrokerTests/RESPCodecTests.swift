@@ -84,6 +84,7 @@ struct RESPCodecTests {
         #expect(RedisPush(.array([Self.bulk("unsubscribe"), Self.bulk("p:user:bob"), .integer(0)]), channelPrefix: prefix) == .unsubscribed(uid("bob")))
         #expect(RedisPush(.error("NOPERM"), channelPrefix: prefix) == .error("NOPERM"))
         #expect(RedisPush(.array([Self.bulk("pong"), Self.bulk("")]), channelPrefix: prefix) == .pong)
+        #expect(RedisPush(.simpleString("PONG"), channelPrefix: prefix) == .pong)
         let foreign = RESPValue.array([Self.bulk("message"), Self.bulk("other:alice"), Self.bulk("T1 x\n")])
         #expect(RedisPush(foreign, channelPrefix: prefix) == .unexpected("\(foreign)"))
         let garbled = RESPValue.array([Self.bulk("message"), Self.bulk("p:user:alice"), Self.bulk("no newline")])

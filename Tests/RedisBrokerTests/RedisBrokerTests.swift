@@ -105,6 +105,21 @@ struct RedisBrokerTests {
         await broker.shutdown()
     }
 
+    @Test("a running node keeps its connections, with subscriptions or without")
+    func steadyConnections() async throws {
+        let broker = try await RedisTest.broker()
+        let running = Task { try await broker.run() }
+        // Heartbeats PING the subscription connection, in subscribe mode or not.
+        try await Task.sleep(for: broker.configuration.heartbeatInterval * 4)
+        let subscription = try await broker.subscribe(uid("alice")) { _ in }
+        try await Task.sleep(for: broker.configuration.heartbeatInterval * 4)
+        #expect(broker.pubsub.epoch == 1)
+        #expect(broker.commands.epoch == 1)
+        await subscription.cancel()
+        running.cancel()
+        try await running.value
+    }
+
     @Test("shutdown is idempotent and later calls fail clearly")
     func shutdownTwice() async throws {
         let broker = try await RedisTest.broker()
