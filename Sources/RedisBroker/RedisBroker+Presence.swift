@@ -29,6 +29,8 @@ extension RedisBroker {
         )
         do {
             let replies = try self.presence.withLock { state in
+                // After the node left, a change would outlive it: nobody reaps a node off the registry.
+                guard !state.left else { throw RedisError.closed }
                 if opening {
                     state.connections.insert(user, connection)
                 } else {
@@ -37,6 +39,8 @@ extension RedisBroker {
                 return try self.commands.enqueue([command])
             }
             return try Self.checked(try await replies.get()[0]).integer == 1
+        } catch let error as RedisError where error == .closed {
+            throw error
         } catch {
             if !opening {
                 // The caller cannot report this user offline; the restore will, if they are.
@@ -53,7 +57,7 @@ extension RedisBroker {
     func restorePresence(registered: Bool) async throws -> [UserID] {
         guard let epoch = self.commands.epoch else { throw RedisError.notConnected(self.configuration.endpoint) }
         let restore = try self.presence.withLock { state -> (EventLoopFuture<[RESPValue]>, [UserID])? in
-            guard !registered || state.syncedEpoch != epoch else { return nil }
+            guard !state.left, !registered || state.syncedEpoch != epoch else { return nil }
             state.syncedEpoch = epoch
             let candidates = Array(state.unreported)
             let command = PresenceScripts.eval(
@@ -72,7 +76,7 @@ extension RedisBroker {
             throw error
         }
         self.presence.withLock { $0.unreported.subtract(candidates) }
-        let offline = reply.array?.compactMap { $0.string.flatMap(UserID.init) } ?? []
+        let offline = Self.users(in: reply)
         if !registered {
             self.logger.warning("this node's presence was missing from Redis (Redis lost its data, or the node missed its heartbeats); restored it", metadata: [
                 "offline": "\(offline.count)",
@@ -111,10 +115,15 @@ extension RedisBroker {
         return offline
     }
 
-    /// Removes this node's presence on shutdown and reports who went offline.
+    /// Removes this node's presence on shutdown and reports who went offline; later presence
+    /// changes are refused.
     func leave() async {
         do {
-            let offline = try await self.removePresence(of: self.nodeID, leaving: true)
+            let replies = try self.presence.withLock { state in
+                state.left = true
+                return try self.commands.enqueue([self.removePresenceCommand(of: self.nodeID, leaving: true)])
+            }
+            let offline = try Self.users(in: Self.checked(try await replies.get()[0]))
             if !offline.isEmpty, let presenceLost = self.presenceLost { await presenceLost(offline) }
         } catch {
             self.logger.warning("could not remove this node's presence; the other nodes will once its heartbeat expires", metadata: [
@@ -124,11 +133,19 @@ extension RedisBroker {
     }
 
     private func removePresence(of node: String, leaving: Bool) async throws -> [UserID] {
-        let command = PresenceScripts.eval(
+        Self.users(in: try await self.commands.send(self.removePresenceCommand(of: node, leaving: leaving)))
+    }
+
+    private func removePresenceCommand(of node: String, leaving: Bool) -> RedisCommand {
+        PresenceScripts.eval(
             PresenceScripts.remove, keys: [self.keys.nodes, self.keys.alive(node), self.keys.members(of: node)],
             arguments: [node, self.keys.presencePrefix, leaving ? "leave" : "reap"]
         )
-        return try await self.commands.send(command).array?.compactMap { $0.string.flatMap(UserID.init) } ?? []
+    }
+
+    /// The users a script returned.
+    private static func users(in reply: RESPValue) -> [UserID] {
+        reply.array?.compactMap { $0.string.flatMap(UserID.init) } ?? []
     }
 
     /// `reply`, unless it is an error reply: then that error.

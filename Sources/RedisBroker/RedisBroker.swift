@@ -35,6 +35,8 @@ public final class RedisBroker: Broker, Service {
         /// The command connection whose Redis has this node's presence records as `connections`
         /// says (see ``RedisBroker/restorePresence(registered:)``); nil before the first check.
         var syncedEpoch: UInt64?
+        /// The node removed its presence on shutdown.
+        var left = false
     }
 
     struct Lifecycle {

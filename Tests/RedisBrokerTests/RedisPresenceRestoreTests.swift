@@ -63,4 +63,19 @@ struct RedisPresenceRestoreTests {
         await outside.close()
         await node.shutdown()
     }
+
+    @Test("once a node left, it records no more presence that nobody would ever remove")
+    func noPresenceAfterLeaving() async throws {
+        let node = try await RedisTest.broker()
+        let lost = LostUsers()
+        node.presenceLost = { lost.record($0) }
+        #expect(try await node.connectionOpened(user: uid("alice"), connection: "c1"))
+        await node.leave()
+        #expect(lost.all == [uid("alice")])
+        await #expect(throws: RedisError.closed) { try await node.connectionOpened(user: uid("bob"), connection: "c2") }
+        #expect(try await !node.isOnline(uid("bob")))
+        #expect(try await node.restorePresence(registered: false) == [])
+        #expect(try await !node.isOnline(uid("alice")))
+        await node.shutdown()
+    }
 }
