@@ -1,18 +1,33 @@
+import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import ChatCore
+import RedisBroker
 
-/// The broker's contract. Brokers today: the in-process one; a Redis broker joins the list.
+/// The broker's contract. Brokers today: the in-process one and the Redis one (on the test
+/// process's shared redis-server, each broker under a prefix of its own).
 enum BrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case inProcess
+    case redis
 
     var testDescription: String { rawValue }
 
-    func make() -> any Broker {
+    func make() async throws -> any Broker {
         switch self {
-        case .inProcess: InProcessBroker()
+        case .inProcess:
+            return InProcessBroker()
+        case .redis:
+            let redis = try await TestServices.sharedRedis()
+            let prefix = "contract:\(UUID().uuidString.prefix(8).lowercased()):"
+            return try await RedisBroker(configuration: .init(port: redis.port, prefix: prefix), logger: LiveServer.logger("broker-contract"))
         }
+    }
+
+    /// Releases what `make()` made.
+    func dispose(_ broker: any Broker) async {
+        await (broker as? RedisBroker)?.shutdown()
     }
 }
 
@@ -27,21 +42,39 @@ private final class Inbox: Sendable {
 struct BrokerContractTests {
     private static func event(_ n: Int64) -> BrokerEnvelope { .timeline(seq: n, event: "message", payload: Array("{\"seq\":\(n)}".utf8)) }
 
+    /// Waits until everything published so far has reached its subscribers. A broker over the
+    /// network delivers after `publish` returns, so without this an envelope could still reach a
+    /// subscription made (or miss one cancelled) just after its publish. A marker published last
+    /// arrives after the rest, since one node receives everything in publish order.
+    private static func settle(_ broker: any Broker) async throws {
+        let marker = Inbox()
+        let subscription = try await broker.subscribe(uid("zz-marker"), marker.receive)
+        try await broker.publish(.ephemeral(event: "marker", payload: []), to: [uid("zz-marker")])
+        let deadline = ContinuousClock.now + .seconds(5)
+        while marker.all.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(!marker.all.isEmpty, "the marker never arrived")
+        await subscription.cancel()
+    }
+
     @Test("every subscription of a user gets what is published to them, in order; cancelled ones stop", arguments: BrokerKind.allCases)
     func subscriptions(kind: BrokerKind) async throws {
-        let broker = kind.make()
+        let broker = try await kind.make()
         let (first, second, third, other) = (Inbox(), Inbox(), Inbox(), Inbox())
         let a = try await broker.subscribe(uid("alice"), first.receive)
         try await broker.publish(Self.event(1), to: [uid("alice")])
+        try await Self.settle(broker)
         let b = try await broker.subscribe(uid("alice"), second.receive)
         _ = try await broker.subscribe(uid("bob"), other.receive)
         try await broker.publish(Self.event(2), to: [uid("alice"), uid("carol")])
+        try await Self.settle(broker)
         await a.cancel()
         let c = try await broker.subscribe(uid("alice"), third.receive)
         try await broker.publish(Self.event(3), to: [uid("alice")])
+        try await Self.settle(broker)
         await b.cancel()
         await c.cancel()
         try await broker.publish(Self.event(4), to: [uid("alice")])
+        try await Self.settle(broker)
 
         #expect(first.all == [Self.event(1), Self.event(2)])
         #expect(second.all == [Self.event(2), Self.event(3)])
@@ -52,12 +85,14 @@ struct BrokerContractTests {
         let again = Inbox()
         _ = try await broker.subscribe(uid("alice"), again.receive)
         try await broker.publish(Self.event(5), to: [uid("alice")])
+        try await Self.settle(broker)
         #expect(again.all == [Self.event(5)])
+        await kind.dispose(broker)
     }
 
     @Test("presence: first connection opens, last one closes, unknown and repeated ids change nothing", arguments: BrokerKind.allCases)
     func presence(kind: BrokerKind) async throws {
-        let broker = kind.make()
+        let broker = try await kind.make()
         let alice = uid("alice")
         #expect(try await broker.isOnline(alice) == false)
         #expect(try await broker.connectionClosed(user: alice, connection: "c0") == false)
@@ -78,6 +113,7 @@ struct BrokerContractTests {
         #expect(try await broker.connectionOpened(user: alice, connection: "c4") == true)
         #expect(try await broker.connectionClosed(user: uid("bob"), connection: "c1") == true)
         #expect(try await broker.isOnline(alice) == true)
+        await kind.dispose(broker)
     }
 
     @Test("envelopes survive their byte form", arguments: [

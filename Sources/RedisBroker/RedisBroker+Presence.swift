@@ -1,0 +1,164 @@
+import ChatCore
+import NIOCore
+
+extension RedisBroker {
+    /// Adds the connection to the user's presence set (as `<node>/<connection>`) and to this
+    /// node's members, in one script: `true` when it is the user's first connection cluster-wide.
+    public func connectionOpened(user: UserID, connection: String) async throws -> Bool {
+        try await self.presenceScript(PresenceScripts.open, user: user, connection: connection, opening: true)
+    }
+
+    /// Removes the connection, in one script: `true` when it was the user's last cluster-wide.
+    public func connectionClosed(user: UserID, connection: String) async throws -> Bool {
+        try await self.presenceScript(PresenceScripts.close, user: user, connection: connection, opening: false)
+    }
+
+    /// Whether the user's presence set has a member, on any node.
+    public func isOnline(_ user: UserID) async throws -> Bool {
+        try await self.commands.send(RedisCommand("EXISTS", self.keys.presence(user))).integer == 1
+    }
+
+    /// Records the change locally and writes its script under the same lock, so Redis sees the
+    /// changes in the order of the local record. The local record changes even when Redis is out
+    /// of reach: the node still has (or no longer has) the connection, and Redis is brought in
+    /// line once it is back (``restorePresence(registered:)``).
+    private func presenceScript(_ script: String, user: UserID, connection: String, opening: Bool) async throws -> Bool {
+        let command = PresenceScripts.eval(
+            script, keys: [self.keys.presence(user), self.keys.members(of: self.nodeID)],
+            arguments: ["\(self.nodeID)/\(connection)", "\(user.rawValue)/\(connection)"]
+        )
+        do {
+            let replies = try self.presence.withLock { state in
+                // After the node left, a change would outlive it: nobody reaps a node off the registry.
+                guard !state.left else { throw RedisError.closed }
+                if opening {
+                    state.connections.insert(user, connection)
+                } else {
+                    state.connections.remove(user, connection)
+                }
+                return try self.commands.enqueue([command])
+            }
+            return try Self.checked(try await replies.get()[0]).integer == 1
+        } catch let error as RedisError where error == .closed {
+            throw error
+        } catch {
+            if !opening {
+                // The caller cannot report this user offline; the restore will, if they are.
+                self.presence.withLock { if !$0.connections.contains(user) { $0.unreported.insert(user) } }
+            }
+            throw error
+        }
+    }
+
+    /// Makes this node's presence records in Redis match the connections it has, when Redis lost
+    /// them (`registered` false: the heartbeat found the node missing from the registry) or may
+    /// have missed changes (the command connection is not the one last brought in line); returns
+    /// the users who went offline meanwhile and were not reported.
+    func restorePresence(registered: Bool) async throws -> [UserID] {
+        guard let epoch = self.commands.epoch else { throw RedisError.notConnected(self.configuration.endpoint) }
+        let restore = try self.presence.withLock { state -> (EventLoopFuture<[RESPValue]>, [UserID])? in
+            guard !state.left, !registered || state.syncedEpoch != epoch else { return nil }
+            state.syncedEpoch = epoch
+            let candidates = Array(state.unreported)
+            let command = PresenceScripts.eval(
+                PresenceScripts.restore, keys: [self.keys.members(of: self.nodeID), self.keys.nodes],
+                arguments: [self.nodeID, self.keys.presencePrefix, String(candidates.count)]
+                    + candidates.map(\.rawValue) + state.connections.members
+            )
+            return (try self.commands.enqueue([command]), candidates)
+        }
+        guard let (replies, candidates) = restore else { return [] }
+        let reply: RESPValue
+        do {
+            reply = try Self.checked(try await replies.get()[0])
+        } catch {
+            self.presence.withLock { $0.syncedEpoch = nil }
+            throw error
+        }
+        self.presence.withLock { $0.unreported.subtract(candidates) }
+        let offline = Self.users(in: reply)
+        if !registered {
+            self.logger.warning("this node's presence was missing from Redis (Redis lost its data, or the node missed its heartbeats); restored it", metadata: [
+                "offline": "\(offline.count)",
+            ])
+        }
+        return offline
+    }
+
+    /// Refreshes this node's heartbeat and registry entry; `false` when the node was missing from
+    /// the registry (a first beat, or Redis lost it).
+    func heartbeat() async throws -> Bool {
+        let ttl = self.configuration.heartbeatTimeout.wholeMilliseconds
+        let replies = try await self.commands.send([
+            RedisCommand("SET", self.keys.alive(self.nodeID), String(ChatService.wallClock()), "PX", String(max(ttl, 1))),
+            RedisCommand("SADD", self.keys.nodes, self.nodeID),
+        ])
+        if let message = replies.lazy.compactMap(\.errorMessage).first { throw RedisError.server(message) }
+        return replies[1].integer == 0
+    }
+
+    /// Removes the presence of every registered node whose heartbeat expired; returns the users
+    /// who thereby went offline (each reported by one reaper only).
+    func reapDeadNodes() async throws -> [UserID] {
+        let nodes = try await self.commands.send(RedisCommand("SMEMBERS", self.keys.nodes)).array?.compactMap(\.string) ?? []
+        let others = nodes.filter { $0 != self.nodeID }
+        guard !others.isEmpty else { return [] }
+        let alive = try await self.commands.send(others.map { RedisCommand("EXISTS", self.keys.alive($0)) })
+        var offline: [UserID] = []
+        for (node, beat) in zip(others, alive) where beat.integer == 0 {
+            let users = try await self.removePresence(of: node, leaving: false)
+            self.logger.notice("removed the presence of a node whose heartbeat expired", metadata: [
+                "deadNode": "\(node)", "offline": "\(users.count)",
+            ])
+            offline += users
+        }
+        return offline
+    }
+
+    /// Removes this node's presence on shutdown and reports who went offline; later presence
+    /// changes are refused.
+    func leave() async {
+        do {
+            let replies = try self.presence.withLock { state in
+                state.left = true
+                return try self.commands.enqueue([self.removePresenceCommand(of: self.nodeID, leaving: true)])
+            }
+            let offline = try Self.users(in: Self.checked(try await replies.get()[0]))
+            if !offline.isEmpty, let presenceLost = self.presenceLost { await presenceLost(offline) }
+        } catch {
+            self.logger.warning("could not remove this node's presence; the other nodes will once its heartbeat expires", metadata: [
+                "error": "\(error)",
+            ])
+        }
+    }
+
+    private func removePresence(of node: String, leaving: Bool) async throws -> [UserID] {
+        Self.users(in: try await self.commands.send(self.removePresenceCommand(of: node, leaving: leaving)))
+    }
+
+    private func removePresenceCommand(of node: String, leaving: Bool) -> RedisCommand {
+        PresenceScripts.eval(
+            PresenceScripts.remove, keys: [self.keys.nodes, self.keys.alive(node), self.keys.members(of: node)],
+            arguments: [node, self.keys.presencePrefix, leaving ? "leave" : "reap"]
+        )
+    }
+
+    /// The users a script returned.
+    private static func users(in reply: RESPValue) -> [UserID] {
+        reply.array?.compactMap { $0.string.flatMap(UserID.init) } ?? []
+    }
+
+    /// `reply`, unless it is an error reply: then that error.
+    private static func checked(_ reply: RESPValue) throws -> RESPValue {
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

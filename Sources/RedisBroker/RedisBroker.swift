@@ -1,0 +1,143 @@
+import ChatCore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A ``Broker`` for several nodes: user channels are Redis pub/sub channels, presence is a
+/// Redis set per user, and each node's heartbeat lets the others clean up after it if it dies.
+///
+/// It holds two connections: one for commands (PUBLISH, presence), one in subscribe mode for the
+/// user channels of this node's subscribers (one Redis subscription per user however many local
+/// subscribers). Both reconnect on their own; a channel that comes back after an outage hands its
+/// subscribers a ``BrokerEnvelope/resync``, since what was published meanwhile is lost.
+///
+/// Run it as a `Service` (``run()`` keeps the heartbeat and reaps dead nodes) and shut it down
+/// with the service group, or call ``shutdown()``.
+public final class RedisBroker: Broker, Service {
+    /// This node's id in the presence records (random, new for every broker).
+    public let nodeID: String
+    /// What it was created with.
+    public let configuration: RedisBrokerConfiguration
+    let logger: Logger
+    let keys: RedisKeys
+    let commands: RedisConnection
+    let pubsub: RedisConnection
+    let subscriber: RedisSubscriber
+    let lifecycle = Mutex(Lifecycle())
+    let presence = Mutex(Presence())
+
+    struct Presence {
+        /// The connections this node registered.
+        var connections = NodeConnections()
+        /// Users whose last connection here closed while Redis was out of reach: nobody was told
+        /// they went offline yet.
+        var unreported: Set<UserID> = []
+        /// The command connection whose Redis has this node's presence records as `connections`
+        /// says (see ``RedisBroker/restorePresence(registered:)``); nil before the first check.
+        var syncedEpoch: UInt64?
+        /// The node removed its presence on shutdown.
+        var left = false
+    }
+
+    struct Lifecycle {
+        var presenceLost: (@Sendable ([UserID]) async -> Void)?
+        /// The shutdown under way or done.
+        var shutdown: Task<Void, Never>?
+    }
+
+    private static let publishName = Array("PUBLISH".utf8)
+
+    /// Connects both connections and registers the node; fails with "cannot reach Redis at
+    /// host:port: …" when Redis is down or refuses the connection (a wrong password, say).
+    public init(configuration: RedisBrokerConfiguration, logger: Logger) async throws {
+        let nodeID = Self.randomNodeID()
+        var logger = logger
+        logger[metadataKey: "node"] = "\(nodeID)"
+        let keys = RedisKeys(prefix: configuration.prefix)
+        let subscriber = RedisSubscriber(channelPrefix: keys.channelPrefix, endpoint: configuration.endpoint, logger: logger)
+        self.nodeID = nodeID
+        self.configuration = configuration
+        self.logger = logger
+        self.keys = keys
+        self.subscriber = subscriber
+        self.commands = RedisConnection(configuration: configuration, role: "commands", logger: logger)
+        self.pubsub = RedisConnection(configuration: configuration, role: "pubsub", logger: logger, delegate: subscriber)
+        do {
+            try await self.commands.connect()
+            try await self.pubsub.connect()
+            _ = try await self.heartbeat()
+            let epoch = self.commands.epoch
+            self.presence.withLock { $0.syncedEpoch = epoch }
+            logger.info("connected to Redis", metadata: ["redis": "\(configuration.endpoint)", "prefix": "\(configuration.prefix)"])
+        } catch {
+            self.subscriber.close()
+            await self.pubsub.close()
+            await self.commands.close()
+            throw error
+        }
+    }
+
+    /// Called with the users who went offline because a node stopped: one that died (found by
+    /// another node's ``run()`` once its heartbeat expired) or this one shutting down. The chat
+    /// service records their last-seen time and tells their contacts. Set it once, after init.
+    public var presenceLost: (@Sendable ([UserID]) async -> Void)? {
+        get { lifecycle.withLock { $0.presenceLost } }
+        set { lifecycle.withLock { $0.presenceLost = newValue } }
+    }
+
+    /// Publishes `envelope` on each user's channel, all PUBLISH commands in one write; returns once
+    /// Redis took them (delivery to the subscribing nodes follows). Throws when Redis is out of
+    /// reach or refused one.
+    public func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws {
+        guard !users.isEmpty else { return }
+        let replies = try await commands.send(publishCommands(envelope, users))
+        if let message = replies.lazy.compactMap(\.errorMessage).first { throw RedisError.server(message) }
+    }
+
+    /// Writes the PUBLISH commands without waiting for Redis when the command connection is up
+    /// (and not backed up): `true`. They keep their order, since one connection carries them all.
+    /// `false` while it is down; ``publish(_:to:)`` then fails fast.
+    public func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool {
+        users.isEmpty || commands.sendNow(publishCommands(envelope, users))
+    }
+
+    /// Subscribes to the user's channel and returns once Redis has confirmed it. Throws while
+    /// the subscription connection is down.
+    public func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription {
+        let id = try await subscriber.subscribe(user, receive)
+        return BrokerSubscription { [subscriber] in subscriber.cancel(user, id: id) }
+    }
+
+    /// Ends the node: removes its presence (reporting the users who thereby went offline through
+    /// ``presenceLost``), then closes the connections. Idempotent; later calls wait for the first.
+    public func shutdown() async {
+        await self.stop(leaving: true)
+    }
+
+    /// Shuts down once: with `leaving`, the node's presence is removed first.
+    func stop(leaving: Bool) async {
+        let task = lifecycle.withLock { state in
+            if let running = state.shutdown { return running }
+            let task = Task {
+                if leaving { await self.leave() }
+                self.subscriber.close()
+                await self.pubsub.close()
+                await self.commands.close()
+            }
+            state.shutdown = task
+            return task
+        }
+        await task.value
+    }
+
+    private func publishCommands(_ envelope: BrokerEnvelope, _ users: [UserID]) -> [RedisCommand] {
+        let payload = envelope.bytes
+        return users.map { RedisCommand(parts: [Self.publishName, Array(keys.channel($0).utf8), payload]) }
+    }
+
+    private static func randomNodeID() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        var generator = SystemRandomNumberGenerator()
+        return String(decoding: (0..<12).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
+    }
+}

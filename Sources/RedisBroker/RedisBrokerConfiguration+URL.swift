@@ -1,0 +1,115 @@
+extension RedisBrokerConfiguration {
+    /// The form ``parse(_:)`` reads, for messages.
+    static let urlForm = "redis://[[user]:password@]host[:port][/database][?prefix=name:]"
+
+    /// Reads `redis://[[user]:password@]host[:port][/database][?prefix=name:]` (user, password and
+    /// prefix percent-encoded where needed); everything not in the URL keeps its default.
+    ///
+    /// Throws a ``RedisError`` naming the part that is wrong (never repeating the password).
+    public static func parse(_ url: String) throws -> RedisBrokerConfiguration {
+        guard let schemeEnd = url.firstRange(of: "://") else {
+            throw invalid("it must start with redis://")
+        }
+        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        guard scheme != "rediss" else { throw invalid("TLS (rediss://) is not supported") }
+        guard scheme == "redis" else { throw invalid("the scheme must be redis://, not \(scheme)://") }
+        var configuration = RedisBrokerConfiguration()
+        var rest = url[schemeEnd.upperBound...]
+        if let question = rest.firstIndex(of: "?") {
+            try configuration.readQuery(rest[rest.index(after: question)...])
+            rest = rest[..<question]
+        }
+        if let slash = rest.firstIndex(of: "/") {
+            configuration.database = try database(rest[rest.index(after: slash)...])
+            rest = rest[..<slash]
+        }
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            guard let colon = credentials.firstIndex(of: ":") else {
+                throw invalid("the credentials before @ must be :password or user:password")
+            }
+            let user = try decode(credentials[..<colon], "user name")
+            let password = try decode(credentials[credentials.index(after: colon)...], "password")
+            configuration.username = user.isEmpty ? nil : user
+            configuration.password = password.isEmpty ? nil : password
+            rest = rest[rest.index(after: at)...]
+        }
+        try configuration.readHostAndPort(rest)
+        return configuration
+    }
+
+    private mutating func readHostAndPort(_ text: Substring) throws {
+        var port: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw Self.invalid("the IPv6 address has no closing ]") }
+            self.host = String(text[text.index(after: text.startIndex)..<close])
+            let after = text[text.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw Self.invalid("unexpected '\(after)' after the IPv6 address") }
+                port = after.dropFirst()
+            }
+        } else {
+            let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count <= 2 else { throw Self.invalid("an IPv6 host must be written in brackets, [::1]") }
+            self.host = String(parts[0])
+            port = parts.count == 2 ? parts[1] : nil
+        }
+        guard !self.host.isEmpty else { throw Self.invalid("no host") }
+        if let port {
+            guard let number = Int(port), (1...65535).contains(number) else {
+                throw Self.invalid("the port '\(port)' is not a number from 1 to 65535")
+            }
+            self.port = number
+        }
+    }
+
+    private mutating func readQuery(_ query: Substring) throws {
+        var seen: Set<Substring> = []
+        for parameter in query.split(separator: "&") {
+            let pair = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = pair[0]
+            guard name == "prefix" else { throw Self.invalid("unknown parameter '\(name)' (the only one is prefix)") }
+            guard seen.insert(name).inserted else { throw Self.invalid("the parameter \(name) is given twice") }
+            self.prefix = try Self.decode(pair.count == 2 ? pair[1] : "", "prefix")
+        }
+    }
+
+    private static func database(_ path: Substring) throws -> Int {
+        if path.isEmpty { return 0 }
+        guard let number = Int(path), number >= 0 else {
+            throw invalid("the database '\(path)' is not a number (the path is /database, e.g. /0)")
+        }
+        return number
+    }
+
+    /// Percent-decodes one part of the URL.
+    private static func decode(_ text: Substring, _ part: String) throws -> String {
+        var bytes: [UInt8] = []
+        var utf8 = text.utf8[...]
+        while let byte = utf8.popFirst() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard utf8.count >= 2, let high = hexValue(utf8.removeFirst()), let low = hexValue(utf8.removeFirst()) else {
+                throw invalid("bad percent-encoding in the \(part)")
+            }
+            bytes.append(high << 4 | low)
+        }
+        guard let decoded = String(validating: bytes, as: UTF8.self) else { throw invalid("the \(part) is not UTF-8") }
+        return decoded
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    private static func invalid(_ reason: String) -> RedisError {
+        .invalidConfiguration("invalid Redis URL: \(reason); expected \(urlForm)")
+    }
+}

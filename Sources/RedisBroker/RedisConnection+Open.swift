@@ -1,0 +1,75 @@
+import NIOCore
+import NIOPosix
+
+extension RedisConnection {
+    /// Opens a channel and runs the setup commands (`AUTH`, `SELECT`, `PING`) within the connect timeout.
+    func open(epoch: UInt64) async throws -> any Channel {
+        let endpoint = self.endpoint
+        let logger = self.logger
+        let delegate = self.delegate
+        let onPush: (@Sendable (RESPValue) -> Void)?
+        if let delegate {
+            onPush = { delegate.received($0, epoch: epoch) }
+        } else {
+            onPush = nil
+        }
+        let onInactive: @Sendable () -> Void = { [weak self] in self?.ended(epoch: epoch) }
+        let replyTimeout = self.configuration.replyTimeout
+        let channel = try await ClientBootstrap(group: self.group)
+            .connectTimeout(TimeAmount(self.configuration.connectTimeout))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        ByteToMessageHandler(RESPDecoder()),
+                        RedisChannelHandler(
+                            endpoint: endpoint, logger: logger, replyTimeout: replyTimeout, onPush: onPush, onInactive: onInactive
+                        )
+                    )
+                }
+            }
+            .connect(host: self.configuration.host, port: self.configuration.port).get()
+        do {
+            try await self.setUp(channel)
+            return channel
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+    }
+
+    private func setUp(_ channel: any Channel) async throws {
+        var commands: [RedisCommand] = []
+        if let password = self.configuration.password {
+            commands.append(self.configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
+        }
+        if self.configuration.database != 0 { commands.append(RedisCommand("SELECT", String(self.configuration.database))) }
+        // PING proves it is Redis and that it lets us in (-NOAUTH when a password is needed).
+        commands.append(RedisCommand("PING"))
+        let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
+        let timeout = self.configuration.connectTimeout
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            replies.fail(RedisError.unreachable("no answer to AUTH/SELECT/PING within \(timeout)"))
+        }
+        defer { timer.cancel() }
+        Self.write(commands, on: channel, replies: replies, endpoint: self.endpoint)
+        for (command, reply) in zip(commands, try await replies.futureResult.get()) {
+            if case .error(let message) = reply {
+                throw RedisError.server("\(String(decoding: command.parts[0], as: UTF8.self)) failed: \(message)")
+            }
+        }
+    }
+
+    static func write(_ commands: [RedisCommand], on channel: any Channel, replies: EventLoopPromise<[RESPValue]>, endpoint: String) {
+        let bytes = RedisCommand.encode(commands, allocator: channel.allocator)
+        let request = RedisRequest(bytes: bytes, replies: .collect(count: commands.count, replies))
+        // Fails only when the handler never saw the request (the channel had closed).
+        channel.writeAndFlush(request).whenFailure { _ in replies.fail(RedisError.connectionLost(endpoint)) }
+    }
+
+    /// A short description of a connect failure.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? RedisError { return error.message }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,32 @@
+import ChatCore
+
+/// The names of everything the broker keeps in Redis, all under one prefix.
+///
+/// | name | type | holds |
+/// |---|---|---|
+/// | `<prefix>user:<user>` | channel | the user's envelopes (`BrokerEnvelope.bytes`) |
+/// | `<prefix>presence:<user>` | set | `<node>/<connection>`: the user's connections, cluster-wide |
+/// | `<prefix>node:<node>:members` | set | `<user>/<connection>`: the connections the node registered |
+/// | `<prefix>node:<node>:alive` | string with a TTL | the node's heartbeat (its time, ms) |
+/// | `<prefix>nodes` | set | the ids of the nodes that may hold presence |
+struct RedisKeys: Sendable {
+    let prefix: String
+    /// User channels are this followed by the user id.
+    let channelPrefix: String
+    /// Presence sets are this followed by the user id.
+    let presencePrefix: String
+    /// The registry of nodes.
+    let nodes: String
+
+    init(prefix: String) {
+        self.prefix = prefix
+        self.channelPrefix = prefix + "user:"
+        self.presencePrefix = prefix + "presence:"
+        self.nodes = prefix + "nodes"
+    }
+
+    func channel(_ user: UserID) -> String { channelPrefix + user.rawValue }
+    func presence(_ user: UserID) -> String { presencePrefix + user.rawValue }
+    func members(of node: String) -> String { prefix + "node:" + node + ":members" }
+    func alive(_ node: String) -> String { prefix + "node:" + node + ":alive" }
+}

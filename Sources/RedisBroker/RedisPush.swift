@@ -1,0 +1,63 @@
+import ChatCore
+import NIOCore
+
+/// A value Redis sends a connection in subscribe mode, read for the broker.
+enum RedisPush: Equatable, Sendable {
+    /// A `message` on a user's channel.
+    case message(UserID, BrokerEnvelope)
+    /// A `subscribe` confirmation for a user's channel.
+    case subscribed(UserID)
+    /// An `unsubscribe` confirmation for a user's channel.
+    case unsubscribed(UserID)
+    /// An error reply (to the oldest command not answered yet).
+    case error(String)
+    /// The answer to a PING.
+    case pong
+    /// Something the broker does not use (a malformed envelope on a channel of ours).
+    case ignored
+    /// Something that cannot come from Redis talking to this client.
+    case unexpected(String)
+
+    /// Reads `value`; user channels are named `channelPrefix` + the user id.
+    init(_ value: RESPValue, channelPrefix: [UInt8]) {
+        switch value {
+        case .error(let message):
+            self = .error(message)
+            return
+        case .simpleString("PONG"):
+            // A connection with no subscription is not in subscribe mode: PING gets the plain reply.
+            self = .pong
+            return
+        default:
+            break
+        }
+        guard let parts = value.array, let kind = parts.first?.string, parts.count >= 2 else {
+            self = .unexpected("\(value)")
+            return
+        }
+        switch kind {
+        case "message":
+            guard parts.count == 3, let user = Self.user(parts[1], channelPrefix), let payload = parts[2].bytes else {
+                self = .unexpected("\(value)")
+                return
+            }
+            self = BrokerEnvelope(bytes: payload).map { .message(user, $0) } ?? .ignored
+        case "subscribe", "unsubscribe":
+            guard let user = Self.user(parts[1], channelPrefix) else {
+                self = .unexpected("\(value)")
+                return
+            }
+            self = kind == "subscribe" ? .subscribed(user) : .unsubscribed(user)
+        case "pong":
+            self = .pong
+        default:
+            self = .unexpected("\(value)")
+        }
+    }
+
+    /// The user whose channel `name` is.
+    private static func user(_ name: RESPValue, _ prefix: [UInt8]) -> UserID? {
+        guard case .bulkString(let buffer?) = name, buffer.readableBytesView.starts(with: prefix) else { return nil }
+        return UserID(String(decoding: buffer.readableBytesView.dropFirst(prefix.count), as: UTF8.self))
+    }
+}

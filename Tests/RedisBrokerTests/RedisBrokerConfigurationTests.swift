@@ -1,0 +1,65 @@
+import Testing
+
+@testable import RedisBroker
+
+@Suite("Redis URL")
+struct RedisBrokerConfigurationTests {
+    @Test("a bare host takes every default")
+    func defaults() throws {
+        let configuration = try RedisBrokerConfiguration.parse("redis://localhost")
+        #expect(configuration == RedisBrokerConfiguration(host: "localhost"))
+        #expect(configuration.port == 6379 && configuration.database == 0 && configuration.prefix == "webchat:")
+        #expect(configuration.password == nil && configuration.username == nil)
+    }
+
+    @Test("password, port, database and prefix")
+    func everything() throws {
+        let configuration = try RedisBrokerConfiguration.parse("redis://:s3cret@redis.internal:6380/2?prefix=chat%2Fa:")
+        #expect(configuration == RedisBrokerConfiguration(host: "redis.internal", port: 6380, password: "s3cret", database: 2, prefix: "chat/a:"))
+        #expect(configuration.endpoint == "redis.internal:6380")
+    }
+
+    @Test("an ACL user, a percent-encoded password, an IPv6 address, an empty prefix")
+    func userAndIPv6() throws {
+        let configuration = try RedisBrokerConfiguration.parse("REDIS://chat:p%40ss%3Aw@[::1]:7000/?prefix=")
+        #expect(configuration == RedisBrokerConfiguration(host: "::1", port: 7000, username: "chat", password: "p@ss:w", prefix: ""))
+        #expect(configuration.endpoint == "[::1]:7000")
+    }
+
+    @Test("a wrong URL names what is wrong", arguments: [
+        ("localhost:6379", "it must start with redis://"),
+        ("http://localhost", "the scheme must be redis://, not http://"),
+        ("rediss://localhost", "TLS (rediss://) is not supported"),
+        ("redis://", "no host"),
+        ("redis://:pw@:6379", "no host"),
+        ("redis://localhost:0", "the port '0' is not a number from 1 to 65535"),
+        ("redis://localhost:http", "the port 'http' is not a number from 1 to 65535"),
+        ("redis://localhost:70000", "the port '70000'"),
+        ("redis://localhost/one", "the database 'one' is not a number"),
+        ("redis://localhost/-1", "the database '-1' is not a number"),
+        ("redis://localhost?db=1", "unknown parameter 'db' (the only one is prefix)"),
+        ("redis://localhost?prefix=a&prefix=b", "the parameter prefix is given twice"),
+        ("redis://secret@localhost", "the credentials before @ must be :password or user:password"),
+        ("redis://:%zz@localhost", "bad percent-encoding in the password"),
+        ("redis://::1", "an IPv6 host must be written in brackets"),
+        ("redis://[::1", "the IPv6 address has no closing ]"),
+        ("redis://[::1]6379", "unexpected '6379' after the IPv6 address"),
+    ])
+    func invalid(url: String, reason: String) {
+        #expect {
+            try RedisBrokerConfiguration.parse(url)
+        } throws: { error in
+            let message = (error as? RedisError)?.message ?? ""
+            return message.hasPrefix("invalid Redis URL: \(reason)") && message.contains("redis://[[user]:password@]host")
+        }
+    }
+
+    @Test("the error never repeats the password")
+    func passwordNotEchoed() {
+        #expect {
+            try RedisBrokerConfiguration.parse("redis://:hunter2@localhost:port")
+        } throws: { error in
+            "\(error)".contains("port 'port'") && !"\(error)".contains("hunter2")
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import NIOCore
+import Testing
+import TestSupport
+
+@testable import RedisBroker
+
+@Suite("Redis connection")
+struct RedisConnectionTests {
+    @Test("pipelined commands are answered in order, concurrent callers each get their own reply")
+    func pipelining() async throws {
+        let redis = try await TestServices.sharedRedis()
+        let connection = try await RedisTest.connection(port: redis.port)
+        let key = RedisTest.uniquePrefix("pipe")
+        let replies = try await connection.send((0..<200).map { _ in RedisCommand("INCR", key + "n") })
+        #expect(replies == (1...200).map { RESPValue.integer(Int64($0)) })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<100 {
+                group.addTask {
+                    try await connection.send(RedisCommand("SET", key + "k\(n)", "v\(n)"))
+                    #expect(try await connection.send(RedisCommand("GET", key + "k\(n)")).string == "v\(n)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        await connection.close()
+    }
+
+    @Test("bulk strings are binary-safe both ways")
+    func binary() async throws {
+        let redis = try await TestServices.sharedRedis()
+        let connection = try await RedisTest.connection(port: redis.port)
+        let key = Array((RedisTest.uniquePrefix("bin") + "k").utf8)
+        let value = (0...255).map(UInt8.init) + Array("\r\n$3\r\n".utf8)
+        _ = try await connection.send([RedisCommand(parts: [Array("SET".utf8), key, value])])
+        #expect(try await connection.send(RedisCommand(parts: [Array("GET".utf8), key])).bytes == value)
+        await connection.close()
+    }
+
+    @Test("a server error is thrown with Redis's message, and the connection goes on")
+    func serverError() async throws {
+        let redis = try await TestServices.sharedRedis()
+        let connection = try await RedisTest.connection(port: redis.port)
+        await #expect {
+            try await connection.send(RedisCommand("NOSUCHCOMMAND", "x"))
+        } throws: { error in
+            (error as? RedisError)?.isServerError == true && "\(error)".contains("unknown command")
+        }
+        let key = RedisTest.uniquePrefix("err") + "list"
+        try await connection.send(RedisCommand("SET", key, "text"))
+        await #expect {
+            try await connection.send(RedisCommand("LPUSH", key, "x"))
+        } throws: { error in
+            "\(error)".hasPrefix("WRONGTYPE")
+        }
+        #expect(try await connection.send(RedisCommand("PING")) == .simpleString("PONG"))
+        await connection.close()
+        await #expect(throws: RedisError.closed) { try await connection.send(RedisCommand("PING")) }
+    }
+
+    @Test("a wrong or missing password fails the connection with Redis's message")
+    func password() async throws {
+        let redis = try await RedisTest.startRedis(["--requirepass", "right-password"])
+        defer { redis.kill() }
+        var configuration = RedisTest.configuration(port: redis.port)
+        configuration.password = "wrong-password"
+        await #expect {
+            try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        } throws: { error in
+            let error = error as? RedisError
+            return error?.isServerError == true && error!.message.contains("refused the connection: AUTH failed: WRONGPASS")
+                && !error!.message.contains("wrong-password")
+        }
+        configuration.password = nil
+        await #expect {
+            try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        } throws: { error in
+            "\(error)".contains("PING failed: NOAUTH")
+        }
+        configuration.password = "right-password"
+        configuration.database = 3
+        let broker = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        #expect(try await broker.commands.send(RedisCommand("CLIENT", "INFO")).string?.contains("db=3") == true)
+        await broker.shutdown()
+    }
+
+    @Test("Redis down at startup fails fast and says where")
+    func unreachable() async throws {
+        let port = try FreePort.find()
+        let started = ContinuousClock.now
+        await #expect {
+            try await RedisBroker(configuration: RedisTest.configuration(port: port), logger: RedisTest.logger)
+        } throws: { error in
+            (error as? RedisError)?.isConnectionError == true && "\(error)".hasPrefix("cannot reach Redis at 127.0.0.1:\(port): ")
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test("a server that accepts but never answers times out")
+    func silentServer() async throws {
+        let listener = try SilentListener()
+        defer { listener.close() }
+        var configuration = RedisTest.configuration(port: listener.port)
+        configuration.connectTimeout = .milliseconds(300)
+        let connection = RedisConnection(configuration: configuration, role: "test", logger: RedisTest.logger)
+        let started = ContinuousClock.now
+        await #expect {
+            try await connection.connect()
+        } throws: { error in
+            "\(error)".contains("no answer to AUTH/SELECT/PING within")
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test("a lost connection fails every waiting command at once, fails fast while down, and comes back")
+    func lostConnection() async throws {
+        let redis = try await TestServices.startRedis()
+        // kill(), not stop(): see RedisTest.startRedis.
+        defer { redis.kill() }
+        let connection = try await RedisTest.connection(port: redis.port)
+        let key = RedisTest.uniquePrefix("lost") + "never"
+        // Commands queued behind one that blocks until the server goes away.
+        let waiting = (0..<5).map { n in
+            Task { try await connection.send(n == 0 ? RedisCommand("BLPOP", key, "0") : RedisCommand("PING")) }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        redis.kill()
+        for task in waiting {
+            await #expect { try await task.value } throws: { ($0 as? RedisError)?.isConnectionError == true }
+        }
+        // The connection notices its end (on its event loop) right after failing the commands.
+        #expect(await eventually(timeout: .milliseconds(500)) { !connection.sendNow([RedisCommand("PING")]) })
+        let started = ContinuousClock.now
+        await #expect { try await connection.send(RedisCommand("PING")) } throws: { "\($0)".hasPrefix("not connected to Redis") }
+        #expect(ContinuousClock.now - started < .milliseconds(100))
+
+        let restarted = try await TestServices.startRedis(port: redis.port)
+        defer { restarted.kill() }
+        let back = await eventually { (try? await connection.send(RedisCommand("PING"))) == .simpleString("PONG") }
+        #expect(back)
+        #expect(connection.sendNow([RedisCommand("PING")]))
+        await connection.close()
+    }
+}
+
+/// A loopback socket that listens and never accepts: connecting succeeds (the kernel completes the
+/// handshake), then nothing is ever said.
+private final class SilentListener: Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length) == 0 && listen(descriptor, 8) == 0 && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw LiveServerError(message: "cannot listen: \(errno)") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
+}
