@@ -193,7 +193,12 @@ let package = Package(
         ),
         .testTarget(
             name: "RedisBrokerTests",
-            dependencies: ["RedisBroker", "ChatCore", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "RedisBroker", "ChatCore", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ChatServerTests", dependencies: ["ChatServer", "TestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),

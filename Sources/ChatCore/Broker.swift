@@ -67,8 +67,9 @@ public protocol Broker: Sendable {
     /// Publishes `envelope` on each user's channel.
     func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws
     /// Publishes without suspending if this broker can (one in the process hands envelopes
-    /// straight to its subscribers): `true`; `false` when it cannot, and nothing was published
-    /// (use ``publish(_:to:)``). A broker answers the same every time. The default: `false`.
+    /// straight to its subscribers; one over the network writes them to its connection without
+    /// waiting for the answer): `true`; `false` when it cannot now (say, its connection is
+    /// down), and nothing was published (use ``publish(_:to:)``). The default: `false`.
     func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool
     /// Subscribes to a user's channel: envelopes published after this returns are handed to
     /// `receive`, in publish order per publisher. `receive` must not block (it may run on the

@@ -45,7 +45,7 @@ import Testing
                 INSERT INTO deliveries (conversation, pos, user, ts) VALUES ('dm:alice:bob', 1, 'bob', 15);
                 """)
         }
-        try await v1.close()
+        try v1.close()
 
         let store = try SQLiteChatStore(path: path)
         let alice = UserID("alice")!, bob = UserID("bob")!, carol = UserID("carol")!

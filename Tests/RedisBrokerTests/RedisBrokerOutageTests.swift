@@ -14,7 +14,7 @@ struct RedisBrokerOutageTests {
     func redisRestart() async throws {
         let redis = try await TestServices.startRedis()
         // kill(), not stop(): see RedisTest.startRedis.
-        defer { redis.kill() }
+        defer { redis.stop() }
         let configuration = RedisTest.configuration(port: redis.port)
         let (a, b) = (try await RedisBroker(configuration: configuration, logger: RedisTest.logger),
                       try await RedisBroker(configuration: configuration, logger: RedisTest.logger))
@@ -23,7 +23,7 @@ struct RedisBrokerOutageTests {
         try await b.publish(event(1), to: [alice])
         #expect(await inbox.wait(for: 1) == [event(1)])
 
-        redis.kill()
+        redis.stop()
         let started = ContinuousClock.now
         await #expect { try await b.publish(event(2), to: [alice]) } throws: { ($0 as? RedisError)?.isConnectionError == true }
         #expect(await eventually { !b.publishNow(event(2), to: [alice]) })
@@ -31,7 +31,7 @@ struct RedisBrokerOutageTests {
         #expect(ContinuousClock.now - started < .seconds(1))
 
         let restarted = try await TestServices.startRedis(port: redis.port)
-        defer { restarted.kill() }
+        defer { restarted.stop() }
         #expect(await inbox.wait(for: 2) == [event(1), .resync])
         #expect(await eventually { (try? await b.publish(event(3), to: [alice])) != nil })
         #expect(await inbox.wait(for: 3) == [event(1), .resync, event(3)])
@@ -49,7 +49,7 @@ struct RedisBrokerOutageTests {
     func hungRedis() async throws {
         let redis = try await TestServices.startRedis()
         // kill(), not stop(): see RedisTest.startRedis.
-        defer { redis.kill() }
+        defer { redis.stop() }
         var configuration = RedisTest.configuration(port: redis.port)
         configuration.replyTimeout = .milliseconds(300)
         configuration.connectTimeout = .milliseconds(300)

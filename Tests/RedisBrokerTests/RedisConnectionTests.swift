@@ -61,7 +61,7 @@ struct RedisConnectionTests {
     @Test("a wrong or missing password fails the connection with Redis's message")
     func password() async throws {
         let redis = try await RedisTest.startRedis(["--requirepass", "right-password"])
-        defer { redis.kill() }
+        defer { redis.stop() }
         var configuration = RedisTest.configuration(port: redis.port)
         configuration.password = "wrong-password"
         await #expect {
@@ -116,7 +116,7 @@ struct RedisConnectionTests {
     func lostConnection() async throws {
         let redis = try await TestServices.startRedis()
         // kill(), not stop(): see RedisTest.startRedis.
-        defer { redis.kill() }
+        defer { redis.stop() }
         let connection = try await RedisTest.connection(port: redis.port)
         let key = RedisTest.uniquePrefix("lost") + "never"
         // Commands queued behind one that blocks until the server goes away.
@@ -124,7 +124,7 @@ struct RedisConnectionTests {
             Task { try await connection.send(n == 0 ? RedisCommand("BLPOP", key, "0") : RedisCommand("PING")) }
         }
         try await Task.sleep(for: .milliseconds(100))
-        redis.kill()
+        redis.stop()
         for task in waiting {
             await #expect { try await task.value } throws: { ($0 as? RedisError)?.isConnectionError == true }
         }
@@ -135,7 +135,7 @@ struct RedisConnectionTests {
         #expect(ContinuousClock.now - started < .milliseconds(100))
 
         let restarted = try await TestServices.startRedis(port: redis.port)
-        defer { restarted.kill() }
+        defer { restarted.stop() }
         let back = await eventually { (try? await connection.send(RedisCommand("PING"))) == .simpleString("PONG") }
         #expect(back)
         #expect(connection.sendNow([RedisCommand("PING")]))

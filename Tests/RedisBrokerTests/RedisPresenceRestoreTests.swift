@@ -12,7 +12,7 @@ struct RedisPresenceRestoreTests {
     func restart() async throws {
         let redis = try await TestServices.startRedis()
         // kill(), not stop(): see RedisTest.startRedis.
-        defer { redis.kill() }
+        defer { redis.stop() }
         let node = try await RedisBroker(configuration: RedisTest.configuration(port: redis.port), logger: RedisTest.logger)
         let lost = LostUsers()
         node.presenceLost = { lost.record($0) }
@@ -21,12 +21,12 @@ struct RedisPresenceRestoreTests {
         #expect(try await node.connectionOpened(user: alice, connection: "c1"))
         #expect(try await node.connectionOpened(user: bob, connection: "c2"))
 
-        redis.kill()
+        redis.stop()
         await #expect { try await node.connectionClosed(user: bob, connection: "c2") } throws: {
             ($0 as? RedisError)?.isConnectionError == true
         }
         let restarted = try await TestServices.startRedis(port: redis.port)
-        defer { restarted.kill() }
+        defer { restarted.stop() }
         #expect(await eventually { lost.all == [bob] })
         #expect(try await node.isOnline(alice))
         #expect(try await !node.isOnline(bob))

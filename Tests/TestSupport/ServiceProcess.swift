@@ -5,18 +5,23 @@ import Synchronization
 /// loopback port, and stopped after them.
 ///
 /// The service runs under a small shell watchdog that ends it when the test process goes away,
-/// however that happens, so no server outlives a crashed or interrupted test run.
+/// however that happens, so no server outlives a crashed or interrupted test run. It is always
+/// ended with SIGKILL: a process started from a Swift thread inherits that thread's signal
+/// mask, in which SIGTERM may be blocked, so a polite stop could wait forever. The services
+/// here keep nothing worth a clean shutdown.
 public final class ServiceProcess: Sendable {
     /// What runs, for messages.
     public let name: String
     /// The loopback port it listens on.
     public let port: Int
     private let watchdog: Process
+    private let pidFile: String
 
-    private init(name: String, port: Int, watchdog: Process) {
+    private init(name: String, port: Int, watchdog: Process, pidFile: String) {
         self.name = name
         self.port = port
         self.watchdog = watchdog
+        self.pidFile = pidFile
     }
 
     /// Starts `executable arguments(port)` on a free port and returns once the port accepts
@@ -25,19 +30,20 @@ public final class ServiceProcess: Sendable {
         _ name: String, executable: String, port: Int? = nil, timeout: Duration = .seconds(30), arguments: (Int) -> [String]
     ) async throws -> ServiceProcess {
         let port = try port ?? FreePort.find()
-        // The watchdog: runs the service, ends it on TERM (KILL on USR1), and when the test process is gone.
+        let files = FileManager.default.temporaryDirectory.appending(path: "webchat-\(name)-\(port)-\(UUID().uuidString.prefix(8))")
+        let pidFile = files.path + ".pid"
+        // The watchdog: runs the service, writes its pid, and ends it once the test process is gone.
         let script = """
-            parent=$1; shift
+            parent=$1; pidfile=$2; shift 2
             "$@" & child=$!
-            trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM INT
-            trap 'kill -KILL $child 2>/dev/null; wait $child; exit 0' USR1
+            echo $child > "$pidfile"
             while kill -0 "$parent" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.2; done
-            kill -TERM $child 2>/dev/null; wait $child
+            kill -KILL $child 2>/dev/null
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script, "sh", "\(ProcessInfo.processInfo.processIdentifier)", executable] + arguments(port)
-        let log = FileManager.default.temporaryDirectory.appending(path: "webchat-\(name)-\(port).log")
+        process.arguments = ["-c", script, "sh", "\(ProcessInfo.processInfo.processIdentifier)", pidFile, executable] + arguments(port)
+        let log = URL(fileURLWithPath: files.path + ".log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
@@ -47,7 +53,7 @@ public final class ServiceProcess: Sendable {
         } catch {
             throw LiveServerError(message: "cannot start \(name) (\(executable)): \(error)")
         }
-        let service = ServiceProcess(name: name, port: port, watchdog: process)
+        let service = ServiceProcess(name: name, port: port, watchdog: process, pidFile: pidFile)
         let deadline = ContinuousClock.now + timeout
         while !FreePort.accepts(port) {
             guard process.isRunning, ContinuousClock.now < deadline else {
@@ -60,18 +66,15 @@ public final class ServiceProcess: Sendable {
         return service
     }
 
-    /// Stops the service (SIGTERM) and waits until it has exited.
+    /// Ends the service (SIGKILL, as a crash would) and its watchdog, and waits until its port is free.
     public func stop() {
-        guard watchdog.isRunning else { return }
-        watchdog.terminate()
+        if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            Foundation.kill(pid, SIGKILL)
+        }
+        if watchdog.isRunning { Foundation.kill(watchdog.processIdentifier, SIGKILL) }
         watchdog.waitUntilExit()
-    }
-
-    /// Ends the service with SIGKILL, as a crash would, and waits until it has exited.
-    public func kill() {
-        guard watchdog.isRunning else { return }
-        Foundation.kill(watchdog.processIdentifier, SIGUSR1)
-        watchdog.waitUntilExit()
+        for _ in 0..<100 where FreePort.accepts(port) { usleep(20_000) }
+        try? FileManager.default.removeItem(atPath: pidFile)
     }
 
     deinit {
