@@ -78,6 +78,26 @@ public final class ChatService: Sendable {
         }
     }
 
+    /// What a readiness probe needs to know: `nil` when the store and the broker both answer,
+    /// otherwise which of them does not (`"store"` or `"broker"`).
+    public func unavailableBackend() async -> String? {
+        do {
+            _ = try await store.users(withPrefix: "", limit: 1)
+        } catch {
+            logger.warning("readiness: store failed", metadata: ["error": "\(error)"])
+            return "store"
+        }
+        do {
+            _ = try await broker.isOnline(Self.probeUser)
+        } catch {
+            logger.warning("readiness: broker failed", metadata: ["error": "\(error)"])
+            return "broker"
+        }
+        return nil
+    }
+
+    private static let probeUser = UserID("readiness-probe")!
+
     /// Throws `not_found` unless `user` participates in `conversation` (current member for groups).
     func requireParticipant(_ user: UserID, in conversation: ConversationID) async throws(ChatError) {
         switch conversation.kind {

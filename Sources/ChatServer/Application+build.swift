@@ -20,9 +20,8 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     let metrics = ServerMetrics()
-    let store = try makeStore(configuration.store, metrics: metrics, logger: logger)
-    let broker = InProcessBroker()
-    let chat = ChatService(store: store, broker: broker, configuration: configuration.chat, logger: logger)
+    let backends = try await Backends.open(configuration, metrics: metrics, logger: logger)
+    let chat = ChatService(store: backends.store, broker: backends.broker, configuration: configuration.chat, logger: logger)
     let accounts = Accounts(chat: chat, configuration: configuration, now: now)
 
     if configuration.auth == .open {
@@ -63,7 +62,7 @@ public func buildApplication(
         router: router,
         server: socketIO.httpServerBuilder(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "webchat"),
-        services: [
+        services: backends.services(for: chat, logger: logger) + [
             RetentionService(chat: chat, logger: logger),
             SocketShutdownService(socketIO: socketIO, logger: logger),
             MemoryTrimService { [setupLimit = gateway.setupLimit] in setupLimit.finishedCount },
@@ -76,17 +75,6 @@ public func buildApplication(
         },
         logger: logger
     )
-}
-
-private func makeStore(_ location: ServerConfiguration.StoreLocation, metrics: ServerMetrics, logger: Logger) throws -> any ChatStore {
-    switch location {
-    case .memory:
-        return InMemoryChatStore()
-    case .sqlite(let path):
-        let store = try SQLiteChatStore(path: path, logger: logger, observer: metrics.sqliteObserver)
-        logger.info("storing data in \(path)")
-        return store
-    }
 }
 
 private func socketIOConfiguration(_ configuration: ServerConfiguration) -> SocketIOConfiguration {
@@ -121,12 +109,10 @@ private func locatePublicDirectory() -> String? {
 private func addOperationalRoutes(to router: Router<AppRequestContext>, chat: ChatService, metrics: ServerMetrics) {
     router.get("healthz") { _, _ in ["status": "ok"] }
     router.get("readyz") { _, _ -> Response in
-        do {
-            _ = try await chat.searchUsers(prefix: "", limit: 1)
+        guard let backend = await chat.unavailableBackend() else {
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
-        } catch {
-            return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"store unavailable"}"#)))
         }
+        return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"\#(backend) unavailable"}"#)))
     }
     router.get("metrics") { _, _ -> Response in
         Response(

@@ -1,6 +1,8 @@
 import ChatCore
+import ChatDynamoDB
 import Foundation
 import Logging
+import RedisBroker
 
 /// Everything `buildApplication` needs to know, resolved from the command line, the
 /// environment and defaults by the `webchat` executable.
@@ -15,16 +17,20 @@ public struct ServerConfiguration: Sendable {
 
     /// Where durable state lives.
     public enum StoreLocation: Sendable, Equatable {
-        /// A SQLite file (created with its folder if missing).
+        /// A SQLite file (created with its folder if missing): one process per file.
         case sqlite(path: String)
         /// Process memory: lost on exit. For tests.
         case memory
+        /// DynamoDB tables, shared by every process of a cluster.
+        case dynamodb(DynamoDBConfiguration)
     }
 
     /// How events reach the nodes that hold a user's connections.
     public enum BrokerLocation: Sendable, Equatable {
         /// In-process: a single node.
         case memory
+        /// Redis pub/sub and presence, shared by every process of a cluster.
+        case redis(RedisBrokerConfiguration)
     }
 
     public var host = "127.0.0.1"
@@ -65,24 +71,36 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 
-    /// Parses `sqlite:PATH` or `memory` as given to `--store`.
-    public static func parseStore(_ text: String) throws -> StoreLocation {
+    /// Parses `sqlite:PATH`, `memory` or `dynamodb://REGION?…` as given to `--store`; DynamoDB's
+    /// credentials come from `environment` (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, …).
+    public static func parseStore(_ text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StoreLocation {
         if text == "memory" { return .memory }
         if text.hasPrefix("sqlite:") {
             let path = String(text.dropFirst("sqlite:".count))
             guard !path.isEmpty else { throw ConfigurationError("--store sqlite: needs a file path, e.g. sqlite:data/webchat.sqlite") }
             return .sqlite(path: path)
         }
-        throw ConfigurationError("--store must be sqlite:PATH or memory, not '\(text)'")
+        if text.lowercased().hasPrefix("dynamodb:") {
+            do {
+                return .dynamodb(try DynamoDBConfiguration.parse(text, environment: environment))
+            } catch {
+                throw ConfigurationError("--store: \(error.message)")
+            }
+        }
+        throw ConfigurationError("--store must be sqlite:PATH, dynamodb://REGION?endpoint=…&prefix=… or memory, not '\(text)'")
     }
 
-    /// Parses `memory` as given to `--broker`.
+    /// Parses `memory` or `redis://…` as given to `--broker`.
     public static func parseBroker(_ text: String) throws -> BrokerLocation {
         if text == "memory" { return .memory }
-        if text.hasPrefix("redis://") {
-            throw ConfigurationError("--broker redis:// is not available in this build yet; use --broker memory")
+        if text.lowercased().hasPrefix("redis") {
+            do {
+                return .redis(try RedisBrokerConfiguration.parse(text))
+            } catch {
+                throw ConfigurationError("--broker: \(error)")
+            }
         }
-        throw ConfigurationError("--broker must be memory, not '\(text)'")
+        throw ConfigurationError("--broker must be memory or redis://[[user]:password@]host[:port][/db][?prefix=…], not '\(text)'")
     }
 }
 

@@ -1,9 +1,11 @@
 extension RedisBrokerConfiguration {
     /// The form ``parse(_:)`` reads, for messages.
-    static let urlForm = "redis://[[user]:password@]host[:port][/database][?prefix=name:]"
+    static let urlForm = "redis://[[user]:password@]host[:port][/database][?prefix=name:&heartbeat-interval-ms=N&heartbeat-timeout-ms=N]"
 
     /// Reads `redis://[[user]:password@]host[:port][/database][?prefix=name:]` (user, password and
-    /// prefix percent-encoded where needed); everything not in the URL keeps its default.
+    /// prefix percent-encoded where needed), and optionally `heartbeat-interval-ms` and
+    /// `heartbeat-timeout-ms` (how often a node says it is alive, and after how long without
+    /// that it counts as dead: 5,000 and 15,000); everything not in the URL keeps its default.
     ///
     /// Throws a ``RedisError`` naming the part that is wrong (never repeating the password).
     public static func parse(_ url: String) throws -> RedisBrokerConfiguration {
@@ -68,10 +70,25 @@ extension RedisBrokerConfiguration {
         for parameter in query.split(separator: "&") {
             let pair = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = pair[0]
-            guard name == "prefix" else { throw Self.invalid("unknown parameter '\(name)' (the only one is prefix)") }
+            let value = try Self.decode(pair.count == 2 ? pair[1] : "", String(name))
             guard seen.insert(name).inserted else { throw Self.invalid("the parameter \(name) is given twice") }
-            self.prefix = try Self.decode(pair.count == 2 ? pair[1] : "", "prefix")
+            switch name {
+            case "prefix": self.prefix = value
+            case "heartbeat-interval-ms": self.heartbeatInterval = try Self.milliseconds(value, name)
+            case "heartbeat-timeout-ms": self.heartbeatTimeout = try Self.milliseconds(value, name)
+            default: throw Self.invalid("unknown parameter '\(name)' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms)")
+            }
         }
+        guard heartbeatTimeout >= heartbeatInterval * 2 else {
+            throw Self.invalid("heartbeat-timeout-ms must be at least twice heartbeat-interval-ms, or live nodes count as dead")
+        }
+    }
+
+    private static func milliseconds(_ text: String, _ name: Substring) throws -> Duration {
+        guard let value = Int(text), (10...3_600_000).contains(value) else {
+            throw invalid("\(name) must be a whole number of milliseconds from 10 to 3600000, not '\(text)'")
+        }
+        return .milliseconds(value)
     }
 
     private static func database(_ path: Substring) throws -> Int {

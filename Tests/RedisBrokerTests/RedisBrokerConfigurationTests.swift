@@ -26,6 +26,14 @@ struct RedisBrokerConfigurationTests {
         #expect(configuration.endpoint == "[::1]:7000")
     }
 
+    @Test("the heartbeat's interval and timeout")
+    func heartbeat() throws {
+        let configuration = try RedisBrokerConfiguration.parse("redis://localhost?heartbeat-interval-ms=300&heartbeat-timeout-ms=1500")
+        #expect(configuration.heartbeatInterval == .milliseconds(300) && configuration.heartbeatTimeout == .milliseconds(1500))
+        let defaults = try RedisBrokerConfiguration.parse("redis://localhost")
+        #expect(defaults.heartbeatInterval == .seconds(5) && defaults.heartbeatTimeout == .seconds(15))
+    }
+
     @Test("a wrong URL names what is wrong", arguments: [
         ("localhost:6379", "it must start with redis://"),
         ("http://localhost", "the scheme must be redis://, not http://"),
@@ -37,7 +45,10 @@ struct RedisBrokerConfigurationTests {
         ("redis://localhost:70000", "the port '70000'"),
         ("redis://localhost/one", "the database 'one' is not a number"),
         ("redis://localhost/-1", "the database '-1' is not a number"),
-        ("redis://localhost?db=1", "unknown parameter 'db' (the only one is prefix)"),
+        ("redis://localhost?db=1", "unknown parameter 'db' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms)"),
+        ("redis://localhost?heartbeat-interval-ms=5", "heartbeat-interval-ms must be a whole number of milliseconds from 10 to 3600000, not '5'"),
+        ("redis://localhost?heartbeat-timeout-ms=1s", "heartbeat-timeout-ms must be a whole number of milliseconds"),
+        ("redis://localhost?heartbeat-interval-ms=1000&heartbeat-timeout-ms=1500", "heartbeat-timeout-ms must be at least twice heartbeat-interval-ms"),
         ("redis://localhost?prefix=a&prefix=b", "the parameter prefix is given twice"),
         ("redis://secret@localhost", "the credentials before @ must be :password or user:password"),
         ("redis://:%zz@localhost", "bad percent-encoding in the password"),

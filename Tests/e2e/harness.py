@@ -187,9 +187,12 @@ def free_port():
 
 def _die_with_parent():
     """In a child, before exec: SIGKILL when this test process ends, however it ends, so no
-    server outlives a scenario that was interrupted or timed out (Linux's PR_SET_PDEATHSIG)."""
+    server outlives a scenario that was interrupted or timed out (Linux's PR_SET_PDEATHSIG).
+    Also unblocks every signal: this process may have inherited a mask with SIGTERM blocked
+    from the Swift test thread that started it, and a server would then ignore a stop."""
     import ctypes
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 class ServerProcess:

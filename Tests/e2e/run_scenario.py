@@ -8,7 +8,8 @@ import argparse
 import sys
 import traceback
 
-import dm_scenarios  # noqa: F401  (registers its scenarios)
+import cluster_scenarios  # noqa: F401  (registers its scenarios)
+import dm_scenarios  # noqa: F401
 import group_scenarios  # noqa: F401
 from harness import SCENARIOS, Context, Failure
 

@@ -1,0 +1,85 @@
+import ChatCore
+import ChatDynamoDB
+import ChatSQLite
+import Logging
+import RedisBroker
+import ServiceLifecycle
+
+/// The store and the broker a configuration names, and the services that keep them running.
+///
+/// Embedded (the default): a SQLite file and the in-process broker, nothing to run beside the
+/// application. Scale-out: DynamoDB tables and a Redis broker shared by every process; the
+/// broker heartbeats and reaps dead nodes, the store's recovery service finishes fan-outs a
+/// dead node left, and both are closed when the application stops.
+struct Backends {
+    let store: any ChatStore
+    let broker: any Broker
+    private let redis: RedisBroker?
+    private let dynamo: DynamoDBChatStore?
+
+    /// Opens the store and connects the broker; throws with a message for the operator when
+    /// either cannot be reached.
+    static func open(_ configuration: ServerConfiguration, metrics: ServerMetrics, logger: Logger) async throws -> Backends {
+        var dynamo: DynamoDBChatStore?
+        let store: any ChatStore
+        switch configuration.store {
+        case .memory:
+            store = InMemoryChatStore()
+        case .sqlite(let path):
+            store = try SQLiteChatStore(path: path, logger: logger, observer: metrics.sqliteObserver)
+            logger.info("storing data in \(path)")
+        case .dynamodb(let settings):
+            let opened = try await DynamoDBChatStore(configuration: settings, logger: logger)
+            logger.info("storing data in DynamoDB", metadata: ["endpoint": "\(settings.endpoint)", "tables": "\(settings.tablePrefix)*"])
+            store = opened
+            dynamo = opened
+        }
+        switch configuration.broker {
+        case .memory:
+            return Backends(store: store, broker: InProcessBroker(), redis: nil, dynamo: dynamo)
+        case .redis(let settings):
+            do {
+                let redis = try await RedisBroker(configuration: settings, logger: logger)
+                logger.info("broker on Redis", metadata: ["redis": "\(settings.endpoint)", "node": "\(redis.nodeID)"])
+                return Backends(store: store, broker: redis, redis: redis, dynamo: dynamo)
+            } catch {
+                try? await dynamo?.shutdown()
+                throw error
+            }
+        }
+    }
+
+    /// Connects the backends' callbacks to `chat` and returns the services to run, in the order
+    /// to start them: the application's own services come after these, so a graceful shutdown
+    /// stops these last (the sockets' closes still update presence through the broker).
+    func services(for chat: ChatService, logger: Logger) -> [any Service] {
+        var services: [any Service] = []
+        if let dynamo {
+            services.append(ClosingService("DynamoDBChatStore") { try await dynamo.shutdown() })
+            services.append(DynamoDBFanOutRecoveryService(store: dynamo, logger: logger) { entries in
+                await chat.publishRecovered(entries)
+            })
+        }
+        if let redis {
+            redis.presenceLost = { users in await chat.connectionsLost(of: users) }
+            services.append(redis)
+        }
+        return services
+    }
+}
+
+/// Runs until the graceful shutdown, then closes something (a client's connections).
+struct ClosingService: Service, CustomStringConvertible {
+    let description: String
+    private let close: @Sendable () async throws -> Void
+
+    init(_ name: String, close: @escaping @Sendable () async throws -> Void) {
+        self.description = name
+        self.close = close
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
+    }
+}
