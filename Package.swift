@@ -204,7 +204,7 @@ let package = Package(
         .testTarget(name: "ChatServerTests", dependencies: ["ChatServer", "TestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(
             name: "WebChatTests",
-            dependencies: ["webchat", "ChatServer", .product(name: "Configuration", package: "swift-configuration")],
+            dependencies: ["webchat", "ChatServer", "ChatDynamoDB", "RedisBroker", .product(name: "Configuration", package: "swift-configuration")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

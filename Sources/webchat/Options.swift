@@ -1,5 +1,6 @@
 import ChatServer
 import Configuration
+import Foundation
 import Logging
 
 /// The command-line options (each also readable from `WEBCHAT_<NAME>` in the environment)
@@ -48,7 +49,9 @@ enum Options {
         }
     }
 
-    static func resolve(_ reader: ConfigReader) throws -> ServerConfiguration {
+    /// The configuration `reader` gives; `environment` holds what is read by its conventional
+    /// names rather than as options (DynamoDB's `AWS_ACCESS_KEY_ID` and friends).
+    static func resolve(_ reader: ConfigReader, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
         var c = ServerConfiguration()
         func string(_ key: String) -> String? { reader.string(forKey: ConfigKey(key)) }
         // The command-line provider splits `a,b` into a list itself; a single value stays a string.
@@ -69,7 +72,7 @@ enum Options {
             guard let mode = ServerConfiguration.AuthMode(rawValue: v) else { throw ConfigurationError("--auth must be password or open, not '\(v)'") }
             c.auth = mode
         }
-        if let v = string("store") { c.store = try ServerConfiguration.parseStore(v) }
+        if let v = string("store") { c.store = try ServerConfiguration.parseStore(v, environment: environment) }
         if let v = string("broker") { c.broker = try ServerConfiguration.parseBroker(v) }
         if let origins = list("corsOrigins") { c.corsOrigins = origins }
         if let v = string("publicDir") { c.publicDirectory = v }

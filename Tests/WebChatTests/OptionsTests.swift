@@ -1,5 +1,7 @@
+import ChatDynamoDB
 import ChatServer
 import Configuration
+import RedisBroker
 import Testing
 @testable import webchat
 
@@ -10,7 +12,7 @@ struct OptionsTests {
         return try Options.resolve(ConfigReader(providers: [
             CommandLineArgumentsProvider(arguments: ["webchat"] + arguments),
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "webchat"),
-        ]))
+        ]), environment: environment)
     }
 
     @Test("defaults: 127.0.0.1:8080, password auth, SQLite under data/")
@@ -51,14 +53,35 @@ struct OptionsTests {
         #expect(c.trustedProxies.map(\.description) == ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"])
     }
 
+    @Test("scale-out: a DynamoDB store (credentials from AWS_*) and a Redis broker")
+    func scaleOut() throws {
+        let c = try resolve(
+            ["--store", "dynamodb://eu-west-1?prefix=chat_", "--broker", "redis://:pw@10.0.0.5:6380/1?prefix=a:"],
+            environment: ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"]
+        )
+        let credentials = DynamoDBConfiguration.Credentials(accessKeyID: "AKID", secretAccessKey: "secret")
+        #expect(c.store == .dynamodb(DynamoDBConfiguration(region: "eu-west-1", tablePrefix: "chat_", credentials: credentials)))
+        #expect(c.broker == .redis(RedisBrokerConfiguration(host: "10.0.0.5", port: 6380, password: "pw", database: 1, prefix: "a:")))
+        let fromEnvironment = try resolve([], environment: [
+            "WEBCHAT_STORE": "dynamodb://us-east-1?endpoint=http://127.0.0.1:8000", "WEBCHAT_BROKER": "redis://127.0.0.1",
+            "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret",
+        ])
+        guard case .dynamodb(let store) = fromEnvironment.store else { Issue.record("no DynamoDB store"); return }
+        #expect(store.endpoint == "http://127.0.0.1:8000" && store.tablePrefix == "webchat_")
+        #expect(fromEnvironment.broker == .redis(RedisBrokerConfiguration()))
+    }
+
     @Test("bad input stops with a message naming the option", arguments: [
         (["--prot", "9"], "unknown option --prot"),
         (["--port", "abc"], "--port must be a whole number from 0 to 65535"),
         (["--port", "70000"], "--port must be a whole number"),
         (["--auth", "none"], "--auth must be password or open"),
-        (["--store", "postgres://x"], "--store must be sqlite:PATH or memory"),
+        (["--store", "postgres://x"], "--store must be sqlite:PATH, dynamodb://REGION?endpoint=…&prefix=… or memory"),
         (["--store", "sqlite:"], "needs a file path"),
-        (["--broker", "redis://localhost:6379"], "not available in this build"),
+        (["--store", "dynamodb://eu-west-1"], "--store: DynamoDB needs credentials: set AWS_ACCESS_KEY_ID"),
+        (["--store", "dynamodb://?prefix=x"], "--store: the store URL names no region"),
+        (["--broker", "redis://localhost:0"], "--broker: invalid Redis URL: the port '0'"),
+        (["--broker", "kafka://x"], "--broker must be memory or redis://"),
         (["--rate-per-second", "0"], "--rate-per-second must be a positive number"),
         (["--log-level", "loud"], "--log-level must be one of"),
         (["--bcrypt-cost", "3"], "--bcrypt-cost must be a whole number from 4 to 31"),
