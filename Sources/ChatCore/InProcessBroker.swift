@@ -3,43 +3,10 @@ import Synchronization
 /// A `Broker` for one process: per-user channels are in-memory subscriber lists, presence is a
 /// connection set per user.
 ///
-/// Most users have one connection, so one subscriber and one connection are kept inline; a
-/// dictionary or set exists only for users with several (it is the bulk of an idle
-/// connection's broker cost otherwise).
+/// Most users have one connection, so one subscriber (``LocalSubscribers``) and one connection
+/// are kept inline; a dictionary or set exists only for users with several.
 public final class InProcessBroker: Broker {
     private typealias Receiver = @Sendable (BrokerEnvelope) -> Void
-
-    private enum Subscribers {
-        case one(UInt64, Receiver)
-        case many([UInt64: Receiver])
-
-        var receivers: [Receiver] {
-            switch self {
-            case .one(_, let receive): [receive]
-            case .many(let all): Array(all.values)
-            }
-        }
-
-        func adding(_ id: UInt64, _ receive: @escaping Receiver) -> Subscribers {
-            switch self {
-            case .one(let other, let otherReceive):
-                return .many([other: otherReceive, id: receive])
-            case .many(var all):
-                all[id] = receive
-                return .many(all)
-            }
-        }
-
-        /// Without `id`; nil when none is left.
-        func removing(_ id: UInt64) -> Subscribers? {
-            switch self {
-            case .one(let only, _): return only == id ? nil : self
-            case .many(var all):
-                all.removeValue(forKey: id)
-                return all.isEmpty ? nil : .many(all)
-            }
-        }
-    }
 
     private enum Connections {
         case one(String)
@@ -47,7 +14,7 @@ public final class InProcessBroker: Broker {
     }
 
     private struct State {
-        var subscribers: [UserID: Subscribers] = [:]
+        var subscribers: [UserID: LocalSubscribers<Receiver>] = [:]
         var connections: [UserID: Connections] = [:]
         var nextSubscription: UInt64 = 0
     }

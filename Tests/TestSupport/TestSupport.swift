@@ -84,9 +84,12 @@ public enum PythonScript {
     /// The python packages the scripts need (`Tests/requirements.txt`), as import names.
     public static let requiredModules = ["socketio", "websocket", "requests", "pytest", "selenium", "yaml", "openapi_spec_validator", "moto"]
 
-    /// The interpreter: `$WEBCHAT_PYTHON` (scripts/test points it at `.venv`) or `python3`.
+    /// The interpreter: `$WEBCHAT_PYTHON` (scripts/test points it at `.venv`), else the
+    /// repository's `.venv` when scripts/test made one, else `python3`.
     public static var interpreter: [String] {
         if let python = ProcessInfo.processInfo.environment["WEBCHAT_PYTHON"], !python.isEmpty { return [python] }
+        let venv = RepositoryRoot.url.appending(path: ".venv/bin/python").path
+        if FileManager.default.isExecutableFile(atPath: venv) { return [venv] }
         return ["python3"]
     }
 

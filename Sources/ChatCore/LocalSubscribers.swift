@@ -1,13 +1,16 @@
-/// The subscribers one node has for one channel.
+/// The subscribers one process has for one user's channel, by subscription id: what a broker
+/// keeps per channel (`InProcessBroker`, `RedisBroker`).
 ///
 /// Most users have one connection, so one subscriber is kept inline and a dictionary exists only
-/// for users with several (the same trade as `InProcessBroker`'s).
-enum LocalSubscribers<Receiver> {
+/// for users with several: it is the bulk of an idle connection's broker cost otherwise.
+public enum LocalSubscribers<Receiver> {
+    /// A single subscriber.
     case one(UInt64, Receiver)
+    /// Several (never empty).
     case many([UInt64: Receiver])
 
     /// With `receive` added as `id`.
-    func adding(_ id: UInt64, _ receive: Receiver) -> LocalSubscribers {
+    public func adding(_ id: UInt64, _ receive: Receiver) -> LocalSubscribers {
         switch self {
         case .one(let other, let otherReceive):
             return .many([other: otherReceive, id: receive])
@@ -18,7 +21,7 @@ enum LocalSubscribers<Receiver> {
     }
 
     /// Without `id`; nil when none is left.
-    func removing(_ id: UInt64) -> LocalSubscribers? {
+    public func removing(_ id: UInt64) -> LocalSubscribers? {
         switch self {
         case .one(let only, _):
             return only == id ? nil : self
@@ -29,15 +32,23 @@ enum LocalSubscribers<Receiver> {
     }
 
     /// Calls `body` with each subscriber.
-    func forEach(_ body: (Receiver) -> Void) {
+    public func forEach(_ body: (Receiver) -> Void) {
         switch self {
         case .one(_, let receive): body(receive)
         case .many(let all): for receive in all.values { body(receive) }
         }
     }
 
+    /// Every subscriber.
+    public var receivers: [Receiver] {
+        switch self {
+        case .one(_, let receive): [receive]
+        case .many(let all): Array(all.values)
+        }
+    }
+
     /// How many there are.
-    var count: Int {
+    public var count: Int {
         switch self {
         case .one: 1
         case .many(let all): all.count
