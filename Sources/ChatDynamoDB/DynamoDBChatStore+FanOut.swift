@@ -132,7 +132,7 @@ extension DynamoDBChatStore {
             } catch let error as DynamoDBError where error.code == .conditionalCheckFailed {}
             return
         }
-        guard outbox.owner == node || Self.now() - outbox.touched >= fanOutLease.milliseconds else {
+        guard outbox.owner == node || Self.now() - outbox.touched >= fanOutLease.wholeMilliseconds else {
             try await Task.sleep(for: .milliseconds(Int.random(in: 10...40)))
             return
         }
@@ -147,7 +147,7 @@ extension DynamoDBChatStore {
     /// finishing one inline (an operation on its conversation could not wait), for the caller
     /// to publish. Scans the `outbox` table, which holds only fan-outs in progress.
     public func resumePendingFanOuts(olderThan age: Duration) async throws -> [TimelineEntry] {
-        let cutoff = Self.now() - age.milliseconds
+        let cutoff = Self.now() - age.wholeMilliseconds
         var start: Item?
         repeat {
             let page = try await client.scan(QueryInput(TableName: tables.outbox, ExclusiveStartKey: start, ConsistentRead: true))
@@ -171,13 +171,6 @@ extension DynamoDBChatStore {
             defer { entries = [] }
             return entries
         }
-    }
-}
-
-extension Duration {
-    /// The duration in whole milliseconds.
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }
 

@@ -149,7 +149,7 @@ public final class DynamoDBChatStore: ChatStore {
     static func conversationLock(_ conversation: ConversationID) -> String { "c#\(conversation)" }
 
     /// The wall clock in ms (outbox leases; the service's clock stamps the data).
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static func now() -> Int64 { ChatService.wallClock() }
 }
 
 /// Hooks for tests: stopping a fan-out part-way, as a crash would.
