@@ -50,6 +50,8 @@ public final class PushEndpoint: Sendable {
     }
 
     private static let replayPageSize = 500
+    /// The most entries one read of a gap fill asks for; a longer gap is read in several.
+    static let gapPageSize = 10_000
 
     init(user: UserID, connection: String, service: ChatService, receiver: any EndpointReceiver) {
         self.user = user
@@ -159,10 +161,15 @@ public final class PushEndpoint: Sendable {
         while let read = next {
             switch read {
             case .gap(let after, let pending, let rest):
-                let limit = Int(min(pending.seq - after - 1, 10_000))
+                let limit = Int(min(pending.seq - after - 1, Int64(Self.gapPageSize)))
                 let missing = try await store.timeline(of: self.user, after: after, limit: limit)
                 next = self.state.withLock { state -> StoreRead? in
                     guard !state.finished else { return nil }
+                    if missing.count == limit, let last = missing.last, last.seq < pending.seq - 1 {
+                        // More is missing than one read brings: deliver this part and read on.
+                        _ = self.process(state.ordering.replayed(missing.map(Self.entry))[...], &state, drainInbox: false)
+                        return .gap(after: state.ordering.last, pending: pending, rest: rest)
+                    }
                     return self.process(state.ordering.gapFilled(missing.map(Self.entry), pending: pending)[...] + rest, &state)
                 }
             case .catchUp:

@@ -1,4 +1,4 @@
-import ChatCore
+@testable import ChatCore
 import Foundation
 import Logging
 import Synchronization
@@ -14,8 +14,10 @@ private final class LossyBroker: Broker {
 
     func startOutage() { losing.store(true, ordering: .sequentiallyConsistent) }
 
-    func endOutage() {
+    /// Ends the outage; with `resync: false` the subscribers are not told (only a gap shows the loss).
+    func endOutage(resync: Bool = true) {
         losing.store(false, ordering: .sequentiallyConsistent)
+        guard resync else { return }
         for receive in receivers.withLock({ $0.values.flatMap { $0 } }) { receive(.resync) }
     }
 
@@ -46,9 +48,9 @@ private final class Deliveries: EndpointReceiver {
         all.withLock { $0.compactMap { if case .timeline(let seq, _, _) = $0 { seq } else { nil } } }
     }
 
-    /// Waits until `count` timeline deliveries arrived (or a few seconds passed).
+    /// Waits until `count` timeline deliveries arrived (or ten seconds passed).
     func waitFor(_ count: Int) async throws {
-        for _ in 0..<500 where seqs.count < count { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<1000 where seqs.count < count { try await Task.sleep(for: .milliseconds(10)) }
     }
 }
 
@@ -82,6 +84,21 @@ private final class Deliveries: EndpointReceiver {
         try await send("after")
         try await deliveries.waitFor(5)
         #expect(deliveries.seqs == [1, 2, 3, 4, 5])
+        await endpoint.close()
+    }
+
+    @Test("a gap longer than one read of the store is filled whole, in order")
+    func longGapIsFilledInSeveralReads() async throws {
+        let deliveries = Deliveries()
+        let endpoint = try await service.openEndpoint(user: bob, since: nil, receiver: deliveries)
+        broker.startOutage()
+        let lost = PushEndpoint.gapPageSize + 50
+        for i in 1...lost { try await send("lost \(i)") }
+        broker.endOutage(resync: false)
+        try await send("reveals the gap")
+        try await deliveries.waitFor(lost + 1)
+        let seqs = deliveries.seqs
+        #expect(seqs.count == lost + 1 && seqs == Array(1...Int64(lost + 1)), "\(seqs.count) deliveries, the last \(seqs.suffix(3))")
         await endpoint.close()
     }
 
