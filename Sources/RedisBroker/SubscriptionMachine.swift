@@ -50,7 +50,8 @@ struct SubscriptionMachine<Receiver, Waiter> {
         /// subscription ids), `resync` whether the channel is coming back after an outage.
         case subscribing(waiters: [(UInt64, Waiter)], resync: Bool)
         case subscribed
-        /// The connection went away: subscribe again (and resync) when it is back.
+        /// Not subscribed in Redis: the connection went away, or Redis refused the SUBSCRIBE.
+        /// Subscribe again (and resync) when the connection is back or the next subscriber comes.
         case lost
     }
 
@@ -112,7 +113,8 @@ struct SubscriptionMachine<Receiver, Waiter> {
             entry.remote = .subscribing(waiters: waiters, resync: resync)
             action = .wait
         case .lost:
-            // Only while disconnected, which was checked above; subscribing again is the safe answer.
+            // Connected, so Redis refused this channel's last SUBSCRIBE (an outage's .lost is
+            // replaced on reconnecting): ask again; the subscribers kept meanwhile missed envelopes.
             entry.remote = .subscribing(waiters: [(id, waiter)], resync: true)
             channels[user] = entry
             return (id, .send(command(subscribe: true, [user], tokens: [entry.token])))
@@ -214,23 +216,25 @@ struct SubscriptionMachine<Receiver, Waiter> {
         }
     }
 
-    /// The waiters of the entries a refused SUBSCRIBE was for, their subscribers dropped.
+    /// The waiters of the entries a refused SUBSCRIBE was for, their subscribers dropped. An entry
+    /// that keeps subscribers (from before an outage) is ``Remote/lost``: no confirmation is due,
+    /// and the next subscribe or connection asks Redis again.
     private mutating func refuse(_ expectation: Expectation) -> [Waiter] {
         var failed: [Waiter] = []
         for (user, token) in zip(expectation.users, expectation.tokens) {
-            guard var entry = channels[user], entry.token == token, case .subscribing(let waiters, let resync) = entry.remote else { continue }
+            guard var entry = channels[user], entry.token == token, case .subscribing(let waiters, _) = entry.remote else { continue }
+            var left: LocalSubscribers<Receiver>? = entry.subscribers
             for (id, waiter) in waiters {
                 failed.append(waiter)
-                guard let rest = entry.subscribers.removing(id) else {
-                    channels[user] = nil
-                    break
-                }
-                entry.subscribers = rest
+                left = left?.removing(id)
             }
-            if channels[user] != nil {
-                entry.remote = .subscribing(waiters: [], resync: resync)
-                channels[user] = entry
+            guard let left else {
+                channels[user] = nil
+                continue
             }
+            entry.subscribers = left
+            entry.remote = .lost
+            channels[user] = entry
         }
         return failed
     }
