@@ -25,6 +25,7 @@ public final class RedisBroker: Broker, Service {
     let subscriber: RedisSubscriber
     let lifecycle = Mutex(Lifecycle())
     let presence = Mutex(Presence())
+    let reports = PresenceReports()
 
     struct Presence {
         /// The connections this node registered.
@@ -40,7 +41,6 @@ public final class RedisBroker: Broker, Service {
     }
 
     struct Lifecycle {
-        var presenceLost: (@Sendable ([UserID]) async -> Void)?
         /// The shutdown under way or done.
         var shutdown: Task<Void, Never>?
     }
@@ -80,9 +80,21 @@ public final class RedisBroker: Broker, Service {
     /// Called with the users who went offline because a node stopped: one that died (found by
     /// another node's ``run()`` once its heartbeat expired) or this one shutting down. The chat
     /// service records their last-seen time and tells their contacts. Set it once, after init.
+    ///
+    /// Calls come one after the other, with ``presenceRestored``'s, in the order the changes were
+    /// found, on a task of their own: the heartbeat does not wait for them. ``shutdown()`` does.
     public var presenceLost: (@Sendable ([UserID]) async -> Void)? {
-        get { lifecycle.withLock { $0.presenceLost } }
-        set { lifecycle.withLock { $0.presenceLost = newValue } }
+        get { reports.lost }
+        set { reports.lost = newValue }
+    }
+
+    /// Called with the users whose presence this node restored after it was lost (Redis lost its
+    /// data, or another node took this one for dead and removed its connections) and who thereby
+    /// came back online. The chat service tells their contacts again. Set it once, after init;
+    /// called like ``presenceLost``.
+    public var presenceRestored: (@Sendable ([UserID]) async -> Void)? {
+        get { reports.restored }
+        set { reports.restored = newValue }
     }
 
     /// Publishes `envelope` on each user's channel, all PUBLISH commands in one write; returns once
@@ -109,7 +121,8 @@ public final class RedisBroker: Broker, Service {
     }
 
     /// Ends the node: removes its presence (reporting the users who thereby went offline through
-    /// ``presenceLost``), then closes the connections. Idempotent; later calls wait for the first.
+    /// ``presenceLost``), waits for the reports still due, then closes the connections.
+    /// Idempotent; later calls wait for the first.
     public func shutdown() async {
         await self.stop(leaving: true)
     }
@@ -120,6 +133,8 @@ public final class RedisBroker: Broker, Service {
             if let running = state.shutdown { return running }
             let task = Task {
                 if leaving { await self.leave() }
+                // The handlers publish presence through this broker: report before closing.
+                await self.reports.drained()
                 self.subscriber.close()
                 await self.pubsub.close()
                 await self.commands.close()
