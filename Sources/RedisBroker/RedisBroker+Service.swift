@@ -27,6 +27,8 @@ extension RedisBroker {
     /// holds it back or loses it.
     private func beat(failing: Bool) async -> Bool {
         self.subscriber.checkAlive(timeout: self.configuration.replyTimeout)
+        // Normally published as the command connection comes back; this catches what was recorded after that.
+        self.lostPublishes.publish(through: self.commands)
         do {
             let registered = try await self.heartbeat()
             let changes = try await self.restorePresence(registered: registered)

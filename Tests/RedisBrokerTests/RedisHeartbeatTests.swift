@@ -11,18 +11,23 @@ struct RedisHeartbeatTests {
     @Test("a slow presenceLost handler does not hold up the heartbeat: the node is not taken for dead")
     func slowReport() async throws {
         let redis = try await TestServices.sharedRedis()
-        let configuration = RedisTest.configuration(port: redis.port)
+        var configuration = RedisTest.configuration(port: redis.port)
+        // Room for a busy test machine: only a heartbeat held up by the report may miss this.
+        configuration.heartbeatTimeout = .milliseconds(1500)
         let (alice, bob) = (uid("alice"), uid("bob"))
         var dying: RedisBroker? = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
         #expect(try await dying!.connectionOpened(user: bob, connection: "c1"))
+        let outside = try await RedisTest.connection(port: redis.port)
+        // Dead at once: dropped, its heartbeat gone.
+        try await outside.send(RedisCommand("DEL", dying!.keys.alive(dying!.nodeID)))
         dying = nil
         let node = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
         #expect(try await node.connectionOpened(user: alice, connection: "c2"))
-        let lost = LostUsers()
+        let (lost, released, timeout) = (LostUsers(), LostUsers(), configuration.heartbeatTimeout)
         // Reporting that outlasts the heartbeat timeout, as ChatService's store calls for many users can.
         node.presenceLost = { users in
             lost.record(users)
-            try? await Task.sleep(for: configuration.heartbeatTimeout * 3)
+            await eventually(timeout: timeout * 3) { released.callCount > 0 }
         }
         let running = Task { try await node.run() }
         #expect(await eventually { lost.all == [bob] })
@@ -35,6 +40,8 @@ struct RedisHeartbeatTests {
         try await Task.sleep(for: configuration.heartbeatTimeout * 2)
         #expect(lostByOther.all.isEmpty)
         #expect(try await other.isOnline(alice))
+        released.record([])
+        await outside.close()
         otherRunning.cancel()
         try await otherRunning.value
         running.cancel()

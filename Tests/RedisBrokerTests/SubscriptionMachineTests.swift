@@ -165,6 +165,25 @@ struct SubscriptionMachineTests {
         #expect(Self.receivers(resync) == ["r1"])
     }
 
+    @Test("the resync channel is subscribed first on every connection, and a resync on it reaches every subscriber")
+    func resyncChannel() {
+        var machine = Machine(channelPrefix: "p:user:", resyncChannel: "p:resync")
+        #expect(machine.connected(epoch: 1).map(Self.channels) == [["SUBSCRIBE", "p:resync"]])
+        let (alice, bob) = (uid("alice"), uid("bob"))
+        _ = machine.subscribe(alice, "ra", waiter: "wa")
+        guard case .none = machine.received(.subscribedResyncChannel, epoch: 1) else { Issue.record("not expected"); return }
+        _ = machine.received(.subscribed(alice), epoch: 1)
+        _ = machine.subscribe(bob, "rb", waiter: "wb")
+        _ = machine.subscribe(bob, "rb2", waiter: "wb2")
+        guard case .resyncAll(let all) = machine.received(.resyncAll, epoch: 1) else { Issue.record("no resync"); return }
+        #expect(Set(all.flatMap { Self.receivers($0) }) == ["ra", "rb", "rb2"])
+        _ = machine.disconnected(epoch: 1)
+        let commands = machine.connected(epoch: 2).map(Self.channels)
+        #expect(commands.first == ["SUBSCRIBE", "p:resync"] && commands.count == 2)
+        // Out of step: the resync channel's confirmation is due first.
+        guard case .protocolViolation = machine.received(.subscribed(alice), epoch: 2) else { Issue.record("accepted"); return }
+    }
+
     @Test("closing fails the waiting calls and refuses new ones")
     func close() {
         var machine = Self.connected()
