@@ -4,9 +4,9 @@ public enum BrokerEnvelope: Hashable, Sendable {
     case timeline(seq: Int64, event: String, payload: [UInt8])
     /// An event that is never stored (`typing`, `presence`).
     case ephemeral(event: String, payload: [UInt8])
-    /// Never published: a broker hands it to a channel's subscribers when the channel is back
-    /// after an outage (a lost connection to Redis, say), since whatever was published meanwhile
-    /// may be lost. The endpoint then catches up from the store.
+    /// Envelopes for the channel may have been lost: a broker hands it to a channel's subscribers
+    /// when the channel is back after an outage (a lost connection to Redis, say), and publishes
+    /// it to the users whose envelopes it failed to publish. The endpoint then catches up from the store.
     case resync
 
     /// The envelope as bytes for a byte-oriented pub/sub (Redis):

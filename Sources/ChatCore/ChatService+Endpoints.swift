@@ -60,6 +60,13 @@ extension ChatService {
         for user in users { await wentOffline(user) }
     }
 
+    /// Users whose presence the broker restored after losing it (Redis lost its data, or the
+    /// node holding their connections was taken for dead and reported them offline): each is
+    /// announced online to the contacts again, as on a first connection.
+    public func connectionsRestored(of users: [UserID]) async {
+        for user in users { await publishPresence(of: user, online: true, lastSeen: nil) }
+    }
+
     /// Publishes timeline entries that were stored without being published (say, a fan-out
     /// another process left unfinished, which this one completed).
     public func publishRecovered(_ entries: [TimelineEntry]) async {

@@ -62,6 +62,7 @@ struct Backends {
         }
         if let redis {
             redis.presenceLost = { users in await chat.connectionsLost(of: users) }
+            redis.presenceRestored = { users in await chat.connectionsRestored(of: users) }
             services.append(redis)
         }
         return services

@@ -52,15 +52,26 @@ enum PresenceScripts {
         """
 
     /// Makes a node's presence records match its own list of connections, after Redis lost them
-    /// or missed changes; returns the users who went offline meanwhile: those whose stale
-    /// connections it removes and, of the `n` candidates (users whose last connection here closed
-    /// while Redis was out of reach), those with no connection left. KEYS: node's member set,
-    /// registry. ARGV: node id, presence key prefix, `n`, the candidates, then the node's members
-    /// (`<user>/<connection>`).
+    /// or missed changes. KEYS: node's member set, registry. ARGV: node id, presence key prefix,
+    /// `n`, the `n` candidates (users whose last connection here closed while Redis was out of
+    /// reach), then the node's members (`<user>/<connection>`).
+    ///
+    /// Returns two lists of users: those who went offline meanwhile (whose stale connections it
+    /// removes, and the candidates with no connection left), and those it brought back online
+    /// (whose presence set was empty before). The node's connections are added before the stale
+    /// ones go, so a user who only changed connections is neither.
     static let restore = """
         local candidates = tonumber(ARGV[3])
-        local wanted = {}
-        for i = 4 + candidates, #ARGV do wanted[ARGV[i]] = true end
+        local wanted, restored = {}, {}
+        for i = 4 + candidates, #ARGV do
+          local member = ARGV[i]
+          wanted[member] = true
+          local slash = string.find(member, '/', 1, true)
+          local key = ARGV[2] .. string.sub(member, 1, slash - 1)
+          redis.call('SADD', KEYS[1], member)
+          local added = redis.call('SADD', key, ARGV[1] .. '/' .. string.sub(member, slash + 1))
+          if added == 1 and redis.call('SCARD', key) == 1 then restored[#restored + 1] = string.sub(member, 1, slash - 1) end
+        end
         local offline, reported = {}, {}
         local function report(user)
           if not reported[user] then
@@ -78,17 +89,11 @@ enum PresenceScripts {
             if removed == 1 and redis.call('EXISTS', key) == 0 then report(user) end
           end
         end
-        for i = 4 + candidates, #ARGV do
-          local member = ARGV[i]
-          local slash = string.find(member, '/', 1, true)
-          redis.call('SADD', KEYS[1], member)
-          redis.call('SADD', ARGV[2] .. string.sub(member, 1, slash - 1), ARGV[1] .. '/' .. string.sub(member, slash + 1))
-        end
         for i = 4, 3 + candidates do
           if redis.call('EXISTS', ARGV[2] .. ARGV[i]) == 0 then report(ARGV[i]) end
         end
         redis.call('SADD', KEYS[2], ARGV[1])
-        return offline
+        return {offline, restored}
         """
 
     /// An `EVAL` of `script`.

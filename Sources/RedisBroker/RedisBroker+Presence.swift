@@ -50,11 +50,20 @@ extension RedisBroker {
         }
     }
 
+    /// What a restore changed in Redis.
+    struct RestoredPresence: Equatable, Sendable {
+        /// The users who went offline meanwhile and were not reported.
+        var offline: [UserID] = []
+        /// The users who had no connection left in Redis and have one again.
+        var restored: [UserID] = []
+    }
+
     /// Makes this node's presence records in Redis match the connections it has, when Redis lost
-    /// them (`registered` false: the heartbeat found the node missing from the registry) or may
-    /// have missed changes (the command connection is not the one last brought in line); returns
-    /// the users who went offline meanwhile and were not reported.
-    func restorePresence(registered: Bool) async throws -> [UserID] {
+    /// them (`registered` false: the heartbeat found the node missing from the registry, after
+    /// Redis lost its data or another node took this one for dead) or may have missed changes
+    /// (the command connection is not the one last brought in line); returns who went offline
+    /// or came back online thereby.
+    func restorePresence(registered: Bool) async throws -> RestoredPresence {
         guard let epoch = self.commands.epoch else { throw RedisError.notConnected(self.configuration.endpoint) }
         let restore = try self.presence.withLock { state -> (EventLoopFuture<[RESPValue]>, [UserID])? in
             guard !state.left, !registered || state.syncedEpoch != epoch else { return nil }
@@ -67,7 +76,7 @@ extension RedisBroker {
             )
             return (try self.commands.enqueue([command]), candidates)
         }
-        guard let (replies, candidates) = restore else { return [] }
+        guard let (replies, candidates) = restore else { return RestoredPresence() }
         let reply: RESPValue
         do {
             reply = try Self.checked(try await replies.get()[0])
@@ -76,13 +85,16 @@ extension RedisBroker {
             throw error
         }
         self.presence.withLock { $0.unreported.subtract(candidates) }
-        let offline = Self.users(in: reply)
+        let lists = reply.array ?? []
+        let changes = RestoredPresence(
+            offline: lists.first.map { Self.users(in: $0) } ?? [], restored: lists.dropFirst().first.map { Self.users(in: $0) } ?? []
+        )
         if !registered {
             self.logger.warning("this node's presence was missing from Redis (Redis lost its data, or the node missed its heartbeats); restored it", metadata: [
-                "offline": "\(offline.count)",
+                "offline": "\(changes.offline.count)", "restored": "\(changes.restored.count)",
             ])
         }
-        return offline
+        return changes
     }
 
     /// Refreshes this node's heartbeat and registry entry; `false` when the node was missing from
@@ -97,34 +109,40 @@ extension RedisBroker {
         return replies[1].integer == 0
     }
 
-    /// Removes the presence of every registered node whose heartbeat expired; returns the users
-    /// who thereby went offline (each reported by one reaper only).
-    func reapDeadNodes() async throws -> [UserID] {
+    /// Removes the presence of every registered node whose heartbeat expired and reports the
+    /// users who thereby went offline (each by one reaper only) node by node, as each script
+    /// returns: what a script removed is reported even when a later node fails. A node that fails
+    /// does not stop the others; the first failure is thrown once all were tried.
+    func reapDeadNodes() async throws {
         let nodes = try await self.commands.send(RedisCommand("SMEMBERS", self.keys.nodes)).array?.compactMap(\.string) ?? []
         let others = nodes.filter { $0 != self.nodeID }
-        guard !others.isEmpty else { return [] }
+        guard !others.isEmpty else { return }
         let alive = try await self.commands.send(others.map { RedisCommand("EXISTS", self.keys.alive($0)) })
-        var offline: [UserID] = []
+        var failure: (any Error)?
         for (node, beat) in zip(others, alive) where beat.integer == 0 {
-            let users = try await self.removePresence(of: node, leaving: false)
-            self.logger.notice("removed the presence of a node whose heartbeat expired", metadata: [
-                "deadNode": "\(node)", "offline": "\(users.count)",
-            ])
-            offline += users
+            do {
+                let users = try await self.removePresence(of: node, leaving: false)
+                self.logger.notice("removed the presence of a node whose heartbeat expired", metadata: [
+                    "deadNode": "\(node)", "offline": "\(users.count)",
+                ])
+                self.reports.report(lost: users)
+            } catch {
+                failure = failure ?? error
+            }
         }
-        return offline
+        if let failure { throw failure }
     }
 
-    /// Removes this node's presence on shutdown and reports who went offline; later presence
-    /// changes are refused.
+    /// Removes this node's presence on shutdown and reports who went offline, returning once
+    /// every report is handed over; later presence changes are refused.
     func leave() async {
         do {
             let replies = try self.presence.withLock { state in
                 state.left = true
                 return try self.commands.enqueue([self.removePresenceCommand(of: self.nodeID, leaving: true)])
             }
-            let offline = try Self.users(in: Self.checked(try await replies.get()[0]))
-            if !offline.isEmpty, let presenceLost = self.presenceLost { await presenceLost(offline) }
+            self.reports.report(lost: try Self.users(in: Self.checked(try await replies.get()[0])))
+            await self.reports.drained()
         } catch {
             self.logger.warning("could not remove this node's presence; the other nodes will once its heartbeat expires", metadata: [
                 "error": "\(error)",
@@ -136,7 +154,7 @@ extension RedisBroker {
         Self.users(in: try await self.commands.send(self.removePresenceCommand(of: node, leaving: leaving)))
     }
 
-    private func removePresenceCommand(of node: String, leaving: Bool) -> RedisCommand {
+    func removePresenceCommand(of node: String, leaving: Bool) -> RedisCommand {
         PresenceScripts.eval(
             PresenceScripts.remove, keys: [self.keys.nodes, self.keys.alive(node), self.keys.members(of: node)],
             arguments: [node, self.keys.presencePrefix, leaving ? "leave" : "reap"]

@@ -9,7 +9,9 @@ import Synchronization
 /// It holds two connections: one for commands (PUBLISH, presence), one in subscribe mode for the
 /// user channels of this node's subscribers (one Redis subscription per user however many local
 /// subscribers). Both reconnect on their own; a channel that comes back after an outage hands its
-/// subscribers a ``BrokerEnvelope/resync``, since what was published meanwhile is lost.
+/// subscribers a ``BrokerEnvelope/resync``, since what was published meanwhile is lost, and the
+/// users whose envelopes this node failed to publish get one once its command connection is back
+/// (``LostPublishes``).
 ///
 /// Run it as a `Service` (``run()`` keeps the heartbeat and reaps dead nodes) and shut it down
 /// with the service group, or call ``shutdown()``.
@@ -23,8 +25,10 @@ public final class RedisBroker: Broker, Service {
     let commands: RedisConnection
     let pubsub: RedisConnection
     let subscriber: RedisSubscriber
+    let lostPublishes: LostPublishes
     let lifecycle = Mutex(Lifecycle())
     let presence = Mutex(Presence())
+    let reports = PresenceReports()
 
     struct Presence {
         /// The connections this node registered.
@@ -40,7 +44,6 @@ public final class RedisBroker: Broker, Service {
     }
 
     struct Lifecycle {
-        var presenceLost: (@Sendable ([UserID]) async -> Void)?
         /// The shutdown under way or done.
         var shutdown: Task<Void, Never>?
     }
@@ -54,14 +57,22 @@ public final class RedisBroker: Broker, Service {
         var logger = logger
         logger[metadataKey: "node"] = "\(nodeID)"
         let keys = RedisKeys(prefix: configuration.prefix)
-        let subscriber = RedisSubscriber(channelPrefix: keys.channelPrefix, endpoint: configuration.endpoint, logger: logger)
+        let subscriber = RedisSubscriber(
+            channelPrefix: keys.channelPrefix, resyncChannel: keys.resyncChannel, endpoint: configuration.endpoint, logger: logger
+        )
+        let lostPublishes = LostPublishes(keys: keys, logger: logger)
         self.nodeID = nodeID
         self.configuration = configuration
         self.logger = logger
         self.keys = keys
         self.subscriber = subscriber
-        self.commands = RedisConnection(configuration: configuration, role: "commands", logger: logger)
-        self.pubsub = RedisConnection(configuration: configuration, role: "pubsub", logger: logger, delegate: subscriber)
+        self.lostPublishes = lostPublishes
+        self.commands = RedisConnection(
+            configuration: configuration, role: "commands", clientName: "webchat:\(nodeID):commands", logger: logger, delegate: lostPublishes
+        )
+        self.pubsub = RedisConnection(
+            configuration: configuration, role: "pubsub", clientName: "webchat:\(nodeID):pubsub", logger: logger, delegate: subscriber
+        )
         do {
             try await self.commands.connect()
             try await self.pubsub.connect()
@@ -80,25 +91,50 @@ public final class RedisBroker: Broker, Service {
     /// Called with the users who went offline because a node stopped: one that died (found by
     /// another node's ``run()`` once its heartbeat expired) or this one shutting down. The chat
     /// service records their last-seen time and tells their contacts. Set it once, after init.
+    ///
+    /// Calls come one after the other, with ``presenceRestored``'s, in the order the changes were
+    /// found, on a task of their own: the heartbeat does not wait for them. ``shutdown()`` does.
     public var presenceLost: (@Sendable ([UserID]) async -> Void)? {
-        get { lifecycle.withLock { $0.presenceLost } }
-        set { lifecycle.withLock { $0.presenceLost = newValue } }
+        get { reports.lost }
+        set { reports.lost = newValue }
+    }
+
+    /// Called with the users whose presence this node restored after it was lost (Redis lost its
+    /// data, or another node took this one for dead and removed its connections) and who thereby
+    /// came back online. The chat service tells their contacts again. Set it once, after init;
+    /// called like ``presenceLost``.
+    public var presenceRestored: (@Sendable ([UserID]) async -> Void)? {
+        get { reports.restored }
+        set { reports.restored = newValue }
     }
 
     /// Publishes `envelope` on each user's channel, all PUBLISH commands in one write; returns once
     /// Redis took them (delivery to the subscribing nodes follows). Throws when Redis is out of
-    /// reach or refused one.
+    /// reach or refused one; the users of a lost timeline envelope get a resync once the command
+    /// connection is back.
     public func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws {
         guard !users.isEmpty else { return }
-        let replies = try await commands.send(publishCommands(envelope, users))
-        if let message = replies.lazy.compactMap(\.errorMessage).first { throw RedisError.server(message) }
+        do {
+            let replies = try await commands.send(publishCommands(envelope, users))
+            if let message = replies.lazy.compactMap(\.errorMessage).first { throw RedisError.server(message) }
+        } catch {
+            if Self.resyncRecovers(envelope) {
+                lostPublishes.record(users)
+                // The connection may be back already, its own publishing of resyncs done.
+                lostPublishes.publish(through: commands)
+            }
+            throw error
+        }
     }
 
     /// Writes the PUBLISH commands without waiting for Redis when the command connection is up
     /// (and not backed up): `true`. They keep their order, since one connection carries them all.
-    /// `false` while it is down; ``publish(_:to:)`` then fails fast.
+    /// `false` while it is down; ``publish(_:to:)`` then fails fast. If the connection ends before
+    /// Redis answered, the users of a timeline envelope get a resync once it is back.
     public func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool {
-        users.isEmpty || commands.sendNow(publishCommands(envelope, users))
+        guard !users.isEmpty else { return true }
+        guard Self.resyncRecovers(envelope) else { return commands.sendNow(publishCommands(envelope, users)) }
+        return commands.sendNow(publishCommands(envelope, users)) { [lostPublishes] in lostPublishes.record(users) }
     }
 
     /// Subscribes to the user's channel and returns once Redis has confirmed it. Throws while
@@ -109,7 +145,8 @@ public final class RedisBroker: Broker, Service {
     }
 
     /// Ends the node: removes its presence (reporting the users who thereby went offline through
-    /// ``presenceLost``), then closes the connections. Idempotent; later calls wait for the first.
+    /// ``presenceLost``), waits for the reports still due, then closes the connections.
+    /// Idempotent; later calls wait for the first.
     public func shutdown() async {
         await self.stop(leaving: true)
     }
@@ -120,6 +157,8 @@ public final class RedisBroker: Broker, Service {
             if let running = state.shutdown { return running }
             let task = Task {
                 if leaving { await self.leave() }
+                // The handlers publish presence through this broker: report before closing.
+                await self.reports.drained()
                 self.subscriber.close()
                 await self.pubsub.close()
                 await self.commands.close()
@@ -128,6 +167,13 @@ public final class RedisBroker: Broker, Service {
             return task
         }
         await task.value
+    }
+
+    /// Whether a resync brings `envelope` back: stored entries yes, ephemeral events (typing,
+    /// presence) no, so losing those costs the subscribers no store reads.
+    private static func resyncRecovers(_ envelope: BrokerEnvelope) -> Bool {
+        if case .ephemeral = envelope { return false }
+        return true
     }
 
     private func publishCommands(_ envelope: BrokerEnvelope, _ users: [UserID]) -> [RedisCommand] {

@@ -7,16 +7,28 @@ extension RedisBrokerConfiguration {
     /// `heartbeat-timeout-ms` (how often a node says it is alive, and after how long without
     /// that it counts as dead: 5,000 and 15,000); everything not in the URL keeps its default.
     ///
+    /// The credentials end at the last `@`, so a password may hold `/`, `?` and `@` as they are;
+    /// an `@` in the database or the query must be written `%40`.
+    ///
     /// Throws a ``RedisError`` naming the part that is wrong (never repeating the password).
     public static func parse(_ url: String) throws -> RedisBrokerConfiguration {
         guard let schemeEnd = url.firstRange(of: "://") else {
             throw invalid("it must start with redis://")
         }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        // Anything but a scheme before :// (say, credentials without one) is not repeated.
+        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }) else {
+            throw invalid("it must start with redis://")
+        }
         guard scheme != "rediss" else { throw invalid("TLS (rediss://) is not supported") }
         guard scheme == "redis" else { throw invalid("the scheme must be redis://, not \(scheme)://") }
         var configuration = RedisBrokerConfiguration()
         var rest = url[schemeEnd.upperBound...]
+        // The credentials first: a password may hold the / and ? that end the host.
+        if let at = rest.lastIndex(of: "@") {
+            try configuration.readCredentials(rest[..<at])
+            rest = rest[rest.index(after: at)...]
+        }
         if let question = rest.firstIndex(of: "?") {
             try configuration.readQuery(rest[rest.index(after: question)...])
             rest = rest[..<question]
@@ -25,19 +37,19 @@ extension RedisBrokerConfiguration {
             configuration.database = try database(rest[rest.index(after: slash)...])
             rest = rest[..<slash]
         }
-        if let at = rest.lastIndex(of: "@") {
-            let credentials = rest[..<at]
-            guard let colon = credentials.firstIndex(of: ":") else {
-                throw invalid("the credentials before @ must be :password or user:password")
-            }
-            let user = try decode(credentials[..<colon], "user name")
-            let password = try decode(credentials[credentials.index(after: colon)...], "password")
-            configuration.username = user.isEmpty ? nil : user
-            configuration.password = password.isEmpty ? nil : password
-            rest = rest[rest.index(after: at)...]
-        }
         try configuration.readHostAndPort(rest)
         return configuration
+    }
+
+    /// Reads `[user]:password`; its errors never repeat any of it.
+    private mutating func readCredentials(_ credentials: Substring) throws {
+        guard let colon = credentials.firstIndex(of: ":") else {
+            throw Self.invalid("the credentials before @ must be :password or user:password (an @ elsewhere is written %40)")
+        }
+        let user = try Self.decode(credentials[..<colon], "user name")
+        let password = try Self.decode(credentials[credentials.index(after: colon)...], "password")
+        self.username = user.isEmpty ? nil : user
+        self.password = password.isEmpty ? nil : password
     }
 
     private mutating func readHostAndPort(_ text: Substring) throws {

@@ -5,7 +5,9 @@ import NIOCore
 enum RedisReplies: Sendable {
     /// `count` replies, in order, complete the promise (error replies included, as values).
     case collect(count: Int, EventLoopPromise<[RESPValue]>)
-    /// `count` replies nobody waits for; error replies among them are logged (fire-and-forget PUBLISH).
+    /// `count` replies nobody waits for; error replies among them are logged (fire-and-forget
+    /// PUBLISH). The write's promise, if any, succeeds once they all came and fails if the
+    /// connection ends first: the commands may not have run.
     case check(count: Int)
     /// No reply in order: in subscribe mode Redis answers with pushes, which go to the push handler.
     case pushes
@@ -34,6 +36,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         var remaining: Int
         var values: [RESPValue]
         let promise: EventLoopPromise<[RESPValue]>?
+        /// The promise of a `.check` write, completed with its replies.
+        let answered: EventLoopPromise<Void>?
         let sent: NIODeadline
     }
 
@@ -72,12 +76,14 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         switch request.replies {
         case .collect(let count, let replies):
             if count > 0 {
-                self.pending.append(Pending(remaining: count, values: [], promise: replies, sent: .now()))
+                self.pending.append(Pending(remaining: count, values: [], promise: replies, answered: nil, sent: .now()))
             } else {
                 replies.succeed([])
             }
         case .check(let count) where count > 0:
-            self.pending.append(Pending(remaining: count, values: [], promise: nil, sent: .now()))
+            self.pending.append(Pending(remaining: count, values: [], promise: nil, answered: promise, sent: .now()))
+            context.write(self.wrapOutboundOut(request.bytes), promise: nil)
+            return
         case .check, .pushes:
             break
         }
@@ -100,7 +106,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             if self.pending[head].remaining == 0 { promise.succeed(self.pending.removeFirst().values) }
             return
         }
-        if self.pending[head].remaining == 0 { self.pending.removeFirst() }
+        if self.pending[head].remaining == 0 { self.pending.removeFirst().answered?.succeed(()) }
         if case .error(let message) = value { self.uncheckedError(message) }
     }
 
@@ -145,6 +151,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         self.overdueCheck = nil
         while let pending = self.pending.popFirst() {
             pending.promise?.fail(error)
+            pending.answered?.fail(error)
         }
     }
 

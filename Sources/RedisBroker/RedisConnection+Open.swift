@@ -2,13 +2,13 @@ import NIOCore
 import NIOPosix
 
 extension RedisConnection {
-    /// Opens a channel and runs the setup commands (`AUTH`, `SELECT`, `PING`) within the connect timeout.
+    /// Opens a channel and runs the setup commands (`AUTH`, `SELECT`, `CLIENT SETNAME`, `PING`)
+    /// within the connect timeout.
     func open(epoch: UInt64) async throws -> any Channel {
         let endpoint = self.endpoint
         let logger = self.logger
-        let delegate = self.delegate
         let onPush: (@Sendable (RESPValue) -> Void)?
-        if let delegate {
+        if let delegate = self.delegate as? any RedisPushDelegate {
             onPush = { delegate.received($0, epoch: epoch) }
         } else {
             onPush = nil
@@ -44,6 +44,10 @@ extension RedisConnection {
             commands.append(self.configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
         }
         if self.configuration.database != 0 { commands.append(RedisCommand("SELECT", String(self.configuration.database))) }
+        // A name tells operators (and tests) whose connection this is; an ACL user without
+        // +client may not set it, which costs nothing else.
+        let setName = self.clientName.map { RedisCommand("CLIENT", "SETNAME", $0) }
+        if let setName { commands.append(setName) }
         // PING proves it is Redis and that it lets us in (-NOAUTH when a password is needed).
         commands.append(RedisCommand("PING"))
         let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
@@ -53,7 +57,7 @@ extension RedisConnection {
         }
         defer { timer.cancel() }
         Self.write(commands, on: channel, replies: replies, endpoint: self.endpoint)
-        for (command, reply) in zip(commands, try await replies.futureResult.get()) {
+        for (command, reply) in zip(commands, try await replies.futureResult.get()) where command != setName {
             if case .error(let message) = reply {
                 throw RedisError.server("\(String(decoding: command.parts[0], as: UTF8.self)) failed: \(message)")
             }

@@ -3,13 +3,19 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// Hears about a connection's life: the pub/sub subscriber does, to subscribe again after an outage.
+/// Hears about a connection's life: the pub/sub subscriber does, to subscribe again after an
+/// outage, and so does the command connection's ``LostPublishes``, to publish what it owes.
 protocol RedisConnectionDelegate: Sendable {
     /// The connection is up as `channel` (after `AUTH`/`SELECT`); `epoch` numbers the connections, increasing.
     func connected(_ channel: any Channel, epoch: UInt64)
     /// Connection `epoch`, announced by ``connected(_:epoch:)``, is gone (this may arrive before
     /// that announcement); the connection reconnects on its own.
     func disconnected(epoch: UInt64)
+}
+
+/// A delegate that also takes the values no command waited for: the connection is in subscribe
+/// mode. On any other connection such a value is a protocol error.
+protocol RedisPushDelegate: RedisConnectionDelegate {
     /// A value no command waited for (a pub/sub push) on connection `epoch`, on its event loop.
     func received(_ push: RESPValue, epoch: UInt64)
 }
@@ -25,6 +31,8 @@ final class RedisConnection: Sendable {
     let configuration: RedisBrokerConfiguration
     /// What this connection is for (`commands`, `pubsub`), for logs.
     let role: String
+    /// The name Redis lists it under (`CLIENT SETNAME`), if any.
+    let clientName: String?
     let logger: Logger
     let group: any EventLoopGroup
     let delegate: (any RedisConnectionDelegate)?
@@ -49,11 +57,12 @@ final class RedisConnection: Sendable {
     }
 
     /// A connection that does nothing until ``connect()``.
-    init(configuration: RedisBrokerConfiguration, role: String, logger: Logger,
+    init(configuration: RedisBrokerConfiguration, role: String, clientName: String? = nil, logger: Logger,
          group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, delegate: (any RedisConnectionDelegate)? = nil) {
         self.endpoint = configuration.endpoint
         self.configuration = configuration
         self.role = role
+        self.clientName = clientName
         self.logger = logger
         self.group = group
         self.delegate = delegate
@@ -114,11 +123,28 @@ final class RedisConnection: Sendable {
     }
 
     /// Writes `commands` without waiting for their replies (error replies are logged): `false`,
-    /// and nothing written, when the connection is down or its send buffer is full.
-    func sendNow(_ commands: [RedisCommand]) -> Bool {
-        guard let channel = try? self.channel(), channel.isWritable else { return false }
+    /// and nothing written, when the connection is down or its send buffer is full. `lost` is
+    /// called, on the event loop, if the connection ends before Redis answered them all: they
+    /// may not have run.
+    func sendNow(_ commands: [RedisCommand], ifLost lost: (@Sendable () -> Void)? = nil) -> Bool {
+        guard let channel = try? self.channel() else { return false }
+        return Self.sendNow(commands, on: channel, ifLost: lost)
+    }
+
+    /// ``sendNow(_:ifLost:)`` on `channel`, a connection's channel.
+    static func sendNow(_ commands: [RedisCommand], on channel: any Channel, ifLost lost: (@Sendable () -> Void)?) -> Bool {
+        guard channel.isWritable else { return false }
         let bytes = RedisCommand.encode(commands, allocator: channel.allocator)
-        channel.writeAndFlush(RedisRequest(bytes: bytes, replies: .check(count: commands.count)), promise: nil)
+        let request = RedisRequest(bytes: bytes, replies: .check(count: commands.count))
+        guard let lost else {
+            channel.writeAndFlush(request, promise: nil)
+            return true
+        }
+        // Completed by the handler once Redis answered, or failed (by the pipeline too, if the
+        // channel closed before the handler saw the write).
+        let answered = channel.eventLoop.makePromise(of: Void.self)
+        answered.futureResult.whenFailure { _ in lost() }
+        channel.writeAndFlush(request, promise: answered)
         return true
     }
 

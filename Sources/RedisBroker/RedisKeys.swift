@@ -9,6 +9,7 @@ import ChatCore
 /// | `<prefix>node:<node>:members` | set | `<user>/<connection>`: the connections the node registered |
 /// | `<prefix>node:<node>:alive` | string with a TTL | the node's heartbeat (its time, ms) |
 /// | `<prefix>nodes` | set | the ids of the nodes that may hold presence |
+/// | `<prefix>resync` | channel | `R\n` when a node lost more envelopes than it tracks: every subscriber resyncs |
 struct RedisKeys: Sendable {
     let prefix: String
     /// User channels are this followed by the user id.
@@ -17,12 +18,15 @@ struct RedisKeys: Sendable {
     let presencePrefix: String
     /// The registry of nodes.
     let nodes: String
+    /// The channel every node subscribes to for resyncs of all its subscribers.
+    let resyncChannel: String
 
     init(prefix: String) {
         self.prefix = prefix
         self.channelPrefix = prefix + "user:"
         self.presencePrefix = prefix + "presence:"
         self.nodes = prefix + "nodes"
+        self.resyncChannel = prefix + "resync"
     }
 
     func channel(_ user: UserID) -> String { channelPrefix + user.rawValue }

@@ -9,6 +9,10 @@ enum RedisPush: Equatable, Sendable {
     case subscribed(UserID)
     /// An `unsubscribe` confirmation for a user's channel.
     case unsubscribed(UserID)
+    /// A resync on the cluster-wide resync channel: every subscriber should resync.
+    case resyncAll
+    /// The `subscribe` confirmation for the resync channel.
+    case subscribedResyncChannel
     /// An error reply (to the oldest command not answered yet).
     case error(String)
     /// The answer to a PING.
@@ -18,8 +22,9 @@ enum RedisPush: Equatable, Sendable {
     /// Something that cannot come from Redis talking to this client.
     case unexpected(String)
 
-    /// Reads `value`; user channels are named `channelPrefix` + the user id.
-    init(_ value: RESPValue, channelPrefix: [UInt8]) {
+    /// Reads `value`; user channels are named `channelPrefix` + the user id, and the resync
+    /// channel, if any, `resyncChannel`.
+    init(_ value: RESPValue, channelPrefix: [UInt8], resyncChannel: [UInt8]? = nil) {
         switch value {
         case .error(let message):
             self = .error(message)
@@ -33,6 +38,10 @@ enum RedisPush: Equatable, Sendable {
         }
         guard let parts = value.array, let kind = parts.first?.string, parts.count >= 2 else {
             self = .unexpected("\(value)")
+            return
+        }
+        if let resyncChannel, case .bulkString(let name?) = parts[1], name.readableBytesView.elementsEqual(resyncChannel) {
+            self = Self.onResyncChannel(kind, parts)
             return
         }
         switch kind {
@@ -52,6 +61,18 @@ enum RedisPush: Equatable, Sendable {
             self = .pong
         default:
             self = .unexpected("\(value)")
+        }
+    }
+
+    /// A push about the resync channel.
+    private static func onResyncChannel(_ kind: String, _ parts: [RESPValue]) -> RedisPush {
+        switch kind {
+        case "message" where parts.count == 3:
+            parts[2].bytes.flatMap(BrokerEnvelope.init(bytes:)) == .resync ? .resyncAll : .ignored
+        case "subscribe":
+            .subscribedResyncChannel
+        default:
+            .unexpected("\(RESPValue.array(parts))")
         }
     }
 

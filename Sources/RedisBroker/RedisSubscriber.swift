@@ -10,7 +10,7 @@ import Synchronization
 /// the current connection (still under the lock, so the commands keep the order of the state
 /// changes), and does the rest outside the lock. Envelopes are handed to the subscribers on the
 /// connection's event loop, one push after the other, hence in the order Redis sent them.
-final class RedisSubscriber: RedisConnectionDelegate {
+final class RedisSubscriber: RedisPushDelegate {
     typealias Receiver = @Sendable (BrokerEnvelope) -> Void
     private typealias Waiter = CheckedContinuation<UInt64, any Error>
 
@@ -24,13 +24,16 @@ final class RedisSubscriber: RedisConnectionDelegate {
 
     private let state: Mutex<Locked>
     private let channelPrefix: [UInt8]
+    private let resyncChannel: [UInt8]
     private let endpoint: String
     private let logger: Logger
 
-    /// A subscriber for channels named `channelPrefix` + user id.
-    init(channelPrefix: String, endpoint: String, logger: Logger) {
-        self.state = Mutex(Locked(machine: SubscriptionMachine(channelPrefix: channelPrefix)))
+    /// A subscriber for channels named `channelPrefix` + user id, and for `resyncChannel`, on
+    /// which a resync is for every subscriber.
+    init(channelPrefix: String, resyncChannel: String, endpoint: String, logger: Logger) {
+        self.state = Mutex(Locked(machine: SubscriptionMachine(channelPrefix: channelPrefix, resyncChannel: resyncChannel)))
         self.channelPrefix = Array(channelPrefix.utf8)
+        self.resyncChannel = Array(resyncChannel.utf8)
         self.endpoint = endpoint
         self.logger = logger
     }
@@ -113,7 +116,7 @@ final class RedisSubscriber: RedisConnectionDelegate {
     }
 
     func received(_ value: RESPValue, epoch: UInt64) {
-        let push = RedisPush(value, channelPrefix: channelPrefix)
+        let push = RedisPush(value, channelPrefix: channelPrefix, resyncChannel: resyncChannel)
         let (action, channel) = state.withLock { state in
             if push == .pong { state.pingSent = nil }
             return (state.machine.received(push, epoch: epoch), state.channel)
@@ -123,6 +126,11 @@ final class RedisSubscriber: RedisConnectionDelegate {
             break
         case .deliver(let subscribers, let envelope):
             subscribers.forEach { $0(envelope) }
+        case .resyncAll(let channels):
+            logger.notice("a node lost more envelopes than it tracks; every subscriber resyncs", metadata: [
+                "redis": "\(endpoint)", "channels": "\(channels.count)",
+            ])
+            for subscribers in channels { subscribers.forEach { $0(.resync) } }
         case .confirmed(let waiters, let resync):
             for (id, waiter) in waiters { waiter.resume(returning: id) }
             resync?.forEach { $0(.resync) }

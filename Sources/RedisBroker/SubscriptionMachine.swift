@@ -36,6 +36,8 @@ struct SubscriptionMachine<Receiver, Waiter> {
         case none
         /// Hand `envelope` to each subscriber.
         case deliver(LocalSubscribers<Receiver>, BrokerEnvelope)
+        /// Hand every subscriber of every channel a ``BrokerEnvelope/resync``.
+        case resyncAll([LocalSubscribers<Receiver>])
         /// Resume these calls with their subscription ids; if the channel is back after an
         /// outage, hand `resync` a ``BrokerEnvelope/resync`` each.
         case confirmed([(UInt64, Waiter)], resync: LocalSubscribers<Receiver>?)
@@ -50,7 +52,8 @@ struct SubscriptionMachine<Receiver, Waiter> {
         /// subscription ids), `resync` whether the channel is coming back after an outage.
         case subscribing(waiters: [(UInt64, Waiter)], resync: Bool)
         case subscribed
-        /// The connection went away: subscribe again (and resync) when it is back.
+        /// Not subscribed in Redis: the connection went away, or Redis refused the SUBSCRIBE.
+        /// Subscribe again (and resync) when the connection is back or the next subscriber comes.
         case lost
     }
 
@@ -63,7 +66,14 @@ struct SubscriptionMachine<Receiver, Waiter> {
 
     /// One (UN)SUBSCRIBE command whose confirmations, one per channel, are still due.
     private struct Expectation {
-        let subscribe: Bool
+        enum Kind {
+            case subscribe
+            case unsubscribe
+            /// The SUBSCRIBE of the resync channel, alone in its command.
+            case resyncChannel
+        }
+
+        let kind: Kind
         let users: [UserID]
         /// The entries' tokens (SUBSCRIBE only).
         let tokens: [UInt64]
@@ -78,11 +88,15 @@ struct SubscriptionMachine<Receiver, Waiter> {
     private var nextID: UInt64 = 0
     /// Channel names are `channelPrefix` + the user id.
     let channelPrefix: String
+    /// The cluster-wide channel on which a resync is for every subscriber, subscribed on every
+    /// connection; nil for none.
+    let resyncChannel: String?
     /// At most this many channels per SUBSCRIBE when subscribing again after an outage.
     let batchSize: Int
 
-    init(channelPrefix: String, batchSize: Int = 500) {
+    init(channelPrefix: String, resyncChannel: String? = nil, batchSize: Int = 500) {
         self.channelPrefix = channelPrefix
+        self.resyncChannel = resyncChannel
         self.batchSize = batchSize
     }
 
@@ -112,7 +126,8 @@ struct SubscriptionMachine<Receiver, Waiter> {
             entry.remote = .subscribing(waiters: waiters, resync: resync)
             action = .wait
         case .lost:
-            // Only while disconnected, which was checked above; subscribing again is the safe answer.
+            // Connected, so Redis refused this channel's last SUBSCRIBE (an outage's .lost is
+            // replaced on reconnecting): ask again; the subscribers kept meanwhile missed envelopes.
             entry.remote = .subscribing(waiters: [(id, waiter)], resync: true)
             channels[user] = entry
             return (id, .send(command(subscribe: true, [user], tokens: [entry.token])))
@@ -133,18 +148,25 @@ struct SubscriptionMachine<Receiver, Waiter> {
         return command(subscribe: false, [user], tokens: [])
     }
 
-    /// Connection `epoch` is up: returns the SUBSCRIBEs for every channel that still has subscribers.
+    /// Connection `epoch` is up: returns the SUBSCRIBEs for the resync channel, then for every
+    /// channel that still has subscribers.
     mutating func connected(epoch: UInt64) -> [RedisCommand] {
         guard case .disconnected = state, epoch > lastEnded else { return [] }
         state = .connected(epoch: epoch)
         for user in channels.keys {
             channels[user]?.remote = .subscribing(waiters: [], resync: true)
         }
-        let users = Array(channels.keys)
-        return stride(from: 0, to: users.count, by: batchSize).map { start in
-            let batch = Array(users[start..<min(start + batchSize, users.count)])
-            return command(subscribe: true, batch, tokens: batch.map { channels[$0]!.token })
+        var commands: [RedisCommand] = []
+        if let resyncChannel {
+            expected.append(Expectation(kind: .resyncChannel, users: [], tokens: []))
+            commands.append(RedisCommand("SUBSCRIBE", resyncChannel))
         }
+        let users = Array(channels.keys)
+        for start in stride(from: 0, to: users.count, by: batchSize) {
+            let batch = Array(users[start..<min(start + batchSize, users.count)])
+            commands.append(command(subscribe: true, batch, tokens: batch.map { channels[$0]!.token }))
+        }
+        return commands
     }
 
     /// Connection `epoch` ended: returns the calls to fail (their subscribers are dropped); every
@@ -187,9 +209,15 @@ struct SubscriptionMachine<Receiver, Waiter> {
         switch push {
         case .message(let user, let envelope):
             return channels[user].map { .deliver($0.subscribers, envelope) } ?? .none
+        case .resyncAll:
+            return channels.isEmpty ? .none : .resyncAll(channels.values.map(\.subscribers))
+        case .subscribedResyncChannel:
+            guard expected.first?.kind == .resyncChannel else { return .protocolViolation("unexpected confirmation \(push)") }
+            expected.removeFirst()
+            return .none
         case .subscribed(let user), .unsubscribed(let user):
             let subscribed = push == .subscribed(user)
-            guard var head = expected.first, head.subscribe == subscribed, head.users[head.next] == user else {
+            guard var head = expected.first, head.kind == (subscribed ? .subscribe : .unsubscribe), head.users[head.next] == user else {
                 return .protocolViolation("unexpected confirmation \(push)")
             }
             let token = subscribed ? head.tokens[head.next] : 0
@@ -206,7 +234,7 @@ struct SubscriptionMachine<Receiver, Waiter> {
             return .confirmed(waiters, resync: resync ? entry.subscribers : nil)
         case .error(let message):
             guard let head = expected.popFirst() else { return .protocolViolation("error without a command: \(message)") }
-            return .refused(head.subscribe ? refuse(head) : [], message)
+            return .refused(head.kind == .subscribe ? refuse(head) : [], message)
         case .ignored, .pong:
             return .none
         case .unexpected(let value):
@@ -214,30 +242,32 @@ struct SubscriptionMachine<Receiver, Waiter> {
         }
     }
 
-    /// The waiters of the entries a refused SUBSCRIBE was for, their subscribers dropped.
+    /// The waiters of the entries a refused SUBSCRIBE was for, their subscribers dropped. An entry
+    /// that keeps subscribers (from before an outage) is ``Remote/lost``: no confirmation is due,
+    /// and the next subscribe or connection asks Redis again.
     private mutating func refuse(_ expectation: Expectation) -> [Waiter] {
         var failed: [Waiter] = []
         for (user, token) in zip(expectation.users, expectation.tokens) {
-            guard var entry = channels[user], entry.token == token, case .subscribing(let waiters, let resync) = entry.remote else { continue }
+            guard var entry = channels[user], entry.token == token, case .subscribing(let waiters, _) = entry.remote else { continue }
+            var left: LocalSubscribers<Receiver>? = entry.subscribers
             for (id, waiter) in waiters {
                 failed.append(waiter)
-                guard let rest = entry.subscribers.removing(id) else {
-                    channels[user] = nil
-                    break
-                }
-                entry.subscribers = rest
+                left = left?.removing(id)
             }
-            if channels[user] != nil {
-                entry.remote = .subscribing(waiters: [], resync: resync)
-                channels[user] = entry
+            guard let left else {
+                channels[user] = nil
+                continue
             }
+            entry.subscribers = left
+            entry.remote = .lost
+            channels[user] = entry
         }
         return failed
     }
 
     /// A (UN)SUBSCRIBE for `users`, expected to be confirmed channel by channel.
     private mutating func command(subscribe: Bool, _ users: [UserID], tokens: [UInt64]) -> RedisCommand {
-        expected.append(Expectation(subscribe: subscribe, users: users, tokens: tokens))
+        expected.append(Expectation(kind: subscribe ? .subscribe : .unsubscribe, users: users, tokens: tokens))
         return RedisCommand(subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE", users.map { channelPrefix + $0.rawValue })
     }
 }

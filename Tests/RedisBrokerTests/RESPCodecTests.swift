@@ -89,5 +89,10 @@ struct RESPCodecTests {
         #expect(RedisPush(foreign, channelPrefix: prefix) == .unexpected("\(foreign)"))
         let garbled = RESPValue.array([Self.bulk("message"), Self.bulk("p:user:alice"), Self.bulk("no newline")])
         #expect(RedisPush(garbled, channelPrefix: prefix) == .ignored)
+        let resync = Array("p:resync".utf8)
+        #expect(RedisPush(.array([Self.bulk("message"), Self.bulk("p:resync"), Self.bulk("R\n")]), channelPrefix: prefix, resyncChannel: resync) == .resyncAll)
+        #expect(RedisPush(.array([Self.bulk("message"), Self.bulk("p:resync"), Self.bulk("T1 x\n")]), channelPrefix: prefix, resyncChannel: resync) == .ignored)
+        #expect(RedisPush(.array([Self.bulk("subscribe"), Self.bulk("p:resync"), .integer(1)]), channelPrefix: prefix, resyncChannel: resync) == .subscribedResyncChannel)
+        #expect(RedisPush(message, channelPrefix: prefix, resyncChannel: resync) == .message(uid("alice"), envelope))
     }
 }

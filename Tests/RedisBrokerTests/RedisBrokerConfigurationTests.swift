@@ -73,4 +73,41 @@ struct RedisBrokerConfigurationTests {
             "\(error)".contains("port 'port'") && !"\(error)".contains("hunter2")
         }
     }
+
+    @Test("a password may hold /, ? and @: the host is after the last @")
+    func passwordWithDelimiters() throws {
+        let configuration = try RedisBrokerConfiguration.parse("redis://chat:a/b?c@d@redis.internal:6380/2?prefix=x:")
+        #expect(configuration == RedisBrokerConfiguration(host: "redis.internal", port: 6380, username: "chat", password: "a/b?c@d", database: 2, prefix: "x:"))
+    }
+
+    @Test("an error about a later part never repeats a password holding / or ?", arguments: [
+        ("redis://:Xy1/Zq9@host:port", "the port 'port'"),
+        ("redis://:Xy1?Zq9@host/x", "the database 'x'"),
+        ("redis://:Xy1?Zq9=1@host?db=1", "unknown parameter 'db'"),
+        ("redis://:Xy1/Zq9%zz@host", "bad percent-encoding in the password"),
+        ("redis://u:Xy1/Zq9@", "no host"),
+        ("redis://Xy1/Zq9@host", "the credentials before @ must be :password or user:password"),
+        ("Xy1:Zq9://w@host", "it must start with redis://"),
+    ])
+    func delimitersInPasswordNotEchoed(url: String, reason: String) {
+        #expect {
+            try RedisBrokerConfiguration.parse(url)
+        } throws: { error in
+            let message = "\(error)"
+            return message.hasPrefix("invalid Redis URL: \(reason)") && !message.contains("Xy1") && !message.contains("Zq9")
+        }
+    }
+
+    @Test("description, debugDescription and dump show everything but the password")
+    func redacted() throws {
+        let configuration = try RedisBrokerConfiguration.parse("redis://chat:hunter2@redis.internal:6380/2?prefix=x:")
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        for text in ["\(configuration)", String(reflecting: configuration), dumped, "\([configuration])"] {
+            #expect(!text.contains("hunter2"), "\(text)")
+            #expect(text.contains("redis.internal") && text.contains("6380") && text.contains("chat"), "\(text)")
+        }
+        #expect("\(configuration)" == "redis://chat:***@redis.internal:6380/2?prefix=x:&heartbeat-interval-ms=5000&heartbeat-timeout-ms=15000")
+        #expect("\(RedisBrokerConfiguration())" == "redis://127.0.0.1:6379/0?prefix=webchat:&heartbeat-interval-ms=5000&heartbeat-timeout-ms=15000")
+    }
 }

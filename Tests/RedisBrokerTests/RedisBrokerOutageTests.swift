@@ -32,9 +32,11 @@ struct RedisBrokerOutageTests {
 
         let restarted = try await TestServices.startRedis(port: redis.port)
         defer { restarted.stop() }
-        #expect(await inbox.wait(for: 2) == [event(1), .resync])
+        #expect(await inbox.wait(for: 2).prefix(2) == [event(1), .resync])
         #expect(await eventually { (try? await b.publish(event(3), to: [alice])) != nil })
-        #expect(await inbox.wait(for: 3) == [event(1), .resync, event(3)])
+        // Event 2 was lost on the publishing side: alice may get a second resync for it, never the event.
+        #expect(await eventually { inbox.all.last == event(3) })
+        #expect([[event(1), .resync, event(3)], [event(1), .resync, .resync, event(3)]].contains(inbox.all))
         // Subscriptions and presence work again.
         let bob = Inbox()
         _ = try await a.subscribe(uid("bob"), bob.receive)
@@ -69,10 +71,13 @@ struct RedisBrokerOutageTests {
         #expect(ContinuousClock.now - started < .seconds(1))
 
         // Once Redis answers again: a new subscription connection, hence a resync, and live traffic.
-        #expect(await inbox.wait(for: 1, timeout: .seconds(8)) == [.resync])
+        #expect(await inbox.wait(for: 1, timeout: .seconds(8)).allSatisfy { $0 == .resync })
         #expect(ContinuousClock.now - pausing >= .seconds(2))
+        #expect(await eventually { (node.pubsub.epoch ?? 0) > 1 })
         #expect(await eventually { (try? await node.publish(event(2), to: [alice])) != nil })
-        #expect(await inbox.wait(for: 2) == [.resync, event(2)])
+        // Event 1 was lost on the publishing side: alice may get a second resync for it, never the event.
+        #expect(await eventually { inbox.all.last == event(2) })
+        #expect(inbox.all.dropLast().allSatisfy { $0 == .resync } && inbox.all.count <= 3)
         running.cancel()
         try await running.value
         await outside.close()

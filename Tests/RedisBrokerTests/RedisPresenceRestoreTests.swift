@@ -39,27 +39,34 @@ struct RedisPresenceRestoreTests {
     func staleAndMissing() async throws {
         let redis = try await TestServices.sharedRedis()
         let node = try await RedisTest.broker()
-        let (alice, carol, dave) = (uid("alice"), uid("carol"), uid("dave"))
+        let (alice, carol, dave, erin) = (uid("alice"), uid("carol"), uid("dave"), uid("erin"))
         #expect(try await node.connectionOpened(user: alice, connection: "c1"))
         #expect(try await node.connectionOpened(user: dave, connection: "c4"))
-        // Changes Redis missed: carol's close, and dave's open.
+        #expect(try await node.connectionOpened(user: erin, connection: "c6"))
+        // Changes Redis missed: carol's close, dave's open, and erin's c5 closing after c6 opened.
         let outside = try await RedisTest.connection(port: redis.port)
         _ = try await outside.send([
             RedisCommand("SADD", node.keys.members(of: node.nodeID), "carol/c3"),
             RedisCommand("SADD", node.keys.presence(carol), "\(node.nodeID)/c3"),
             RedisCommand("DEL", node.keys.presence(dave)),
+            RedisCommand("SREM", node.keys.members(of: node.nodeID), "erin/c6"),
+            RedisCommand("SADD", node.keys.members(of: node.nodeID), "erin/c5"),
+            RedisCommand("DEL", node.keys.presence(erin)),
+            RedisCommand("SADD", node.keys.presence(erin), "\(node.nodeID)/c5"),
         ])
         #expect(try await node.isOnline(carol))
         #expect(try await !node.isOnline(dave))
 
-        #expect(try await node.restorePresence(registered: false) == [carol])
+        // Erin was online throughout: neither offline nor back.
+        #expect(try await node.restorePresence(registered: false) == .init(offline: [carol], restored: [dave]))
+        #expect(try await node.isOnline(erin))
         #expect(try await !node.isOnline(carol))
         #expect(try await node.isOnline(dave))
         #expect(try await node.isOnline(alice))
         let members = try await outside.send(RedisCommand("SMEMBERS", node.keys.members(of: node.nodeID))).array?.compactMap(\.string)
-        #expect(Set(members ?? []) == ["alice/c1", "dave/c4"])
+        #expect(Set(members ?? []) == ["alice/c1", "dave/c4", "erin/c6"])
         // In line now: nothing to do until the connection changes or the node goes missing.
-        #expect(try await node.restorePresence(registered: true) == [])
+        #expect(try await node.restorePresence(registered: true) == .init())
         await outside.close()
         await node.shutdown()
     }
@@ -74,7 +81,7 @@ struct RedisPresenceRestoreTests {
         #expect(lost.all == [uid("alice")])
         await #expect(throws: RedisError.closed) { try await node.connectionOpened(user: uid("bob"), connection: "c2") }
         #expect(try await !node.isOnline(uid("bob")))
-        #expect(try await node.restorePresence(registered: false) == [])
+        #expect(try await node.restorePresence(registered: false) == .init())
         #expect(try await !node.isOnline(uid("alice")))
         await node.shutdown()
     }

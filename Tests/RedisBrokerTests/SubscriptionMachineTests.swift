@@ -124,6 +124,66 @@ struct SubscriptionMachineTests {
         #expect(machine.channelCount == 0)
     }
 
+    @Test("a refused SUBSCRIBE of a channel that keeps subscribers never leaves later subscribes waiting")
+    func refusedWithSubscribersLeft() {
+        var machine = Self.connected()
+        let alice = uid("alice")
+        let first = machine.subscribe(alice, "r1", waiter: "w1")
+        _ = machine.received(.subscribed(alice), epoch: 1)
+        _ = machine.disconnected(epoch: 1)
+        #expect(machine.connected(epoch: 2).map(Self.channels) == [["SUBSCRIBE", "p:user:alice"]])
+        guard case .wait = machine.subscribe(alice, "r2", waiter: "w2").action else { Issue.record("no wait"); return }
+        // Say an ACL change took the channel away: r1 stays, but Redis has no subscription for it.
+        guard case .refused(let waiters, _) = machine.received(.error("NOPERM no"), epoch: 2) else { Issue.record("not refused"); return }
+        #expect(waiters == ["w2"])
+        #expect(machine.channelCount == 1)
+        // The next subscribe asks Redis again instead of waiting for a confirmation nobody sends.
+        let third = machine.subscribe(alice, "r3", waiter: "w3")
+        guard case .send(let command) = third.action else { Issue.record("waits forever: \(third.action)"); return }
+        #expect(Self.channels(command) == ["SUBSCRIBE", "p:user:alice"])
+        guard case .confirmed(let confirmed, let resync) = machine.received(.subscribed(alice), epoch: 2) else { Issue.record("not confirmed"); return }
+        #expect(confirmed.map(\.1) == ["w3"])
+        // r1 missed what was published while unsubscribed.
+        #expect(Self.receivers(resync) == ["r1", "r3"])
+        #expect(machine.cancel(alice, id: first.id) == nil)
+        #expect(Self.channels(machine.cancel(alice, id: third.id)) == ["UNSUBSCRIBE", "p:user:alice"])
+    }
+
+    @Test("a refused channel that kept subscribers is subscribed again after a reconnection")
+    func refusedThenReconnected() {
+        var machine = Self.connected()
+        let alice = uid("alice")
+        _ = machine.subscribe(alice, "r1", waiter: "w1")
+        _ = machine.received(.subscribed(alice), epoch: 1)
+        _ = machine.disconnected(epoch: 1)
+        _ = machine.connected(epoch: 2)
+        guard case .refused(let waiters, _) = machine.received(.error("NOPERM no"), epoch: 2) else { Issue.record("not refused"); return }
+        #expect(waiters.isEmpty)
+        _ = machine.disconnected(epoch: 2)
+        #expect(machine.connected(epoch: 3).map(Self.channels) == [["SUBSCRIBE", "p:user:alice"]])
+        guard case .confirmed(_, let resync) = machine.received(.subscribed(alice), epoch: 3) else { Issue.record("not confirmed"); return }
+        #expect(Self.receivers(resync) == ["r1"])
+    }
+
+    @Test("the resync channel is subscribed first on every connection, and a resync on it reaches every subscriber")
+    func resyncChannel() {
+        var machine = Machine(channelPrefix: "p:user:", resyncChannel: "p:resync")
+        #expect(machine.connected(epoch: 1).map(Self.channels) == [["SUBSCRIBE", "p:resync"]])
+        let (alice, bob) = (uid("alice"), uid("bob"))
+        _ = machine.subscribe(alice, "ra", waiter: "wa")
+        guard case .none = machine.received(.subscribedResyncChannel, epoch: 1) else { Issue.record("not expected"); return }
+        _ = machine.received(.subscribed(alice), epoch: 1)
+        _ = machine.subscribe(bob, "rb", waiter: "wb")
+        _ = machine.subscribe(bob, "rb2", waiter: "wb2")
+        guard case .resyncAll(let all) = machine.received(.resyncAll, epoch: 1) else { Issue.record("no resync"); return }
+        #expect(Set(all.flatMap { Self.receivers($0) }) == ["ra", "rb", "rb2"])
+        _ = machine.disconnected(epoch: 1)
+        let commands = machine.connected(epoch: 2).map(Self.channels)
+        #expect(commands.first == ["SUBSCRIBE", "p:resync"] && commands.count == 2)
+        // Out of step: the resync channel's confirmation is due first.
+        guard case .protocolViolation = machine.received(.subscribed(alice), epoch: 2) else { Issue.record("accepted"); return }
+    }
+
     @Test("closing fails the waiting calls and refuses new ones")
     func close() {
         var machine = Self.connected()
