@@ -152,11 +152,25 @@ public final class DynamoDBChatStore: ChatStore {
     static func now() -> Int64 { ChatService.wallClock() }
 }
 
-/// Hooks for tests: stopping a fan-out part-way, as a crash would.
+/// Hooks for tests: stopping a fan-out part-way, as a crash would; failing a user's acks.
 final class StoreHooks: Sendable {
     /// Fan-out chunks to commit after an outbox's first transaction before failing with
     /// ``simulatedCrash``; negative for no limit.
     let fanOutChunksBeforeCrash = Atomic<Int>(-1)
+    /// Per user, how many transactions recording the deliveries their acks make may commit
+    /// before the next fails with ``simulatedFailure``.
+    let deliveryCommitsBeforeFailure = Mutex<[UserID: Int]>([:])
 
     static let simulatedCrash = DynamoDBError(.service, "simulated crash (test hook)")
+    static let simulatedFailure = DynamoDBError(.service, "simulated failure (test hook)")
+
+    /// Throws ``simulatedFailure`` when `user`'s deliveries may commit no more transactions;
+    /// otherwise counts this one.
+    func deliveryCommit(of user: UserID) throws {
+        try deliveryCommitsBeforeFailure.withLock { budgets in
+            guard let budget = budgets[user] else { return }
+            guard budget > 0 else { throw Self.simulatedFailure }
+            budgets[user] = budget - 1
+        }
+    }
 }

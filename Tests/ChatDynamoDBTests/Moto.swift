@@ -46,3 +46,13 @@ func service(_ store: DynamoDBChatStore, maxGroupMembers: Int = 1000) -> ChatSer
     ChatService(store: store, broker: InProcessBroker(), configuration: ChatConfiguration(maxGroupMembers: maxGroupMembers),
                 logger: Moto.logger, clock: { 1_700_000_000_000 })
 }
+
+/// A `delivered` receipt as the service makes it.
+let deliveredReceipt: PayloadEncoder<DeliveredMessages> = { d in
+    JSONPayload.receipt(ReceiptEvent(conversation: d.conversation, ids: d.ids, by: d.recipient, status: .delivered, ts: 5))
+}
+
+/// The client ids a receipt entry reports.
+func receiptIDs(_ entry: TimelineEntry) throws -> [String] {
+    try json(entry.payload)["ids"] as? [String] ?? []
+}
