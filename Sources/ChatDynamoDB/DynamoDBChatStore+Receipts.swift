@@ -12,19 +12,38 @@ struct MessageRef: Hashable, Sendable {
 // them; more than one transaction holds (100 items) is split into several, each consistent
 // on its own (a sender may then get two receipts where one would have done).
 extension DynamoDBChatStore {
+    /// `ChatStore` requirement: records the deliveries `acks` make, with their receipts, then
+    /// raises each user's acked mark.
+    ///
+    /// Each user's acks are written on their own: one user's failure is logged and does not
+    /// stop the others', and the receipts committed (the failing user's first transactions
+    /// too) are returned, to be published. The failing user's acked mark stays where it was,
+    /// so their entries are replayed and acked again. Throws only when every user failed
+    /// before committing anything.
     public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry] {
-        try await withThrowingTaskGroup(of: (Int, [TimelineEntry]).self) { group in
+        let outcomes = await withTaskGroup(of: (Int, [TimelineEntry], (any Error)?).self) { group in
             for (index, ack) in acks.enumerated() {
                 group.addTask {
                     var entries: [TimelineEntry] = []
-                    try await self.acknowledge(ack, at: ts, receipt: receipt, committed: &entries)
-                    return (index, entries)
+                    do {
+                        try await self.acknowledge(ack, at: ts, receipt: receipt, committed: &entries)
+                        return (index, entries, nil)
+                    } catch {
+                        return (index, entries, error)
+                    }
                 }
             }
-            var results = [[TimelineEntry]](repeating: [], count: acks.count)
-            for try await (index, entries) in group { results[index] = entries }
-            return results.flatMap { $0 }
+            var outcomes = [(entries: [TimelineEntry], error: (any Error)?)](repeating: ([], nil), count: acks.count)
+            for await (index, entries, error) in group { outcomes[index] = (entries, error) }
+            return outcomes
         }
+        let entries = outcomes.flatMap(\.entries)
+        let failures = zip(acks, outcomes).compactMap { ack, outcome in outcome.error.map { (ack.user, $0) } }
+        if let (_, first) = failures.first, failures.count == acks.count, entries.isEmpty { throw first }
+        for (user, error) in failures {
+            logger.error("acknowledge failed for one user", metadata: ["user": "\(user)", "error": "\(error)"])
+        }
+        return entries
     }
 
     /// One user's acks: the deliveries of the messages among the entries, with their receipts

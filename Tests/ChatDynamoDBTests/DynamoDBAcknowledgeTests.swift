@@ -3,7 +3,8 @@ import ChatCore
 import Foundation
 import Testing
 
-/// Acks on moto: deliveries are recorded before the acked mark moves.
+/// Acks on moto: deliveries are recorded before the acked mark moves, and one user's failure
+/// neither loses nor hides what the others' acks did.
 @Suite struct DynamoDBAcknowledgeTests {
     /// Several undelivered messages acked at once: every item of the transaction that marks them
     /// supplies only the placeholders it uses (debug builds check each request before sending it,
@@ -48,6 +49,36 @@ import Testing
         let entries = try await store.acknowledge(acks, at: 6, receipt: deliveredReceipt)
         #expect(try entries.map(receiptIDs) == [["m0", "m1", "m2"]])
         #expect(try await store.timelineHead(of: bob) == TimelineHead(latest: 3, acked: 3))
+        try await store.shutdown()
+    }
+
+    /// One user's acks failing (after part of them committed, for carol) does not cancel the
+    /// others', and what was committed is returned, to be published.
+    @Test func oneUsersFailureKeepsTheOthersResults() async throws {
+        let store = try await Moto.store()
+        let users = try await makeUsers(store, ["alice", "bob", "carol", "dave"])
+        let (alice, bob, carol, dave) = (users[0], users[1], users[2], users[3])
+        let chat = service(store)
+        _ = try await chat.send(from: alice, SendRequest(id: "b0", to: bob, body: "b0"))
+        _ = try await chat.send(from: alice, SendRequest(id: "d0", to: dave, body: "d0"))
+        // More than one transaction holds: carol's deliveries take two.
+        let count = 105
+        for i in 0..<count { _ = try await chat.send(from: alice, SendRequest(id: "c\(i)", to: carol, body: "\(i)")) }
+        store.hooks.deliveryCommitsBeforeFailure.withLock { $0 = [carol: 1, dave: 0] }
+
+        let acks = [UserAcks(user: bob, seqs: [1]), UserAcks(user: carol, seqs: Array(1...Int64(count))), UserAcks(user: dave, seqs: [1])]
+        let entries = try await store.acknowledge(acks, at: 5, receipt: deliveredReceipt)
+        #expect(entries.allSatisfy { $0.user == alice })
+        let reported = try entries.map(receiptIDs)
+        #expect(reported.count == 2 && reported.contains(["b0"]))
+        let carolsFirst = try #require(reported.first { $0 != ["b0"] })
+        #expect(!carolsFirst.isEmpty && carolsFirst == (0..<carolsFirst.count).map { "c\($0)" })
+        // What was returned is what was stored.
+        #expect(try await store.timeline(of: alice, after: 0, limit: 10).map(\.seq).sorted() == entries.map(\.seq).sorted())
+        #expect(try await store.timelineHead(of: bob).acked == 1)
+        #expect(try await store.timelineHead(of: carol).acked == 0)
+        #expect(try await store.timelineHead(of: dave).acked == 0)
+        #expect(store.locks.heldCount == 0)
         try await store.shutdown()
     }
 }
