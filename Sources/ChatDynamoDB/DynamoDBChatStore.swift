@@ -42,9 +42,10 @@ import Synchronization
 /// as many recipients as fit, marking the conversation `pending`; the rest follow in chunks of
 /// up to 49 recipients, each one transaction that also moves the outbox's progress on, and the
 /// last clears the mark. Operations on a conversation with a mark wait for that fan-out (or
-/// finish it, once its owner stopped making progress for `fanOutLease`), so every member gets
+/// finish it, once its owner stopped making progress for ``fanOutLease``), so every member gets
 /// the conversation's events in order. A process that dies part-way leaves the outbox to
-/// ``resumePendingFanOuts(olderThan:)`` (run by ``DynamoDBFanOutRecoveryService``). A message
+/// ``resumePendingFanOuts(olderThan:)`` (run by ``DynamoDBFanOutRecoveryService``, after the
+/// same lease). A message
 /// to a group of 1,000 is 21 transactions in a row, each entry stored with its own copy of the
 /// payload.
 ///
@@ -63,8 +64,16 @@ public final class DynamoDBChatStore: ChatStore {
     /// Entries appended while finishing another process's fan-out inline: handed to the
     /// caller of ``resumePendingFanOuts(olderThan:)`` to publish.
     let recovered = Mutex<[TimelineEntry]>([])
-    /// How long a fan-out may go without progress before another process takes it over.
-    let fanOutLease: Duration
+    /// How long a fan-out may go without progress before another process takes it over, the
+    /// one lease of the store: an operation that needs the conversation finishes such a
+    /// fan-out inline, and ``DynamoDBFanOutRecoveryService`` resumes it (its `staleAfter` is
+    /// this unless given).
+    public let fanOutLease: Duration
+    /// ``fanOutLease`` unless a test sets another: above the ``DynamoDBClient/requestTimeout``
+    /// (10 s) one attempt of a chunk's transaction may take before the owner retries it, so a
+    /// live driver is not taken over (which is safe, the chunks' conditions see to that, but
+    /// wasted work).
+    static let defaultFanOutLease: Duration = .seconds(15)
     /// Test hooks (see `StoreHooks`).
     let hooks = StoreHooks()
     /// How many transactions lost to a concurrent writer and were retried.
@@ -74,7 +83,7 @@ public final class DynamoDBChatStore: ChatStore {
     /// when `createTables`) and waiting until they are active. Throws a ``DynamoDBError`` when
     /// the endpoint cannot be reached or a table is missing.
     public convenience init(configuration: DynamoDBConfiguration, logger: Logger) async throws {
-        try await self.init(configuration: configuration, logger: logger, fanOutLease: .seconds(10))
+        try await self.init(configuration: configuration, logger: logger, fanOutLease: Self.defaultFanOutLease)
     }
 
     init(configuration: DynamoDBConfiguration, logger: Logger, fanOutLease: Duration) async throws {

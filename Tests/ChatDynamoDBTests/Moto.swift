@@ -18,7 +18,7 @@ enum Moto {
     }
 
     /// A store (a "node") on the tables of `prefix`.
-    static func store(prefix: String = prefix(), fanOutLease: Duration = .seconds(10)) async throws -> DynamoDBChatStore {
+    static func store(prefix: String = prefix(), fanOutLease: Duration = DynamoDBChatStore.defaultFanOutLease) async throws -> DynamoDBChatStore {
         try await DynamoDBChatStore(configuration: configuration(prefix: prefix), logger: logger, fanOutLease: fanOutLease)
     }
 
