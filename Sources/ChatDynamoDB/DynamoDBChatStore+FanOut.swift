@@ -108,7 +108,9 @@ extension DynamoDBChatStore {
         do {
             try await client.updateItem(UpdateAction(tables.outbox, tables.outboxItem(outbox.id), update: update, condition: condition, e))
         } catch let error as DynamoDBError where error.code == .conditionalCheckFailed {
-            return nil
+            // A retry after an attempt that may have claimed it: ours if it says so.
+            guard error.afterUncertainAttempt, let fresh = try await loadOutbox(outbox.id), fresh.owner == node, fresh.touched == now else { return nil }
+            return fresh
         }
         var claimed = outbox
         claimed.owner = node

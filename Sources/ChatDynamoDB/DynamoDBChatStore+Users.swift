@@ -1,6 +1,12 @@
 import ChatCore
 
 extension DynamoDBChatStore {
+    /// `ChatStore` requirement: creates the user unless the id is taken (false then).
+    ///
+    /// One put conditioned on the id being free. When the client retried it after an attempt
+    /// whose answer was lost (the user may already be created by it), a failed condition is
+    /// checked by reading the item back: exactly what was written (name, password hash,
+    /// creation time) is this sign-up's own.
     public func insertUser(_ user: User, passwordHash: String?, at ts: Int64) async throws -> Bool {
         var item = tables.user(user.id)
         item["p"] = .s(String(user.id.rawValue.prefix(1)))
@@ -14,7 +20,11 @@ extension DynamoDBChatStore {
             try await client.putItem(PutAction(tables.users, item, condition: "attribute_not_exists(\(e.name("id")))", e))
             return true
         } catch let error as DynamoDBError where error.code == .conditionalCheckFailed {
-            return false
+            // The client retried after an attempt that may have created the user (its answer
+            // was lost): then the item is exactly what was written, and the id is ours.
+            guard error.afterUncertainAttempt else { return false }
+            let stored = try await client.getItem(tables.users, key: tables.user(user.id), projection: ["name", "hash", "createdAt"])
+            return stored.map { stored in ["name", "hash", "createdAt"].allSatisfy { stored[$0] == item[$0] } } ?? false
         }
     }
 

@@ -64,6 +64,10 @@ public struct DynamoDBError: Error, Sendable, CustomStringConvertible {
     public let type: String?
     /// For a cancelled transaction: one reason per item, in the transaction's order.
     public let cancellationReasons: [CancellationReason]
+    /// Whether an earlier attempt of the request, retried by the client, may have been applied
+    /// (its answer was lost, or the service failed part-way): then a failed condition may be
+    /// the request's own earlier write.
+    var afterUncertainAttempt = false
 
     init(_ code: Code, _ message: String, type: String? = nil, cancellationReasons: [CancellationReason] = []) {
         self.code = code
