@@ -144,10 +144,12 @@ extension DynamoDBChatStore {
         try await drive(claimed, appended: &entries)
     }
 
-    /// Finishes the fan-outs that made no progress for `age` (their process died or failed
-    /// part-way) and returns the entries appended for them, with those appended while
-    /// finishing one inline (an operation on its conversation could not wait), for the caller
-    /// to publish. Scans the `outbox` table, which holds only fan-outs in progress.
+    /// Finishes the fan-outs idle for `age` and returns the entries to publish.
+    ///
+    /// A fan-out goes idle when its process died or failed part-way. The entries returned are
+    /// the ones appended for them, with those appended while finishing one inline (an
+    /// operation on its conversation could not wait). Scans the `outbox` table, which holds
+    /// only fan-outs in progress.
     public func resumePendingFanOuts(olderThan age: Duration) async throws -> [TimelineEntry] {
         let cutoff = Self.now() - age.wholeMilliseconds
         var start: Item?

@@ -1,6 +1,7 @@
 import ChatCore
 
 extension DynamoDBChatStore {
+    /// `ChatStore` requirement: stores a message unless its `(from, id)` exists, with its recipients' entries.
     public func appendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>) async throws -> AppendOutcome {
         if let to = draft.to {
             let keys = [Self.conversationLock(draft.conversation), Self.userLock(to)]

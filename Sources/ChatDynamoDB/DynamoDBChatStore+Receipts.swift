@@ -12,8 +12,10 @@ struct MessageRef: Hashable, Sendable {
 // them; more than one transaction holds (100 items) is split into several, each consistent
 // on its own (a sender may then get two receipts where one would have done).
 extension DynamoDBChatStore {
-    /// `ChatStore` requirement: records the deliveries `acks` make, with their receipts, then
-    /// raises each user's acked mark.
+    /// `ChatStore` requirement: records the deliveries `acks` make, then the acked marks.
+    ///
+    /// Each delivery is recorded with its receipt, and a user's acked mark raised after all of
+    /// that user's deliveries are.
     ///
     /// Each user's acks are written on their own: one user's failure is logged and does not
     /// stop the others', and the receipts committed (the failing user's first transactions

@@ -64,8 +64,9 @@ public final class DynamoDBChatStore: ChatStore {
     /// Entries appended while finishing another process's fan-out inline: handed to the
     /// caller of ``resumePendingFanOuts(olderThan:)`` to publish.
     let recovered = Mutex<[TimelineEntry]>([])
-    /// How long a fan-out may go without progress before another process takes it over, the
-    /// one lease of the store: an operation that needs the conversation finishes such a
+    /// How long a fan-out may go without progress before another process takes it over.
+    ///
+    /// The store's one lease: an operation that needs the conversation finishes such a
     /// fan-out inline, and ``DynamoDBFanOutRecoveryService`` resumes it (its `staleAfter` is
     /// this unless given).
     public let fanOutLease: Duration
@@ -79,9 +80,10 @@ public final class DynamoDBChatStore: ChatStore {
     /// How many transactions lost to a concurrent writer and were retried.
     let conflicts = Atomic<Int>(0)
 
-    /// Connects to the tables of `configuration`, creating missing ones (on-demand capacity,
-    /// when `createTables`) and waiting until they are active. Throws a ``DynamoDBError`` when
-    /// the endpoint cannot be reached or a table is missing.
+    /// Connects to the tables of `configuration`, waiting until they are active.
+    ///
+    /// Creates missing ones (on-demand capacity) when `createTables`. Throws a
+    /// ``DynamoDBError`` when the endpoint cannot be reached or a table is missing.
     public convenience init(configuration: DynamoDBConfiguration, logger: Logger) async throws {
         try await self.init(configuration: configuration, logger: logger, fanOutLease: Self.defaultFanOutLease)
     }

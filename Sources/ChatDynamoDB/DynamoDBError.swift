@@ -38,6 +38,7 @@ public struct DynamoDBError: Error, Sendable, CustomStringConvertible {
         /// An optimistic write kept losing to concurrent writers of the same items.
         public static var contention: Code { Code(kind: .contention) }
 
+        /// The kind in words (`conditional check failed`, …).
         public var description: String { kind.rawValue }
     }
 
@@ -79,6 +80,7 @@ public struct DynamoDBError: Error, Sendable, CustomStringConvertible {
     static func invalidConfiguration(_ message: String) -> DynamoDBError { DynamoDBError(.invalidConfiguration, message) }
     static func invalidResponse(_ message: String) -> DynamoDBError { DynamoDBError(.invalidResponse, message) }
 
+    /// `DynamoDB <code>: <message> (<type>)`, with a cancelled transaction's reasons.
     public var description: String {
         var text = "DynamoDB \(code): \(message)"
         if let type { text += " (\(type))" }

@@ -2,9 +2,11 @@ import ChatCore
 import Logging
 import ServiceLifecycle
 
-/// Finishes the fan-outs other processes left part-way (they crashed or failed after the
-/// operation's first transaction) and hands the entries it appended to `publish`, every
-/// `interval` until graceful shutdown. Run one in every server process.
+/// Finishes the fan-outs other processes left part-way and publishes what it appended.
+///
+/// A process leaves a fan-out when it crashed or failed after the operation's first
+/// transaction. The service looks every `interval` until graceful shutdown and hands the
+/// entries it appended to `publish`. Run one in every server process.
 public struct DynamoDBFanOutRecoveryService: Service {
     private let store: DynamoDBChatStore
     private let interval: Duration
