@@ -95,12 +95,7 @@ extension DynamoDBChatStore {
 
     /// The conversation with `group`'s members and owner, conditioned on the version read.
     private func membersWrite(_ group: Group, after conversation: ConversationRecord, pending: String?) -> WriteAction {
-        var e = Expression()
-        let ver = e.name("ver")
-        var update = "SET \(e.name("members")) = \(e.value(.strings(group.members.map(\.rawValue)))), "
-            + "\(e.name("owner")) = \(e.value(.s(group.owner.rawValue))), \(ver) = \(e.value(.int(conversation.ver + 1)))"
-        if let pending { update += ", \(e.name("pending")) = \(e.value(.s(pending)))" }
-        return .update(UpdateAction(tables.conversations, tables.conversation(conversation.id), update: update,
-                                    condition: "\(ver) = \(e.value(.int(conversation.ver)))", e))
+        conversationUpdate(conversation, setting: ["members": .strings(group.members.map(\.rawValue)), "owner": .s(group.owner.rawValue)],
+                           pending: pending)
     }
 }

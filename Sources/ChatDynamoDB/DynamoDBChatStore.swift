@@ -150,6 +150,22 @@ public final class DynamoDBChatStore: ChatStore {
         return entries
     }
 
+    /// An update of `conversation` that sets `attributes` and raises its version, conditioned
+    /// on the version read (so that it fails if anyone changed the conversation since), and
+    /// marks it `pending` on the fan-out `pending` when there is one.
+    func conversationUpdate(_ conversation: ConversationRecord, setting attributes: KeyValuePairs<String, AttributeValue>,
+                            pending: String?) -> WriteAction {
+        var e = Expression()
+        var assignments: [String] = []
+        for (name, value) in attributes { assignments.append("\(e.name(name)) = \(e.value(value))") }
+        let ver = e.name("ver")
+        assignments.append("\(ver) = \(e.value(.int(conversation.ver + 1)))")
+        if let pending { assignments.append("\(e.name("pending")) = \(e.value(.s(pending)))") }
+        let condition = "\(ver) = \(e.value(.int(conversation.ver)))"
+        return .update(UpdateAction(tables.conversations, tables.conversation(conversation.id), update: "SET " + assignments.joined(separator: ", "),
+                                    condition: condition, e))
+    }
+
     /// Whether a cancelled transaction failed on its item `index`'s condition.
     static func failed(_ error: DynamoDBError, at index: Int) -> Bool {
         error.code == .transactionCanceled && error.cancellationReasons.indices.contains(index)

@@ -1,4 +1,6 @@
 @testable import ChatDynamoDB
+import ChatCore
+import Foundation
 import Testing
 
 /// The placeholder check debug builds run on every request before sending it.
@@ -43,5 +45,34 @@ import Testing
         #expect(query.expressionMismatch == nil)
         let get = GetInput(TableName: "t", Key: ["id": .s("x")], ProjectionExpression: "#a0", ExpressionAttributeNames: ["#a0": "seq", "#a1": "acked"])
         #expect(get.expressionMismatch == "unused #a1")
+    }
+
+    /// A group's members and a message both change their conversation through one versioned
+    /// update: `SET …, ver = old + 1[, pending]` on condition `ver = old`.
+    @Test func conversationUpdateRaisesTheVersionItWasReadAt() async throws {
+        let store = try await Moto.store()
+        let record = try ConversationRecord(item: ["id": .s(ConversationID.group(.random()).rawValue), "members": .strings(["alice"]), "pos": .int(Int64(4)), "ver": .int(Int64(7))])
+        for pending in [nil, "outbox-1"] {
+            guard case .update(let action) = store.conversationUpdate(record, setting: ["pos": .int(Int64(5)), "members": .strings(["alice", "bob"])],
+                                                                      pending: pending) else {
+                Issue.record("not an update")
+                continue
+            }
+            #expect(action.expressionMismatch == nil)
+            #expect(action.Key == store.tables.conversation(record.id))
+            let names = try #require(action.ExpressionAttributeNames)
+            let values = try #require(action.ExpressionAttributeValues)
+            func resolved(_ expression: String) -> String {
+                var text = expression
+                for (alias, name) in names.sorted(by: { $0.key > $1.key }) { text = text.replacingOccurrences(of: alias, with: name) }
+                for (placeholder, value) in values.sorted(by: { $0.key > $1.key }) {
+                    text = text.replacingOccurrences(of: placeholder, with: value.int64.map(String.init) ?? value.string ?? "list")
+                }
+                return text
+            }
+            #expect(resolved(action.UpdateExpression) == "SET pos = 5, members = list, ver = 8" + (pending.map { ", pending = \($0)" } ?? ""))
+            #expect(resolved(action.ConditionExpression ?? "") == "ver = 7")
+        }
+        try await store.shutdown()
     }
 }
