@@ -108,7 +108,9 @@ extension DynamoDBChatStore {
         do {
             try await client.updateItem(UpdateAction(tables.outbox, tables.outboxItem(outbox.id), update: update, condition: condition, e))
         } catch let error as DynamoDBError where error.code == .conditionalCheckFailed {
-            return nil
+            // A retry after an attempt that may have claimed it: ours if it says so.
+            guard error.afterUncertainAttempt, let fresh = try await loadOutbox(outbox.id), fresh.owner == node, fresh.touched == now else { return nil }
+            return fresh
         }
         var claimed = outbox
         claimed.owner = node
@@ -142,10 +144,12 @@ extension DynamoDBChatStore {
         try await drive(claimed, appended: &entries)
     }
 
-    /// Finishes the fan-outs that made no progress for `age` (their process died or failed
-    /// part-way) and returns the entries appended for them, with those appended while
-    /// finishing one inline (an operation on its conversation could not wait), for the caller
-    /// to publish. Scans the `outbox` table, which holds only fan-outs in progress.
+    /// Finishes the fan-outs idle for `age` and returns the entries to publish.
+    ///
+    /// A fan-out goes idle when its process died or failed part-way. The entries returned are
+    /// the ones appended for them, with those appended while finishing one inline (an
+    /// operation on its conversation could not wait). Scans the `outbox` table, which holds
+    /// only fan-outs in progress.
     public func resumePendingFanOuts(olderThan age: Duration) async throws -> [TimelineEntry] {
         let cutoff = Self.now() - age.wholeMilliseconds
         var start: Item?

@@ -3,6 +3,7 @@ import ChatCore
 // Group changes: the conversation's `members` changes in the operation's first transaction
 // (conditioned on its `ver`), and the event fans out to the members (see `commitFanOut`).
 extension DynamoDBChatStore {
+    /// `ChatStore` requirement: creates the group and appends `event` to every member's timeline.
     public func createGroup(_ group: Group, at ts: Int64, event: [UInt8]) async throws -> [TimelineEntry] {
         let id = ConversationID.group(group.id)
         let fanOut = FanOut(conversation: id, event: "group", payload: event, ts: ts, recipients: group.members, joining: Set(group.members))
@@ -28,6 +29,7 @@ extension DynamoDBChatStore {
         }
     }
 
+    /// `ChatStore` requirement: adds the new ones of `members` (within `limit`) and tells every member.
     public func addMembers(_ members: [UserID], to groupID: GroupID, at ts: Int64, limit: Int,
                            event: @escaping PayloadEncoder<(Group, [UserID])>) async throws -> (Group, [TimelineEntry]) {
         let id = ConversationID.group(groupID)
@@ -60,6 +62,7 @@ extension DynamoDBChatStore {
         }
     }
 
+    /// `ChatStore` requirement: removes `member` and tells the remaining members and `member`.
     public func removeMember(_ member: UserID, from groupID: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
         let id = ConversationID.group(groupID)
         return try await locks.withLock(Self.conversationLock(id)) {
@@ -92,12 +95,7 @@ extension DynamoDBChatStore {
 
     /// The conversation with `group`'s members and owner, conditioned on the version read.
     private func membersWrite(_ group: Group, after conversation: ConversationRecord, pending: String?) -> WriteAction {
-        var e = Expression()
-        let ver = e.name("ver")
-        var update = "SET \(e.name("members")) = \(e.value(.strings(group.members.map(\.rawValue)))), "
-            + "\(e.name("owner")) = \(e.value(.s(group.owner.rawValue))), \(ver) = \(e.value(.int(conversation.ver + 1)))"
-        if let pending { update += ", \(e.name("pending")) = \(e.value(.s(pending)))" }
-        return .update(UpdateAction(tables.conversations, tables.conversation(conversation.id), update: update,
-                                    condition: "\(ver) = \(e.value(.int(conversation.ver)))", e))
+        conversationUpdate(conversation, setting: ["members": .strings(group.members.map(\.rawValue)), "owner": .s(group.owner.rawValue)],
+                           pending: pending)
     }
 }

@@ -1,6 +1,7 @@
 import ChatCore
 
 extension DynamoDBChatStore {
+    /// `ChatStore` requirement: stores a message unless its `(from, id)` exists, with its recipients' entries.
     public func appendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>) async throws -> AppendOutcome {
         if let to = draft.to {
             let keys = [Self.conversationLock(draft.conversation), Self.userLock(to)]
@@ -46,7 +47,6 @@ extension DynamoDBChatStore {
     /// The conversation at `message.pos` (created for the first message of a direct one),
     /// message `message` its last.
     private func messageWrite(_ message: Message, after conversation: ConversationRecord?, pending: String? = nil) -> WriteAction {
-        var e = Expression()
         guard let conversation else {
             var item = tables.conversation(message.conversation)
             item["kind"] = .s("dm")
@@ -54,14 +54,10 @@ extension DynamoDBChatStore {
             item["pos"] = .int(message.pos)
             item["ver"] = .int(1)
             item["last"] = .m(message.attributes)
+            var e = Expression()
             return .put(PutAction(tables.conversations, item, condition: "attribute_not_exists(\(e.name("id")))", e))
         }
-        let ver = e.name("ver")
-        var update = "SET \(e.name("pos")) = \(e.value(.int(message.pos))), \(ver) = \(e.value(.int(conversation.ver + 1))), "
-            + "\(e.name("last")) = \(e.value(.m(message.attributes)))"
-        if let pending { update += ", \(e.name("pending")) = \(e.value(.s(pending)))" }
-        return .update(UpdateAction(tables.conversations, tables.conversation(message.conversation), update: update,
-                                    condition: "\(ver) = \(e.value(.int(conversation.ver)))", e))
+        return conversationUpdate(conversation, setting: ["pos": .int(message.pos), "last": .m(message.attributes)], pending: pending)
     }
 
     /// The idempotency item of `(sender, id)`, which must not exist yet.

@@ -3,10 +3,12 @@ import ChatCore
 // Reads. Each is a key lookup or a range of one partition (never a scan of a user's history),
 // consistent: a node replays or fills a gap right after another node committed and published.
 extension DynamoDBChatStore {
+    /// `ChatStore` requirement: the group with its current members.
     public func group(_ id: GroupID) async throws -> Group? {
         try await client.getItem(tables.conversations, key: tables.conversation(.group(id))).map(ConversationRecord.init(item:))?.group
     }
 
+    /// `ChatStore` requirement: the users sharing a conversation with `user`, from their memberships.
     public func contacts(of user: UserID) async throws -> [UserID] {
         let keys = try await memberships(of: user).map { tables.conversation($0.conversation) }
         let items = try await client.batchGet(tables.conversations, keys: keys, projection: ["members"])
@@ -16,7 +18,9 @@ extension DynamoDBChatStore {
         return contacts.sorted()
     }
 
-    /// The call log: the user's `memberships` (one partition), their conversations, the peers'
+    /// `ChatStore` requirement: the call log, newest first, with unread counts.
+    ///
+    /// Read from the user's `memberships` (one partition), their conversations, the peers'
     /// names, and per conversation with messages after the read position a count of the unread
     /// ones (a range of `messages` from that position, counted by the service).
     public func conversations(of user: UserID) async throws -> [ConversationSummary] {
@@ -66,6 +70,7 @@ extension DynamoDBChatStore {
         }
     }
 
+    /// `ChatStore` requirement: the newest `limit` messages before `before`, ascending, with their receipts.
     public func history(of conversation: ConversationID, before: Int64?, limit: Int) async throws -> HistoryPage {
         var e = Expression()
         let input = QueryInput(TableName: tables.messages,
@@ -78,6 +83,7 @@ extension DynamoDBChatStore {
         return HistoryPage(messages: page, hasMore: items.count > limit)
     }
 
+    /// `ChatStore` requirement: `user`'s entries after `seq`, at most `limit`, ascending.
     public func timeline(of user: UserID, after seq: Int64, limit: Int) async throws -> [TimelineEntry] {
         guard limit > 0 else { return [] }
         var e = Expression()
@@ -87,6 +93,7 @@ extension DynamoDBChatStore {
         return try await client.queryAll(input, limit: limit).map(TimelineEntry.init(item:))
     }
 
+    /// `ChatStore` requirement: `user`'s latest and acknowledged seqs (zeros for an unknown user).
     public func timelineHead(of user: UserID) async throws -> TimelineHead {
         guard let item = try await client.getItem(tables.users, key: tables.user(user), projection: ["seq", "acked"]) else {
             return TimelineHead(latest: 0, acked: 0)

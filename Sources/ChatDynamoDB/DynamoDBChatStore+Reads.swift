@@ -1,6 +1,7 @@
 import ChatCore
 
 extension DynamoDBChatStore {
+    /// `ChatStore` requirement: marks messages read by `reader`, once each, with their receipts.
     public func markRead(reader: UserID, conversation: ConversationID, ids: [String], at ts: Int64,
                          delivered: @escaping PayloadEncoder<DeliveredMessages>,
                          receipt: @escaping PayloadEncoder<(UserID, [String])>) async throws -> [TimelineEntry] {

@@ -12,54 +12,97 @@ struct MessageRef: Hashable, Sendable {
 // them; more than one transaction holds (100 items) is split into several, each consistent
 // on its own (a sender may then get two receipts where one would have done).
 extension DynamoDBChatStore {
+    /// `ChatStore` requirement: records the deliveries `acks` make, then the acked marks.
+    ///
+    /// Each delivery is recorded with its receipt, and a user's acked mark raised after all of
+    /// that user's deliveries are.
+    ///
+    /// Each user's acks are written on their own: one user's failure is logged and does not
+    /// stop the others', and the receipts committed (the failing user's first transactions
+    /// too) are returned, to be published. The failing user's acked mark stays where it was,
+    /// so their entries are replayed and acked again. Throws only when every user failed
+    /// before committing anything.
     public func acknowledge(_ acks: [UserAcks], at ts: Int64, receipt: @escaping PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry] {
-        try await withThrowingTaskGroup(of: (Int, [TimelineEntry]).self) { group in
+        let outcomes = await withTaskGroup(of: (Int, [TimelineEntry], (any Error)?).self) { group in
             for (index, ack) in acks.enumerated() {
-                group.addTask { (index, try await self.acknowledge(ack, at: ts, receipt: receipt)) }
+                group.addTask {
+                    var entries: [TimelineEntry] = []
+                    do {
+                        try await self.acknowledge(ack, at: ts, receipt: receipt, committed: &entries)
+                        return (index, entries, nil)
+                    } catch {
+                        return (index, entries, error)
+                    }
+                }
             }
-            var results = [[TimelineEntry]](repeating: [], count: acks.count)
-            for try await (index, entries) in group { results[index] = entries }
-            return results.flatMap { $0 }
+            var outcomes = [(entries: [TimelineEntry], error: (any Error)?)](repeating: ([], nil), count: acks.count)
+            for await (index, entries, error) in group { outcomes[index] = (entries, error) }
+            return outcomes
         }
+        let entries = outcomes.flatMap(\.entries)
+        let failures = zip(acks, outcomes).compactMap { ack, outcome in outcome.error.map { (ack.user, $0) } }
+        if let (_, first) = failures.first, failures.count == acks.count, entries.isEmpty { throw first }
+        for (user, error) in failures {
+            logger.error("acknowledge failed for one user", metadata: ["user": "\(user)", "error": "\(error)"])
+        }
+        return entries
     }
 
-    /// One user's acks: the acked mark, then the deliveries of the messages among the entries.
-    private func acknowledge(_ ack: UserAcks, at ts: Int64, receipt: PayloadEncoder<DeliveredMessages>) async throws -> [TimelineEntry] {
+    /// One user's acks: the deliveries of the messages among the entries, with their receipts
+    /// (appended to `committed` as each transaction commits), then the acked mark. The mark
+    /// moves only once every delivery is recorded: entries below it are never replayed, so a
+    /// delivery that failed to be recorded would never be recorded at all.
+    private func acknowledge(_ ack: UserAcks, at ts: Int64, receipt: PayloadEncoder<DeliveredMessages>,
+                             committed: inout [TimelineEntry]) async throws {
+        try await recordDeliveries(ack, at: ts, receipt: receipt, committed: &committed)
+        // Not in the deliveries' last transaction: DynamoDB has no `max`, so that would need
+        // a condition on the mark read, and another connection of the user acking meanwhile
+        // would cancel the deliveries.
+        if ack.highest > 0 { try await raiseAcked(ack.user, to: ack.highest) }
+    }
+
+    /// Marks the messages among `ack`'s entries delivered to its user (those not yet) and
+    /// appends one receipt per sender and conversation, chunk by chunk.
+    private func recordDeliveries(_ ack: UserAcks, at ts: Int64, receipt: PayloadEncoder<DeliveredMessages>,
+                                  committed: inout [TimelineEntry]) async throws {
         let user = ack.user
-        if ack.highest > 0 { try await raiseAcked(user, to: ack.highest) }
         var seqs: [Int64] = []
         for seq in ack.seqs where !seqs.contains(seq) { seqs.append(seq) }
-        guard !seqs.isEmpty else { return [] }
+        guard !seqs.isEmpty else { return }
         let refs = try await client.batchGet(tables.timeline, keys: seqs.map { tables.entry(user, $0) }, projection: ["seq", "conversation", "pos"])
         var positions: [Int64: (ConversationID, Int64)] = [:]
         for item in refs where item["pos"] != nil {
             positions[try item.int("seq")] = (try item.conversationID("conversation"), try item.int("pos"))
         }
         let keys = seqs.compactMap { positions[$0] }
-        guard !keys.isEmpty else { return [] }
-        var entries: [TimelineEntry] = []
+        guard !keys.isEmpty else { return }
         try await retrying("acknowledge") {
             let states = try await messageStates(keys, of: user)
             let undelivered = keys.compactMap { states[MessageKey($0)] }.filter { !$0.delivered }.map(\.ref)
             let cost = { (chunk: ArraySlice<MessageRef>) in chunk.count + Set(chunk.map(\.sender)).count + DeliveredMessages.groupCount(chunk) }
             for chunk in Self.packed(undelivered, cost: cost) {
-                var e = Expression()
-                let marks = chunk.map { ref -> WriteAction in
-                    let path = e.path("delivered", user.rawValue)
-                    let update = "SET \(path) = \(e.value(.int(ts)))"
-                    let condition = "attribute_exists(\(e.name("pos"))) AND attribute_not_exists(\(path))"
-                    return .update(UpdateAction(tables.messages, tables.message(ref.conversation, ref.pos), update: update, condition: condition, e))
-                }
+                let marks = chunk.map { deliveryMark($0, to: user, at: ts) }
                 var appends = TimelineAppends()
                 for delivered in DeliveredMessages.grouping(chunk.map { ($0.sender, $0.conversation, $0.id) }, to: user) {
                     appends.add(delivered.sender, event: "receipt", payload: receipt(delivered), ts: ts)
                 }
-                try await locks.withLocks(appends.users.map(Self.userLock)) {
-                    entries += try await commit(marks, appends)
+                try hooks.deliveryCommit(of: user)
+                let entries = try await locks.withLocks(appends.users.map(Self.userLock)) {
+                    try await commit(marks, appends)
                 }
+                committed += entries
             }
         }
-        return entries
+    }
+
+    /// Marks message `ref` delivered to `user`, conditioned on its existing and not being
+    /// marked yet (so that no receipt is sent twice).
+    private func deliveryMark(_ ref: MessageRef, to user: UserID, at ts: Int64) -> WriteAction {
+        var e = Expression()
+        let path = e.path("delivered", user.rawValue)
+        let update = "SET \(path) = \(e.value(.int(ts)))"
+        let condition = "attribute_exists(\(e.name("pos"))) AND attribute_not_exists(\(path))"
+        return .update(UpdateAction(tables.messages, tables.message(ref.conversation, ref.pos), update: update, condition: condition, e))
     }
 
     /// Raises `user`'s acked mark to `highest`, never past their latest seq.

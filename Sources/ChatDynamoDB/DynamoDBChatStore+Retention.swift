@@ -1,8 +1,10 @@
 import ChatCore
 
 extension DynamoDBChatStore {
-    /// Deletes each user's entries before their first one at or after `ts` (each loses a prefix
-    /// of their timeline, as replay's `truncated` expects). Runs in the background: it scans
+    /// `ChatStore` requirement: deletes each user's entries older than `ts`.
+    ///
+    /// Each user loses a prefix of their timeline: the entries before their first one at or
+    /// after `ts`, as replay's `truncated` expects. Runs in the background: it scans
     /// `users` page by page and reads each user's oldest entries. The counter stays on the
     /// user's item, so seqs go on where they were; `pruned` (the last seq deleted) lets a later
     /// run skip users with nothing new since.

@@ -42,9 +42,10 @@ import Synchronization
 /// as many recipients as fit, marking the conversation `pending`; the rest follow in chunks of
 /// up to 49 recipients, each one transaction that also moves the outbox's progress on, and the
 /// last clears the mark. Operations on a conversation with a mark wait for that fan-out (or
-/// finish it, once its owner stopped making progress for `fanOutLease`), so every member gets
+/// finish it, once its owner stopped making progress for ``fanOutLease``), so every member gets
 /// the conversation's events in order. A process that dies part-way leaves the outbox to
-/// ``resumePendingFanOuts(olderThan:)`` (run by ``DynamoDBFanOutRecoveryService``). A message
+/// ``resumePendingFanOuts(olderThan:)`` (run by ``DynamoDBFanOutRecoveryService``, after the
+/// same lease). A message
 /// to a group of 1,000 is 21 transactions in a row, each entry stored with its own copy of the
 /// payload.
 ///
@@ -64,17 +65,27 @@ public final class DynamoDBChatStore: ChatStore {
     /// caller of ``resumePendingFanOuts(olderThan:)`` to publish.
     let recovered = Mutex<[TimelineEntry]>([])
     /// How long a fan-out may go without progress before another process takes it over.
-    let fanOutLease: Duration
+    ///
+    /// The store's one lease: an operation that needs the conversation finishes such a
+    /// fan-out inline, and ``DynamoDBFanOutRecoveryService`` resumes it (its `staleAfter` is
+    /// this unless given).
+    public let fanOutLease: Duration
+    /// ``fanOutLease`` unless a test sets another: above the ``DynamoDBClient/requestTimeout``
+    /// (10 s) one attempt of a chunk's transaction may take before the owner retries it, so a
+    /// live driver is not taken over (which is safe, the chunks' conditions see to that, but
+    /// wasted work).
+    static let defaultFanOutLease: Duration = .seconds(15)
     /// Test hooks (see `StoreHooks`).
     let hooks = StoreHooks()
     /// How many transactions lost to a concurrent writer and were retried.
     let conflicts = Atomic<Int>(0)
 
-    /// Connects to the tables of `configuration`, creating missing ones (on-demand capacity,
-    /// when `createTables`) and waiting until they are active. Throws a ``DynamoDBError`` when
-    /// the endpoint cannot be reached or a table is missing.
+    /// Connects to the tables of `configuration`, waiting until they are active.
+    ///
+    /// Creates missing ones (on-demand capacity) when `createTables`. Throws a
+    /// ``DynamoDBError`` when the endpoint cannot be reached or a table is missing.
     public convenience init(configuration: DynamoDBConfiguration, logger: Logger) async throws {
-        try await self.init(configuration: configuration, logger: logger, fanOutLease: .seconds(10))
+        try await self.init(configuration: configuration, logger: logger, fanOutLease: Self.defaultFanOutLease)
     }
 
     init(configuration: DynamoDBConfiguration, logger: Logger, fanOutLease: Duration) async throws {
@@ -139,6 +150,22 @@ public final class DynamoDBChatStore: ChatStore {
         return entries
     }
 
+    /// An update of `conversation` that sets `attributes` and raises its version, conditioned
+    /// on the version read (so that it fails if anyone changed the conversation since), and
+    /// marks it `pending` on the fan-out `pending` when there is one.
+    func conversationUpdate(_ conversation: ConversationRecord, setting attributes: KeyValuePairs<String, AttributeValue>,
+                            pending: String?) -> WriteAction {
+        var e = Expression()
+        var assignments: [String] = []
+        for (name, value) in attributes { assignments.append("\(e.name(name)) = \(e.value(value))") }
+        let ver = e.name("ver")
+        assignments.append("\(ver) = \(e.value(.int(conversation.ver + 1)))")
+        if let pending { assignments.append("\(e.name("pending")) = \(e.value(.s(pending)))") }
+        let condition = "\(ver) = \(e.value(.int(conversation.ver)))"
+        return .update(UpdateAction(tables.conversations, tables.conversation(conversation.id), update: "SET " + assignments.joined(separator: ", "),
+                                    condition: condition, e))
+    }
+
     /// Whether a cancelled transaction failed on its item `index`'s condition.
     static func failed(_ error: DynamoDBError, at index: Int) -> Bool {
         error.code == .transactionCanceled && error.cancellationReasons.indices.contains(index)
@@ -152,11 +179,25 @@ public final class DynamoDBChatStore: ChatStore {
     static func now() -> Int64 { ChatService.wallClock() }
 }
 
-/// Hooks for tests: stopping a fan-out part-way, as a crash would.
+/// Hooks for tests: stopping a fan-out part-way, as a crash would; failing a user's acks.
 final class StoreHooks: Sendable {
     /// Fan-out chunks to commit after an outbox's first transaction before failing with
     /// ``simulatedCrash``; negative for no limit.
     let fanOutChunksBeforeCrash = Atomic<Int>(-1)
+    /// Per user, how many transactions recording the deliveries their acks make may commit
+    /// before the next fails with ``simulatedFailure``.
+    let deliveryCommitsBeforeFailure = Mutex<[UserID: Int]>([:])
 
     static let simulatedCrash = DynamoDBError(.service, "simulated crash (test hook)")
+    static let simulatedFailure = DynamoDBError(.service, "simulated failure (test hook)")
+
+    /// Throws ``simulatedFailure`` when `user`'s deliveries may commit no more transactions;
+    /// otherwise counts this one.
+    func deliveryCommit(of user: UserID) throws {
+        try deliveryCommitsBeforeFailure.withLock { budgets in
+            guard let budget = budgets[user] else { return }
+            guard budget > 0 else { throw Self.simulatedFailure }
+            budgets[user] = budget - 1
+        }
+    }
 }

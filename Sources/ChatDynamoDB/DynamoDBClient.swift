@@ -12,6 +12,13 @@ import Synchronization
 /// Throttling, server errors and transport failures are retried with jittered exponential
 /// backoff (``maxAttempts`` in all); every other error is thrown at once as a ``DynamoDBError``
 /// carrying the service's type and message.
+///
+/// A transport failure or a server error may come after the service applied the request, so
+/// a retried request must be idempotent: a transaction is (its client request token), and so
+/// are unconditional writes and updates whose condition still holds once they are applied. A
+/// conditional write that its own earlier attempt makes fail (`attribute_not_exists`) is
+/// thrown with ``DynamoDBError/afterUncertainAttempt`` set, and its caller reads the item to
+/// tell (see `insertUser`).
 final class DynamoDBClient: Sendable {
     let configuration: DynamoDBConfiguration
     private let http: HTTPClient
@@ -20,6 +27,8 @@ final class DynamoDBClient: Sendable {
     private let host: String
     private let logger: Logger
     private let isShutDown = Atomic<Bool>(false)
+    /// Test hooks (see `ClientHooks`).
+    let hooks = ClientHooks()
 
     /// Attempts per request before a retryable failure is thrown.
     static let maxAttempts = 6
@@ -63,6 +72,13 @@ final class DynamoDBClient: Sendable {
 
     /// Calls `operation` with `input` and decodes its answer.
     func call<Output: Decodable>(_ operation: String, _ input: some Encodable, as: Output.Type = Output.self) async throws -> Output {
+        #if DEBUG
+        // DynamoDB refuses placeholders an item does not use, but moto does not check them all
+        // (in transactions only names): tests catch such a request here instead.
+        if let checked = input as? any ExpressionChecked, let mismatch = checked.expressionMismatch {
+            throw DynamoDBError(.service, "\(operation) not sent, its expression placeholders do not match: \(mismatch)", type: "ValidationException")
+        }
+        #endif
         let body = try JSONEncoder().encode(input)
         let bytes = try await send(operation, body: body)
         do {
@@ -74,19 +90,25 @@ final class DynamoDBClient: Sendable {
 
     private func send(_ operation: String, body: Data) async throws -> ByteBuffer {
         var attempt = 0
+        var uncertain = false
         while true {
             attempt += 1
-            let failure: DynamoDBError
+            var failure: DynamoDBError
+            var mayHaveApplied = true
             do {
                 let (status, bytes) = try await perform(operation, body: body)
                 if status == .ok { return bytes }
                 failure = Self.error(status: status, body: bytes)
+                // A 4xx answer (throttling among them) means the request was not applied.
+                mayHaveApplied = status.code >= 500
             } catch let error as CancellationError {
                 throw error
             } catch {
                 failure = DynamoDBError(.unreachable, "cannot reach DynamoDB at \(configuration.endpoint): \(error)")
             }
+            failure.afterUncertainAttempt = uncertain
             guard failure.code == .throttled || failure.code == .unreachable, attempt < Self.maxAttempts else { throw failure }
+            uncertain = uncertain || mayHaveApplied
             logger.debug("retrying DynamoDB request", metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(failure)"])
             try await Task.sleep(for: Backoff.delay(attempt: attempt, base: .milliseconds(25), cap: .seconds(1)))
         }
@@ -102,6 +124,7 @@ final class DynamoDBClient: Sendable {
         request.body = .bytes(ByteBuffer(data: body))
         let response = try await http.execute(request, timeout: Self.requestTimeout)
         let bytes = try await response.body.collect(upTo: 32 << 20)
+        if hooks.loseAnswer(of: operation) { throw HTTPClientError.readTimeout }
         return (response.status, bytes)
     }
 
@@ -128,5 +151,20 @@ enum Backoff {
         let ceiling = min(base * (1 << min(attempt - 1, 20)), cap)
         let ms = max(1, Int(ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000))
         return .milliseconds(Int.random(in: ms / 2...ms))
+    }
+}
+
+/// Hooks for tests: losing answers, as a read timeout after the service applied a request would.
+final class ClientHooks: Sendable {
+    /// Per operation (`PutItem`, …), how many of its next answers to lose.
+    let answersToLose = Mutex<[String: Int]>([:])
+
+    /// Whether to lose this answer of `operation` (counted).
+    func loseAnswer(of operation: String) -> Bool {
+        answersToLose.withLock { counts in
+            guard let count = counts[operation], count > 0 else { return false }
+            counts[operation] = count - 1
+            return true
+        }
     }
 }

@@ -18,8 +18,10 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
             self.sessionToken = sessionToken
         }
 
-        /// The credentials in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and (optional)
-        /// `AWS_SESSION_TOKEN`; nil unless both of the first two are set.
+        /// The credentials of the standard AWS environment variables, if set.
+        ///
+        /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and (optional) `AWS_SESSION_TOKEN`;
+        /// nil unless both of the first two are set.
         public init?(environment: [String: String]) {
             guard let id = environment["AWS_ACCESS_KEY_ID"], !id.isEmpty,
                   let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty else { return nil }
@@ -39,8 +41,9 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
     public var tablePrefix: String
     /// What requests are signed with.
     public var credentials: Credentials
-    /// Whether the store creates missing tables (on-demand capacity) when it starts; otherwise
-    /// it only checks that they exist.
+    /// Whether the store creates missing tables (on-demand capacity) when it starts.
+    ///
+    /// Otherwise it only checks that they exist.
     public var createTables: Bool
 
     /// Creates a configuration.

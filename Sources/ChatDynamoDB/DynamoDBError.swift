@@ -38,6 +38,7 @@ public struct DynamoDBError: Error, Sendable, CustomStringConvertible {
         /// An optimistic write kept losing to concurrent writers of the same items.
         public static var contention: Code { Code(kind: .contention) }
 
+        /// The kind in words (`conditional check failed`, …).
         public var description: String { kind.rawValue }
     }
 
@@ -64,6 +65,10 @@ public struct DynamoDBError: Error, Sendable, CustomStringConvertible {
     public let type: String?
     /// For a cancelled transaction: one reason per item, in the transaction's order.
     public let cancellationReasons: [CancellationReason]
+    /// Whether an earlier attempt of the request, retried by the client, may have been applied
+    /// (its answer was lost, or the service failed part-way): then a failed condition may be
+    /// the request's own earlier write.
+    var afterUncertainAttempt = false
 
     init(_ code: Code, _ message: String, type: String? = nil, cancellationReasons: [CancellationReason] = []) {
         self.code = code
@@ -75,6 +80,7 @@ public struct DynamoDBError: Error, Sendable, CustomStringConvertible {
     static func invalidConfiguration(_ message: String) -> DynamoDBError { DynamoDBError(.invalidConfiguration, message) }
     static func invalidResponse(_ message: String) -> DynamoDBError { DynamoDBError(.invalidResponse, message) }
 
+    /// `DynamoDB <code>: <message> (<type>)`, with a cancelled transaction's reasons.
     public var description: String {
         var text = "DynamoDB \(code): \(message)"
         if let type { text += " (\(type))" }

@@ -2,27 +2,31 @@ import ChatCore
 import Logging
 import ServiceLifecycle
 
-/// Finishes the fan-outs other processes left part-way (they crashed or failed after the
-/// operation's first transaction) and hands the entries it appended to `publish`, every
-/// `interval` until graceful shutdown. Run one in every server process.
+/// Finishes the fan-outs other processes left part-way and publishes what it appended.
+///
+/// A process leaves a fan-out when it crashed or failed after the operation's first
+/// transaction. The service looks every `interval` until graceful shutdown and hands the
+/// entries it appended to `publish`. Run one in every server process.
 public struct DynamoDBFanOutRecoveryService: Service {
     private let store: DynamoDBChatStore
     private let interval: Duration
-    private let staleAfter: Duration
+    /// How long a fan-out may go without progress before the service takes it over.
+    let staleAfter: Duration
     private let logger: Logger
     private let publish: @Sendable ([TimelineEntry]) async -> Void
 
     /// Creates the service.
     /// - Parameters:
     ///   - interval: how often it looks.
-    ///   - staleAfter: how long a fan-out may go without progress before it is taken over
-    ///     (well above the time one transaction takes).
+    ///   - staleAfter: how long a fan-out may go without progress before it is taken over;
+    ///     the store's ``DynamoDBChatStore/fanOutLease`` unless given (well above the time
+    ///     one transaction takes).
     ///   - publish: publishes stored entries to their users' endpoints (the broker).
-    public init(store: DynamoDBChatStore, interval: Duration = .seconds(5), staleAfter: Duration = .seconds(15), logger: Logger,
+    public init(store: DynamoDBChatStore, interval: Duration = .seconds(5), staleAfter: Duration? = nil, logger: Logger,
                 publish: @escaping @Sendable ([TimelineEntry]) async -> Void) {
         self.store = store
         self.interval = interval
-        self.staleAfter = staleAfter
+        self.staleAfter = staleAfter ?? store.fanOutLease
         self.logger = logger
         self.publish = publish
     }

@@ -9,7 +9,8 @@ struct PutAction: Encodable, Sendable {
     var ExpressionAttributeNames: [String: String]?
     var ExpressionAttributeValues: [String: AttributeValue]?
 
-    init(_ table: String, _ item: Item, condition: String? = nil, _ expression: Expression = Expression()) {
+    /// A put of `item`, with `expression`'s placeholders (of `condition`).
+    init(_ table: String, _ item: Item, condition: String? = nil, _ expression: consuming Expression = Expression()) {
         TableName = table
         self.Item = item
         ConditionExpression = condition
@@ -27,7 +28,8 @@ struct UpdateAction: Encodable, Sendable {
     var ExpressionAttributeNames: [String: String]?
     var ExpressionAttributeValues: [String: AttributeValue]?
 
-    init(_ table: String, _ key: Item, update: String, condition: String? = nil, _ expression: Expression) {
+    /// An update of the item at `key`, with `expression`'s placeholders (of `update` and `condition`).
+    init(_ table: String, _ key: Item, update: String, condition: String? = nil, _ expression: consuming Expression) {
         TableName = table
         self.Key = key
         UpdateExpression = update
@@ -45,7 +47,8 @@ struct KeyAction: Encodable, Sendable {
     var ExpressionAttributeNames: [String: String]?
     var ExpressionAttributeValues: [String: AttributeValue]?
 
-    init(_ table: String, _ key: Item, condition: String? = nil, _ expression: Expression = Expression()) {
+    /// A delete or check of the item at `key`, with `expression`'s placeholders (of `condition`).
+    init(_ table: String, _ key: Item, condition: String? = nil, _ expression: consuming Expression = Expression()) {
         TableName = table
         self.Key = key
         ConditionExpression = condition
@@ -79,6 +82,71 @@ enum WriteAction: Encodable, Sendable {
 struct TransactWriteItemsInput: Encodable {
     var TransactItems: [WriteAction]
     var ClientRequestToken: String
+}
+
+// What DynamoDB checks of each request's placeholders, checked before sending in debug builds.
+
+extension PutAction: ExpressionChecked {
+    var expressionMismatch: String? {
+        Expression.mismatch([ConditionExpression], names: ExpressionAttributeNames, values: ExpressionAttributeValues)
+    }
+}
+
+extension UpdateAction: ExpressionChecked {
+    var expressionMismatch: String? {
+        Expression.mismatch([UpdateExpression, ConditionExpression], names: ExpressionAttributeNames, values: ExpressionAttributeValues)
+    }
+}
+
+extension KeyAction: ExpressionChecked {
+    var expressionMismatch: String? {
+        Expression.mismatch([ConditionExpression], names: ExpressionAttributeNames, values: ExpressionAttributeValues)
+    }
+}
+
+extension WriteAction: ExpressionChecked {
+    var expressionMismatch: String? {
+        switch self {
+        case .put(let action): action.expressionMismatch
+        case .update(let action): action.expressionMismatch
+        case .delete(let action), .check(let action): action.expressionMismatch
+        }
+    }
+}
+
+extension TransactWriteItemsInput: ExpressionChecked {
+    /// Each item is checked on its own, as DynamoDB does.
+    var expressionMismatch: String? {
+        Expression.mismatch(items: TransactItems.map(\.expressionMismatch))
+    }
+}
+
+extension GetInput: ExpressionChecked {
+    var expressionMismatch: String? {
+        Expression.mismatch([ProjectionExpression], names: ExpressionAttributeNames, values: nil)
+    }
+}
+
+extension TransactGetItemsInput: ExpressionChecked {
+    var expressionMismatch: String? {
+        Expression.mismatch(items: TransactItems.map(\.Get.expressionMismatch))
+    }
+}
+
+extension BatchGetItemInput: ExpressionChecked {
+    var expressionMismatch: String? {
+        let problems = RequestItems.sorted { $0.key < $1.key }.compactMap { table, keys in
+            Expression.mismatch([keys.ProjectionExpression], names: keys.ExpressionAttributeNames, values: nil).map { "\(table): \($0)" }
+        }
+        return problems.isEmpty ? nil : problems.joined(separator: "; ")
+    }
+}
+
+extension QueryInput: ExpressionChecked {
+    var expressionMismatch: String? {
+        Expression.mismatch([KeyConditionExpression, FilterExpression, ProjectionExpression], names: ExpressionAttributeNames,
+                            values: ExpressionAttributeValues)
+    }
 }
 
 /// `GetItem`, and one `Get` of `TransactGetItems`.

@@ -42,12 +42,20 @@ import Testing
         #expect(try await client.getItem(table, key: ["hash": .s("h2")]) == nil)
 
         // Any other refusal carries the service's message.
-        var unused = Expression()
-        _ = unused.name("unused")
-        let invalid = UpdateAction(table, ["hash": .s("h1")], update: "SET n = :v", unused)
+        var key = Expression()
+        let invalid = UpdateAction(table, ["hash": .s("h1")], update: "SET \(key.name("hash")) = \(key.value(.s("h9")))", key)
         await #expect { try await client.updateItem(invalid) } throws: { error in
             guard let error = error as? DynamoDBError else { return false }
-            return error.code == .service && error.type == "ValidationException" && !error.message.isEmpty
+            return error.code == .service && error.type == "ValidationException" && error.message.contains("part of the key")
+        }
+
+        // Placeholders an item does not use: refused before sending in debug builds, as DynamoDB does.
+        var unused = Expression()
+        _ = unused.name("unused")
+        let sloppy = UpdateAction(table, ["hash": .s("h1")], update: "SET \(unused.name("n")) = \(unused.value(.int(Int64(2))))", unused)
+        await #expect { try await client.transactWrite([.update(sloppy)]) } throws: { error in
+            guard let error = error as? DynamoDBError else { return false }
+            return error.code == .service && error.type == "ValidationException" && error.message.hasSuffix("item 0: unused #a0")
         }
         try await store.shutdown()
     }

@@ -154,6 +154,18 @@ import Testing
         for store in [crashing, survivor] { try await store.shutdown() }
     }
 
+    /// One lease: the recovery service takes a fan-out over when an operation would.
+    @Test func recoveryServiceUsesTheStoresLease() async throws {
+        let configuration = try await Moto.configuration(prefix: Moto.prefix())
+        let store = try await DynamoDBChatStore(configuration: configuration, logger: Moto.logger)
+        #expect(store.fanOutLease == DynamoDBChatStore.defaultFanOutLease)
+        #expect(DynamoDBFanOutRecoveryService(store: store, logger: Moto.logger) { _ in }.staleAfter == store.fanOutLease)
+        #expect(DynamoDBFanOutRecoveryService(store: store, staleAfter: .zero, logger: Moto.logger) { _ in }.staleAfter == .zero)
+        let quick = try await Moto.store(fanOutLease: .milliseconds(1))
+        #expect(DynamoDBFanOutRecoveryService(store: quick, logger: Moto.logger) { _ in }.staleAfter == .milliseconds(1))
+        for store in [store, quick] { try await store.shutdown() }
+    }
+
     @Test func recoveryServicePublishesWhatItFinished() async throws {
         let prefix = Moto.prefix()
         let crashing = try await Moto.store(prefix: prefix)

@@ -18,7 +18,7 @@ enum Moto {
     }
 
     /// A store (a "node") on the tables of `prefix`.
-    static func store(prefix: String = prefix(), fanOutLease: Duration = .seconds(10)) async throws -> DynamoDBChatStore {
+    static func store(prefix: String = prefix(), fanOutLease: Duration = DynamoDBChatStore.defaultFanOutLease) async throws -> DynamoDBChatStore {
         try await DynamoDBChatStore(configuration: configuration(prefix: prefix), logger: logger, fanOutLease: fanOutLease)
     }
 
@@ -45,4 +45,14 @@ func makeUsers(_ store: DynamoDBChatStore, _ ids: [String]) async throws -> [Use
 func service(_ store: DynamoDBChatStore, maxGroupMembers: Int = 1000) -> ChatService {
     ChatService(store: store, broker: InProcessBroker(), configuration: ChatConfiguration(maxGroupMembers: maxGroupMembers),
                 logger: Moto.logger, clock: { 1_700_000_000_000 })
+}
+
+/// A `delivered` receipt as the service makes it.
+let deliveredReceipt: PayloadEncoder<DeliveredMessages> = { d in
+    JSONPayload.receipt(ReceiptEvent(conversation: d.conversation, ids: d.ids, by: d.recipient, status: .delivered, ts: 5))
+}
+
+/// The client ids a receipt entry reports.
+func receiptIDs(_ entry: TimelineEntry) throws -> [String] {
+    try json(entry.payload)["ids"] as? [String] ?? []
 }

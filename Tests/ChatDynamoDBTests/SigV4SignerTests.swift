@@ -60,8 +60,9 @@ import Testing
     /// post-sts-header-before: a session token is signed as `x-amz-security-token`.
     @Test func sessionTokenIsSigned() {
         let token = "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA=="
-        var signer = Self.signer
-        signer.credentials.sessionToken = token
+        var credentials = Self.signer.credentials
+        credentials.sessionToken = token
+        let signer = SigV4Signer(credentials: credentials, region: "us-east-1", service: "service")
         let added = signer.sign(method: "POST", path: "/", headers: [("Host", "example.amazonaws.com")], body: [UInt8](), date: Self.date)
         #expect(added.first { $0.0 == "x-amz-security-token" }?.1 == token)
         #expect(added.first { $0.0 == "authorization" }?.1
@@ -73,5 +74,43 @@ import Testing
         let signer = SigV4Signer(credentials: Self.signer.credentials, region: "us-east-1", service: "iam")
         let key = signer.signingKey(day: "20150830").withUnsafeBytes { Array($0) }
         #expect(SigV4Signer.hex(key) == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9")
+    }
+
+    /// The timestamps without a `Calendar`, against Foundation's Gregorian UTC calendar.
+    @Test func timestampsAgreeWithTheGregorianCalendar() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var dates = [0, 1_440_938_160, 951_782_400, 951_868_799, 4_107_542_400, 946_684_799, 253_402_300_799, -1, -86_401]
+            .map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 { dates.append(Date(timeIntervalSince1970: TimeInterval(Int64.random(in: 0...7_258_118_400, using: &generator)) + 0.75)) }
+        for date in dates {
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+            let day = String(format: "%04d%02d%02d", c.year!, c.month!, c.day!)
+            let expected = day + String(format: "T%02d%02d%02dZ", c.hour!, c.minute!, c.second!)
+            let (amzDate, computedDay) = SigV4Signer.timestamps(date)
+            #expect(amzDate == expected && computedDay == day, "\(date.timeIntervalSince1970)")
+        }
+    }
+
+    /// The signing key is derived once a day: the day's cached key signs as a fresh one would,
+    /// across a change of day and back.
+    @Test func signingKeyIsCachedPerDay() {
+        let signer = SigV4Signer(credentials: Self.signer.credentials, region: "us-east-1", service: "service")
+        let body = Array("{}".utf8)
+        for date in [Self.date, Self.date.addingTimeInterval(86_400), Self.date.addingTimeInterval(86_400 + 60), Self.date] {
+            let fresh = SigV4Signer(credentials: Self.signer.credentials, region: "us-east-1", service: "service")
+            let headers = [("Host", "example.amazonaws.com")]
+            func authorization(_ signer: SigV4Signer) -> String? {
+                signer.sign(method: "POST", path: "/", headers: headers, body: body, date: date).first { $0.0 == "authorization" }?.1
+            }
+            #expect(authorization(signer) != nil && authorization(signer) == authorization(fresh), "\(date)")
+            let day = SigV4Signer.timestamps(date).day
+            let cached = signer.cachedSigningKey(day: day).withUnsafeBytes { Array($0) }
+            #expect(cached == signer.signingKey(day: day).withUnsafeBytes { Array($0) })
+        }
+        // Copies share the key of the day.
+        let copy = signer
+        #expect(copy.cachedSigningKey(day: "20150830").withUnsafeBytes { Array($0) } == signer.signingKey(day: "20150830").withUnsafeBytes { Array($0) })
     }
 }
