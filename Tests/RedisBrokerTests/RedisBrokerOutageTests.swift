@@ -13,7 +13,6 @@ struct RedisBrokerOutageTests {
     @Test("after Redis restarts the subscriber gets resync then live envelopes; meanwhile publishing fails fast")
     func redisRestart() async throws {
         let redis = try await TestServices.startRedis()
-        // kill(), not stop(): see RedisTest.startRedis.
         defer { redis.stop() }
         let configuration = RedisTest.configuration(port: redis.port)
         let (a, b) = (try await RedisBroker(configuration: configuration, logger: RedisTest.logger),
@@ -50,7 +49,6 @@ struct RedisBrokerOutageTests {
     @Test("a Redis that stops answering is noticed on both connections, which are replaced once it answers again")
     func hungRedis() async throws {
         let redis = try await TestServices.startRedis()
-        // kill(), not stop(): see RedisTest.startRedis.
         defer { redis.stop() }
         var configuration = RedisTest.configuration(port: redis.port)
         configuration.replyTimeout = .milliseconds(300)

@@ -115,18 +115,17 @@ struct RedisConnectionTests {
     @Test("a lost connection fails every waiting command at once, fails fast while down, and comes back")
     func lostConnection() async throws {
         let redis = try await TestServices.startRedis()
-        // kill(), not stop(): see RedisTest.startRedis.
         defer { redis.stop() }
         let connection = try await RedisTest.connection(port: redis.port)
         let key = RedisTest.uniquePrefix("lost") + "never"
-        // Commands queued behind one that blocks until the server goes away.
-        let waiting = (0..<5).map { n in
-            Task { try await connection.send(n == 0 ? RedisCommand("BLPOP", key, "0") : RedisCommand("PING")) }
+        // Commands queued behind one that blocks until the server goes away (written in this order).
+        let waiting = try (0..<5).map { n in
+            try connection.enqueue([n == 0 ? RedisCommand("BLPOP", key, "0") : RedisCommand("PING")])
         }
         try await Task.sleep(for: .milliseconds(100))
         redis.stop()
-        for task in waiting {
-            await #expect { try await task.value } throws: { ($0 as? RedisError)?.isConnectionError == true }
+        for replies in waiting {
+            await #expect { try await replies.get() } throws: { ($0 as? RedisError)?.isConnectionError == true }
         }
         // The connection notices its end (on its event loop) right after failing the commands.
         #expect(await eventually(timeout: .milliseconds(500)) { !connection.sendNow([RedisCommand("PING")]) })

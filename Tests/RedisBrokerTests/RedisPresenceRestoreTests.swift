@@ -11,7 +11,6 @@ struct RedisPresenceRestoreTests {
     @Test("after Redis restarts empty, a running node restores its presence and reports who left meanwhile")
     func restart() async throws {
         let redis = try await TestServices.startRedis()
-        // kill(), not stop(): see RedisTest.startRedis.
         defer { redis.stop() }
         let node = try await RedisBroker(configuration: RedisTest.configuration(port: redis.port), logger: RedisTest.logger)
         let lost = LostUsers()

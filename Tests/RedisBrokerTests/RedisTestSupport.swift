@@ -85,10 +85,7 @@ enum RedisTest {
         return connection
     }
 
-    /// A redis-server of the test's own with extra arguments (a password, say).
-    ///
-    /// End private servers with `kill()`: a server started from a test inherits the blocked
-    /// signal mask of the thread that started it, SIGTERM included, so `stop()` would wait forever.
+    /// A redis-server of the test's own with extra arguments (a password, say); `stop()` ends it.
     static func startRedis(_ extra: [String]) async throws -> ServiceProcess {
         let executable = ["/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"]
             .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
