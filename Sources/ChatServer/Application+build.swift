@@ -64,7 +64,7 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "webchat"),
         services: backends.services(for: chat, logger: logger) + [
             RetentionService(chat: chat, logger: logger),
-            SocketShutdownService(socketIO: socketIO, logger: logger),
+            SocketShutdownService(socketIO: socketIO, gateway: gateway, logger: logger),
             MemoryTrimService { [setupLimit = gateway.setupLimit] in setupLimit.finishedCount },
             TokenRecheckService(sockets: accounts.sockets, chat: chat, interval: .milliseconds(configuration.tokenRecheckMS), logger: logger),
         ],
@@ -150,9 +150,12 @@ struct RetentionService: Service, CustomStringConvertible {
 
 /// On graceful shutdown, closes every Engine.IO session with a close packet, so clients
 /// learn at once that the server is going (and reconnect elsewhere) instead of waiting
-/// for a heartbeat to time out.
+/// for a heartbeat to time out; then waits (up to 5 s) until their endpoints have closed, so
+/// that their users' presence is updated while the broker and the store still run (they stop
+/// after this service).
 struct SocketShutdownService: Service, CustomStringConvertible {
     let socketIO: SocketIOServer
+    let gateway: ChatGateway
     let logger: Logger
     var description: String { "SocketShutdownService" }
 
@@ -160,6 +163,7 @@ struct SocketShutdownService: Service, CustomStringConvertible {
         try? await gracefulShutdown()
         logger.info("closing client sessions")
         socketIO.engine.closeAll()
+        await gateway.waitUntilEndpointsClosed(atMost: .seconds(5))
     }
 }
 

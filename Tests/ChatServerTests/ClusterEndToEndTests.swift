@@ -10,7 +10,7 @@ import TestSupport
 struct ClusterEndToEndTests {
     @Test("scenario on a cluster of webchat processes over Redis and DynamoDB", arguments: [
         "cluster_cross_node_delivery", "cluster_store_and_forward", "cluster_concurrent_senders", "cluster_groups",
-        "cluster_node_crash", "cluster_redis_restart",
+        "cluster_node_crash", "cluster_graceful_leave", "cluster_redis_restart",
     ])
     func scenario(_ name: String) async throws {
         let binary = try Executables.path(of: "webchat")

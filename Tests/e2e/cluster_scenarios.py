@@ -4,6 +4,7 @@ with python-socketio clients spread over the nodes."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -76,7 +77,7 @@ class Cluster:
         moto = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python", "serial_moto_server.py")
         self.moto = Service("moto", [sys.executable, moto, "-H", "127.0.0.1", "-p", str(moto_port)], moto_port, ctx.tmp)
         prefix = "t" + uuid.uuid4().hex[:8]
-        self.broker = f"redis://127.0.0.1:{redis_port}?prefix={prefix}:&{broker_query}"
+        self.broker = f"redis://127.0.0.1:{redis_port}?prefix={prefix}:" + (f"&{broker_query}" if broker_query else "")
         self.store = f"dynamodb://us-east-1?endpoint=http://127.0.0.1:{moto_port}&prefix={prefix}_"
         self.env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
         self.size = size
@@ -290,3 +291,23 @@ def cluster_redis_restart(ctx):
             check(time.time() < deadline, "alice is online again after the restart", profile)
             time.sleep(0.1)
         check(requests.get(cluster.nodes[0].url + "/readyz", timeout=10).status_code == 200, "ready again")
+
+
+@scenario
+def cluster_graceful_leave(ctx):
+    """SIGTERM to the node holding alice: it exits 0 in well under the heartbeat timeout (15 s
+    here), and bob, on the other node, hears at once that alice went offline (the node removed
+    its presence on the way out instead of leaving it to a reaper)."""
+    with Cluster(ctx, broker_query="") as cluster:
+        alice = cluster.chat(0, "alice")
+        bob = cluster.chat(1, "bob")
+        check(alice.send(to="bob", body="bye")["ok"] is True, "send acked")
+        bob.expect("message")
+        started = time.time()
+        node = cluster.nodes[0]
+        node.proc.send_signal(signal.SIGTERM)
+        check(node.exit_code(timeout=10) == 0, "the node exits 0 on SIGTERM", node.logs()[-2000:])
+        gone = _presence(bob, "alice", False, timeout=5)
+        elapsed = time.time() - started
+        check(elapsed < 5, f"offline in {elapsed:.1f} s, not after the 15 s heartbeat timeout", gone)
+        check(isinstance(gone["lastSeen"], int), "lastSeen", gone)

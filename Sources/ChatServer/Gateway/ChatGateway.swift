@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import Metrics
 import SocketIO
+import Synchronization
 
 /// Connects Socket.IO to the chat domain: authenticates each connection, opens its
 /// endpoint (timeline replay, then live events) and turns client events into
@@ -15,6 +16,8 @@ final class ChatGateway: Sendable {
     let logger: Logger
     /// Bounds the connections being set up or torn down at once (their store work).
     let setupLimit = ConcurrencyLimit(32)
+    /// Endpoints opened and not yet closed (a close ends with the presence update).
+    private let openEndpoints = Atomic<Int>(0)
 
     // A class, so that each connection holds one reference to it rather than a copy of the
     // configuration, logger and services.
@@ -53,14 +56,26 @@ final class ChatGateway: Sendable {
         }
         metrics.endpointOpenLatency.recordInterval(since: start)
         metrics.connections.increment()
+        openEndpoints.add(1, ordering: .relaxed)
 
         connection.registerHandlers()
         if let tokenHash { accounts.sockets.add(socket, tokenHash: tokenHash) }
         socket.onDisconnect { [self] reason in
             if let tokenHash { self.accounts.sockets.remove(socket, tokenHash: tokenHash) }
             await self.setupLimit.run { await endpoint.close() }
+            self.openEndpoints.subtract(1, ordering: .relaxed)
             self.metrics.connections.decrement()
             self.logger.debug("disconnected", metadata: ["user": "\(user)", "reason": "\(reason)"])
+        }
+    }
+
+    /// Waits until every endpoint opened here has closed (their users' presence updated), or
+    /// `limit` passed: on shutdown, after the sessions were closed, so that the broker and the
+    /// store are still there for it.
+    func waitUntilEndpointsClosed(atMost limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while openEndpoints.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 
