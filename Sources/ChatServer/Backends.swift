@@ -34,6 +34,7 @@ struct Backends {
             store = opened
             dynamo = opened
         }
+        warnAboutHalfAClusterSetup(configuration, logger: logger)
         switch configuration.broker {
         case .memory:
             return Backends(store: store, broker: InProcessBroker(), redis: nil, dynamo: dynamo)
@@ -46,6 +47,25 @@ struct Backends {
                 try? await dynamo?.shutdown()
                 throw error
             }
+        }
+    }
+
+    /// A store and a broker that do not make a cluster together work for one process only; said
+    /// at start, since several processes set up so would each see only part of the chat.
+    private static func warnAboutHalfAClusterSetup(_ configuration: ServerConfiguration, logger: Logger) {
+        switch (configuration.store, configuration.broker) {
+        case (.dynamodb, .memory):
+            logger.warning("""
+                a DynamoDB store with the in-process broker: live events reach only this process's clients; \
+                run several processes only with --broker redis://…
+                """)
+        case (.sqlite, .redis), (.memory, .redis):
+            logger.warning("""
+                the Redis broker with a store of this process's own: processes sharing this Redis must share \
+                one store too (--store dynamodb://…), or each sees only the messages it stored
+                """)
+        default:
+            break
         }
     }
 
