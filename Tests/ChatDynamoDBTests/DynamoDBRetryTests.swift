@@ -25,11 +25,7 @@ import Testing
     /// Claiming a stalled fan-out whose answer was lost: the claim is this node's, and it
     /// finishes the fan-out there and then.
     @Test func aClaimWhoseAnswerWasLostHolds() async throws {
-        let prefix = Moto.prefix()
-        let crashing = try await Moto.store(prefix: prefix)
-        let survivor = try await Moto.store(prefix: prefix)
-        let users = try await makeUsers(crashing, (0..<60).map { "l\($0 + 100)" })
-        crashing.hooks.fanOutChunksBeforeCrash.store(0, ordering: .relaxed)
+        let (crashing, survivor, users) = try await nodesWithACrashingFanOut(users: 60, tag: "l", chunks: 0)
         _ = try? await crashing.createGroup(Group(id: .random(), name: "g", owner: users[0], members: users), at: 1, event: Array("{}".utf8))
         var served = 0
         for user in users where !(try await survivor.timeline(of: user, after: 0, limit: 10).isEmpty) { served += 1 }

@@ -106,11 +106,7 @@ import Testing
     /// A process that dies part-way through a fan-out leaves its outbox; another node finishes
     /// it, and every member gets the event exactly once.
     @Test func aFanOutLeftPartWayIsFinishedByAnotherNode() async throws {
-        let prefix = Moto.prefix()
-        let crashing = try await Moto.store(prefix: prefix)
-        let survivor = try await Moto.store(prefix: prefix)
-        let users = try await makeUsers(crashing, (0..<120).map { "m\($0 + 100)" })
-        crashing.hooks.fanOutChunksBeforeCrash.store(1, ordering: .relaxed)
+        let (crashing, survivor, users) = try await nodesWithACrashingFanOut(users: 120, tag: "m", chunks: 1)
         let group = Group(id: .random(), name: "big", owner: users[0], members: users)
         await #expect { try await crashing.createGroup(group, at: 1, event: Array(#"{"change":"created"}"#.utf8)) } throws: {
             ($0 as? DynamoDBError)?.message == StoreHooks.simulatedCrash.message
@@ -167,11 +163,7 @@ import Testing
     }
 
     @Test func recoveryServicePublishesWhatItFinished() async throws {
-        let prefix = Moto.prefix()
-        let crashing = try await Moto.store(prefix: prefix)
-        let survivor = try await Moto.store(prefix: prefix)
-        let users = try await makeUsers(crashing, (0..<60).map { "r\($0 + 100)" })
-        crashing.hooks.fanOutChunksBeforeCrash.store(0, ordering: .relaxed)
+        let (crashing, survivor, users) = try await nodesWithACrashingFanOut(users: 60, tag: "r", chunks: 0)
         let group = Group(id: .random(), name: "g", owner: users[0], members: users)
         _ = try? await crashing.createGroup(group, at: 1, event: Array("{}".utf8))
         var served = Set<UserID>()

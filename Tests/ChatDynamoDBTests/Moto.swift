@@ -33,6 +33,18 @@ enum Moto {
     }()
 }
 
+/// Two stores ("nodes") on one set of tables and `count` users named `<tag><n>`; the first
+/// node's next fan-out stops after `chunks` chunks, as if its process died there.
+func nodesWithACrashingFanOut(users count: Int, tag: String, chunks: Int, survivorLease: Duration = .seconds(10))
+    async throws -> (crashing: DynamoDBChatStore, survivor: DynamoDBChatStore, users: [UserID]) {
+    let prefix = Moto.prefix()
+    let crashing = try await Moto.store(prefix: prefix)
+    let survivor = try await Moto.store(prefix: prefix, fanOutLease: survivorLease)
+    let users = try await makeUsers(crashing, (0..<count).map { "\(tag)\($0 + 100)" })
+    crashing.hooks.fanOutChunksBeforeCrash.store(chunks, ordering: .relaxed)
+    return (crashing, survivor, users)
+}
+
 /// Creates users `ids` (named after them) in `store`.
 @discardableResult
 func makeUsers(_ store: DynamoDBChatStore, _ ids: [String]) async throws -> [UserID] {
