@@ -114,6 +114,9 @@ final class RedisConnection: Sendable {
         return replies.futureResult
     }
 
+    /// The live channel, nil while down.
+    var liveChannel: (any Channel)? { try? self.channel() }
+
     /// The number of the live connection (it grows with each reconnection), nil while down.
     var epoch: UInt64? {
         self.state.withLock { state in
