@@ -12,33 +12,15 @@ public enum BrokerEnvelope: Hashable, Sendable {
     /// The envelope as bytes for a byte-oriented pub/sub (Redis):
     /// `T<seq> <event>\n<payload>`, `E<event>\n<payload>` or `R\n`.
     public var bytes: [UInt8] {
-        switch self {
-        case .timeline(let seq, let event, let payload):
-            return Array("T\(seq) \(event)\n".utf8) + payload
-        case .ephemeral(let event, let payload):
-            return Array("E\(event)\n".utf8) + payload
-        case .resync:
-            return Array("R\n".utf8)
+        [UInt8](unsafeUninitializedCapacity: self.encodedCount) { storage, count in
+            count = self.encode(into: UnsafeMutableRawBufferPointer(storage))
         }
     }
 
     /// Decodes `bytes`; `nil` when malformed.
     public init?(bytes: [UInt8]) {
-        guard let first = bytes.first, let newline = bytes.firstIndex(of: 0x0A) else { return nil }
-        let header = String(decoding: bytes[1..<newline], as: UTF8.self)
-        let payload = Array(bytes[(newline + 1)...])
-        switch first {
-        case UInt8(ascii: "T"):
-            let parts = header.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, let seq = Int64(parts[0]) else { return nil }
-            self = .timeline(seq: seq, event: String(parts[1]), payload: payload)
-        case UInt8(ascii: "E"):
-            self = .ephemeral(event: header, payload: payload)
-        case UInt8(ascii: "R") where header.isEmpty && payload.isEmpty:
-            self = .resync
-        default:
-            return nil
-        }
+        guard let envelope = bytes.withUnsafeBytes({ BrokerEnvelope(encoded: $0) }) else { return nil }
+        self = envelope
     }
 }
 
@@ -86,4 +68,117 @@ public protocol Broker: Sendable {
 
 extension Broker {
     public func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool { false }
+}
+
+/// The byte form without intermediate copies: a network client writes it straight into its
+/// output buffer and reads it straight out of its input buffer.
+extension BrokerEnvelope {
+    /// The number of bytes of the byte form (``bytes``).
+    public var encodedCount: Int {
+        switch self {
+        case .timeline(let seq, let event, let payload):
+            1 + Self.decimalCount(seq) + 1 + event.utf8.count + 1 + payload.count
+        case .ephemeral(let event, let payload):
+            1 + event.utf8.count + 1 + payload.count
+        case .resync:
+            2
+        }
+    }
+
+    /// Writes the byte form (``bytes``) at the start of `target`, which holds at least
+    /// ``encodedCount`` bytes; returns the number written.
+    public func encode(into target: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(target.count >= self.encodedCount, "the byte form does not fit")
+        var at = 0
+        func put(_ byte: UInt8) {
+            target[at] = byte
+            at += 1
+        }
+        func put(_ bytes: UnsafeRawBufferPointer) {
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+            target.baseAddress!.advanced(by: at).copyMemory(from: base, byteCount: bytes.count)
+            at += bytes.count
+        }
+        func put(_ text: String) {
+            var text = text
+            text.withUTF8 { put(UnsafeRawBufferPointer($0)) }
+        }
+        switch self {
+        case .timeline(let seq, let event, let payload):
+            put(UInt8(ascii: "T"))
+            if seq < 0 { put(UInt8(ascii: "-")) }
+            var magnitude = seq.magnitude
+            let digits = Self.decimalCount(seq) - (seq < 0 ? 1 : 0)
+            for offset in stride(from: digits - 1, through: 0, by: -1) {
+                target[at + offset] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            }
+            at += digits
+            put(UInt8(ascii: " "))
+            put(event)
+            put(UInt8(ascii: "\n"))
+            payload.withUnsafeBytes { put($0) }
+        case .ephemeral(let event, let payload):
+            put(UInt8(ascii: "E"))
+            put(event)
+            put(UInt8(ascii: "\n"))
+            payload.withUnsafeBytes { put($0) }
+        case .resync:
+            put(UInt8(ascii: "R"))
+            put(UInt8(ascii: "\n"))
+        }
+        return at
+    }
+
+    /// Decodes the byte form from `bytes` (a slice of a network read, say), copying the payload
+    /// once; `nil` when malformed. It reads what ``init(bytes:)`` always read: after `T`, spaces,
+    /// then the seq (a decimal, optionally signed), one space and a non-empty event name.
+    public init?(encoded bytes: UnsafeRawBufferPointer) {
+        guard let first = bytes.first, let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        let payload = { [UInt8](UnsafeRawBufferPointer(rebasing: bytes[(newline + 1)...])) }
+        switch first {
+        case UInt8(ascii: "T"):
+            var start = 1
+            while start < newline, bytes[start] == UInt8(ascii: " ") { start += 1 }
+            guard let space = bytes[start..<newline].firstIndex(of: UInt8(ascii: " ")), space + 1 < newline,
+                  let seq = Self.decimal(UnsafeRawBufferPointer(rebasing: bytes[start..<space])) else { return nil }
+            let event = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(space + 1)..<newline]), as: UTF8.self)
+            self = .timeline(seq: seq, event: event, payload: payload())
+        case UInt8(ascii: "E"):
+            self = .ephemeral(event: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[1..<newline]), as: UTF8.self), payload: payload())
+        case UInt8(ascii: "R") where newline == 1 && bytes.count == 2:
+            self = .resync
+        default:
+            return nil
+        }
+    }
+
+    /// The number of characters of `value` in decimal, its minus sign included.
+    private static func decimalCount(_ value: Int64) -> Int {
+        var count = value < 0 ? 2 : 1
+        var rest = value.magnitude / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
+        }
+        return count
+    }
+
+    /// A decimal with an optional sign, as `Int64(_: String)` reads it; `nil` when malformed or out of range.
+    private static func decimal(_ text: UnsafeRawBufferPointer) -> Int64? {
+        var digits = text[...]
+        let negative = digits.first == UInt8(ascii: "-")
+        if negative || digits.first == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        guard !digits.isEmpty else { return nil }
+        var magnitude: UInt64 = 0
+        for digit in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) else { return nil }
+            let (shifted, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = shifted.addingReportingOverflow(UInt64(digit - UInt8(ascii: "0")))
+            guard !overflow1, !overflow2 else { return nil }
+            magnitude = sum
+        }
+        if negative { return magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
+    }
 }

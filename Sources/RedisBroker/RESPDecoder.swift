@@ -32,6 +32,9 @@ struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
 
     init() {}
 
+    /// No value is half read: the buffer's next byte starts a value.
+    var isIdle: Bool { self.open.isEmpty }
+
     mutating func decode(buffer: inout ByteBuffer) throws -> RESPValue? {
         while let item = try Self.readItem(from: &buffer) {
             switch item {

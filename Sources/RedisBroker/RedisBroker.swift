@@ -26,6 +26,7 @@ public final class RedisBroker: Broker, Service {
     let pubsub: RedisConnection
     let subscriber: RedisSubscriber
     let lostPublishes: LostPublishes
+    let publisher: PublishBatcher
     let lifecycle = Mutex(Lifecycle())
     let presence = Mutex(Presence())
     let reports = PresenceReports()
@@ -70,6 +71,7 @@ public final class RedisBroker: Broker, Service {
         self.commands = RedisConnection(
             configuration: configuration, role: "commands", clientName: "webchat:\(nodeID):commands", logger: logger, delegate: lostPublishes
         )
+        self.publisher = PublishBatcher(connection: self.commands, channelPrefix: keys.channelPrefix, lostPublishes: lostPublishes)
         self.pubsub = RedisConnection(
             configuration: configuration, role: "pubsub", clientName: "webchat:\(nodeID):pubsub", logger: logger, delegate: subscriber
         )
@@ -128,13 +130,13 @@ public final class RedisBroker: Broker, Service {
     }
 
     /// Writes the PUBLISH commands without waiting for Redis when the command connection is up
-    /// (and not backed up): `true`. They keep their order, since one connection carries them all.
+    /// (and not backed up): `true`. They keep their order, since one connection carries them all,
+    /// and those made while a write waits for the event loop join it (``PublishBatcher``).
     /// `false` while it is down; ``publish(_:to:)`` then fails fast. If the connection ends before
     /// Redis answered, the users of a timeline envelope get a resync once it is back.
     public func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool {
         guard !users.isEmpty else { return true }
-        guard Self.resyncRecovers(envelope) else { return commands.sendNow(publishCommands(envelope, users)) }
-        return commands.sendNow(publishCommands(envelope, users)) { [lostPublishes] in lostPublishes.record(users) }
+        return publisher.publish(envelope, to: users, resync: Self.resyncRecovers(envelope))
     }
 
     /// Subscribes to the user's channel and returns once Redis has confirmed it. Throws while

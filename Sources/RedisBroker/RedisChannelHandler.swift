@@ -28,7 +28,7 @@ struct RedisRequest: Sendable {
 /// reply overdue by more than the reply timeout (Redis hung, or the network silently gone) ends
 /// the connection too.
 final class RedisChannelHandler: ChannelDuplexHandler {
-    typealias InboundIn = RESPValue
+    typealias InboundIn = RESPFrame
     typealias OutboundIn = RedisRequest
     typealias OutboundOut = ByteBuffer
 
@@ -46,7 +46,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private var ended = false
     private let endpoint: String
     private let logger: Logger
-    private let onPush: (@Sendable (RESPValue) -> Void)?
+    private let onPush: (@Sendable (RESPFrame) -> Void)?
     private let onInactive: @Sendable () -> Void
     private let replyTimeout: TimeAmount
     /// The next look for an overdue reply.
@@ -58,7 +58,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     /// `onPush` receives values no write waits for (nil: such a value is a protocol error);
     /// `onInactive` is called once when the connection has ended.
     init(endpoint: String, logger: Logger, replyTimeout: Duration,
-         onPush: (@Sendable (RESPValue) -> Void)?, onInactive: @escaping @Sendable () -> Void) {
+         onPush: (@Sendable (RESPFrame) -> Void)?, onInactive: @escaping @Sendable () -> Void) {
         self.endpoint = endpoint
         self.logger = logger
         self.replyTimeout = TimeAmount(replyTimeout)
@@ -93,12 +93,13 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let value = self.unwrapInboundIn(data)
+        let frame = self.unwrapInboundIn(data)
         guard !self.pending.isEmpty else {
-            if let onPush = self.onPush { return onPush(value) }
-            let error = RedisError.protocolViolation("a reply nobody asked for: \(value)")
+            if let onPush = self.onPush { return onPush(frame) }
+            let error = RedisError.protocolViolation("a reply nobody asked for: \(frame.value)")
             return self.errorCaught(context: context, error: error)
         }
+        let value = frame.value
         let head = self.pending.startIndex
         self.pending[head].remaining -= 1
         if let promise = self.pending[head].promise {

@@ -7,9 +7,14 @@ extension RedisConnection {
     func open(epoch: UInt64) async throws -> any Channel {
         let endpoint = self.endpoint
         let logger = self.logger
-        let onPush: (@Sendable (RESPValue) -> Void)?
+        let onPush: (@Sendable (RESPFrame) -> Void)?
         if let delegate = self.delegate as? any RedisPushDelegate {
-            onPush = { delegate.received($0, epoch: epoch) }
+            onPush = { frame in
+                switch frame {
+                case .value(let value): delegate.received(value, epoch: epoch)
+                case .message(let channel, let payload): delegate.receivedMessage(channel: channel, payload: payload, epoch: epoch)
+                }
+            }
         } else {
             onPush = nil
         }
@@ -21,7 +26,7 @@ extension RedisConnection {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
-                        ByteToMessageHandler(RESPDecoder()),
+                        ByteToMessageHandler(RESPFrameDecoder()),
                         RedisChannelHandler(
                             endpoint: endpoint, logger: logger, replyTimeout: replyTimeout, onPush: onPush, onInactive: onInactive
                         )

@@ -18,6 +18,14 @@ protocol RedisConnectionDelegate: Sendable {
 protocol RedisPushDelegate: RedisConnectionDelegate {
     /// A value no command waited for (a pub/sub push) on connection `epoch`, on its event loop.
     func received(_ push: RESPValue, epoch: UInt64)
+    /// A `message` push (channel and payload as read) on connection `epoch`, on its event loop.
+    func receivedMessage(channel: ByteBuffer, payload: ByteBuffer, epoch: UInt64)
+}
+
+extension RedisPushDelegate {
+    func receivedMessage(channel: ByteBuffer, payload: ByteBuffer, epoch: UInt64) {
+        self.received(RESPFrame.message(channel: channel, payload: payload).value, epoch: epoch)
+    }
 }
 
 /// One TCP connection to Redis that comes back on its own after an outage.
@@ -105,6 +113,9 @@ final class RedisConnection: Sendable {
         Self.write(commands, on: channel, replies: replies, endpoint: self.endpoint)
         return replies.futureResult
     }
+
+    /// The live channel, nil while down.
+    var liveChannel: (any Channel)? { try? self.channel() }
 
     /// The number of the live connection (it grows with each reconnection), nil while down.
     var epoch: UInt64? {

@@ -64,6 +64,25 @@ enum RedisPush: Equatable, Sendable {
         }
     }
 
+    /// Reads a `message` push on `channel` (as ``init(_:channelPrefix:resyncChannel:)`` reads
+    /// its value), decoding the envelope straight from the bytes read.
+    init(message channel: ByteBuffer, payload: ByteBuffer, channelPrefix: [UInt8], resyncChannel: [UInt8]? = nil) {
+        if let resyncChannel, channel.readableBytesView.elementsEqual(resyncChannel) {
+            self = Self.envelope(payload) == .resync ? .resyncAll : .ignored
+            return
+        }
+        guard let user = Self.user(.bulkString(channel), channelPrefix) else {
+            self = .unexpected("\(RESPFrame.message(channel: channel, payload: payload).value)")
+            return
+        }
+        self = Self.envelope(payload).map { .message(user, $0) } ?? .ignored
+    }
+
+    /// The envelope in `payload`, copied once; nil when malformed.
+    private static func envelope(_ payload: ByteBuffer) -> BrokerEnvelope? {
+        payload.withUnsafeReadableBytes { BrokerEnvelope(encoded: $0) }
+    }
+
     /// A push about the resync channel.
     private static func onResyncChannel(_ kind: String, _ parts: [RESPValue]) -> RedisPush {
         switch kind {

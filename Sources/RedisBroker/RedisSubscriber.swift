@@ -116,9 +116,16 @@ final class RedisSubscriber: RedisPushDelegate {
     }
 
     func received(_ value: RESPValue, epoch: UInt64) {
-        let push = RedisPush(value, channelPrefix: channelPrefix, resyncChannel: resyncChannel)
+        self.handle(RedisPush(value, channelPrefix: channelPrefix, resyncChannel: resyncChannel), epoch: epoch)
+    }
+
+    func receivedMessage(channel: ByteBuffer, payload: ByteBuffer, epoch: UInt64) {
+        self.handle(RedisPush(message: channel, payload: payload, channelPrefix: channelPrefix, resyncChannel: resyncChannel), epoch: epoch)
+    }
+
+    private func handle(_ push: RedisPush, epoch: UInt64) {
         let (action, channel) = state.withLock { state in
-            if push == .pong { state.pingSent = nil }
+            if case .pong = push { state.pingSent = nil }
             return (state.machine.received(push, epoch: epoch), state.channel)
         }
         switch action {

@@ -124,4 +124,29 @@ struct BrokerContractTests {
     func bytes(envelope: BrokerEnvelope) {
         #expect(BrokerEnvelope(bytes: envelope.bytes) == envelope)
     }
+
+    @Test("the byte form is T<seq> <event>, E<event> or R, a newline, then the payload", arguments: [
+        (BrokerEnvelope.timeline(seq: 42, event: "message", payload: Array("{}".utf8)), "T42 message\n{}"),
+        (.timeline(seq: 0, event: "a b", payload: []), "T0 a b\n"),
+        (.timeline(seq: -7, event: "x", payload: Array("\n".utf8)), "T-7 x\n\n"),
+        (.timeline(seq: .max, event: "x", payload: []), "T9223372036854775807 x\n"),
+        (.timeline(seq: .min, event: "é", payload: []), "T-9223372036854775808 é\n"),
+        (.ephemeral(event: "typing", payload: Array("{}".utf8)), "Etyping\n{}"),
+        (.ephemeral(event: "", payload: []), "E\n"),
+        (.resync, "R\n"),
+    ])
+    func byteForm(envelope: BrokerEnvelope, text: String) {
+        #expect(envelope.bytes == Array(text.utf8))
+        #expect(envelope.encodedCount == text.utf8.count)
+        #expect(BrokerEnvelope(bytes: Array(text.utf8)) == envelope)
+    }
+
+    @Test("what is not a byte form decodes to nothing; what the old decoder read, this one reads", arguments: [
+        ("X", nil), ("", nil), ("T42 message", nil), ("T42\n", nil), ("T42 \n", nil), ("Tx y\n", nil), ("T- y\n", nil),
+        ("T9223372036854775808 x\n", nil), ("R\nx", nil), ("Rx\n", nil), ("\nT1 x", nil),
+        ("T  +5 a b\n", BrokerEnvelope.timeline(seq: 5, event: "a b", payload: [])), ("T5  x\n", .timeline(seq: 5, event: " x", payload: [])),
+    ])
+    func malformedBytes(text: String, envelope: BrokerEnvelope?) {
+        #expect(BrokerEnvelope(bytes: Array(text.utf8)) == envelope)
+    }
 }

@@ -95,4 +95,54 @@ struct RESPCodecTests {
         #expect(RedisPush(.array([Self.bulk("subscribe"), Self.bulk("p:resync"), .integer(1)]), channelPrefix: prefix, resyncChannel: resync) == .subscribedResyncChannel)
         #expect(RedisPush(message, channelPrefix: prefix, resyncChannel: resync) == .message(uid("alice"), envelope))
     }
+
+    @Test("a message push read by the fast path is the push its value is")
+    func messageFastPath() {
+        let prefix = Array("p:user:".utf8)
+        let resync = Array("p:resync".utf8)
+        let cases: [(channel: String, payload: [UInt8])] = [
+            ("p:user:alice", event(7).bytes), ("p:user:alice", Array("no newline".utf8)), ("other:alice", Array("T1 x\n".utf8)),
+            ("p:resync", Array("R\n".utf8)), ("p:resync", Array("T1 x\n".utf8)),
+        ]
+        for (channel, payload) in cases {
+            let value = RESPValue.array([Self.bulk("message"), Self.bulk(channel), .bulkString(ByteBuffer(bytes: payload))])
+            let fast = RedisPush(message: ByteBuffer(string: channel), payload: ByteBuffer(bytes: payload), channelPrefix: prefix, resyncChannel: resync)
+            #expect(fast == RedisPush(value, channelPrefix: prefix, resyncChannel: resync), "\(channel)")
+        }
+    }
+
+    /// Decodes `chunks` with the frame decoder, fed one after the other as separate reads.
+    private static func decodeFrames(_ chunks: [[UInt8]]) throws -> [RESPFrame] {
+        let processor = NIOSingleStepByteToMessageProcessor(RESPFrameDecoder())
+        var frames: [RESPFrame] = []
+        for chunk in chunks {
+            try processor.process(buffer: ByteBuffer(bytes: chunk)) { frames.append($0) }
+        }
+        return frames
+    }
+
+    /// Two message pushes (one with a binary payload), and the generic stream in between.
+    private static let pushStream: [UInt8] = Array("*3\r\n$7\r\nmessage\r\n$12\r\np:user:alice\r\n$5\r\nT1 x\n\r\n".utf8) + stream
+        + Array("*3\r\n$7\r\nmessage\r\n$0\r\n\r\n$4\r\n".utf8) + [0x0D, 0x0A, 0x24, 0xFF] + Array("\r\n".utf8)
+    private static let pushExpected: [RESPValue] = [.array([bulk("message"), bulk("p:user:alice"), bulk("T1 x\n")])] + expected
+        + [.array([bulk("message"), bulk(""), .bulkString(ByteBuffer(bytes: [0x0D, 0x0A, 0x24, 0xFF]))])]
+
+    @Test("the frame decoder reads message pushes as slices and everything else as values, split at any byte")
+    func frames() throws {
+        let whole = try Self.decodeFrames([Self.pushStream])
+        #expect(whole.map(\.value) == Self.pushExpected)
+        #expect(whole.filter { if case .message = $0 { true } else { false } }.count == 2)
+        for split in 1..<Self.pushStream.count {
+            let frames = try Self.decodeFrames([Array(Self.pushStream[..<split]), Array(Self.pushStream[split...])])
+            #expect(frames.map(\.value) == Self.pushExpected, "split at \(split)")
+        }
+        #expect(try Self.decodeFrames(Self.pushStream.map { [$0] }).map(\.value) == Self.pushExpected)
+    }
+
+    @Test("a malformed message push is the generic decoder's to refuse", arguments: [
+        "*3\r\n$7\r\nmessage\r\n$-2\r\n", "*3\r\n$7\r\nmessage\r\n$3\r\nabcd\r\n", "*3\r\n$7\r\nmessage\r\n$1x\r\n",
+    ])
+    func malformedMessage(input: String) {
+        #expect(throws: RedisError.self) { try Self.decodeFrames([Array(input.utf8)]) }
+    }
 }
