@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 
@@ -79,6 +82,11 @@ extension RedisConnection {
     /// A short description of a connect failure.
     static func describe(_ error: any Error) -> String {
         if let error = error as? RedisError { return error.message }
+        // NIO's failure lists every address tried; one address's error says it.
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            if let io = first.error as? IOError { return String(cString: strerror(io.errnoCode)) }
+            return "\(first.error)"
+        }
         return "\(error)"
     }
 }
