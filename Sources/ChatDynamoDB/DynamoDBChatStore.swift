@@ -84,12 +84,13 @@ public final class DynamoDBChatStore: ChatStore {
     ///
     /// Creates missing ones (on-demand capacity) when `createTables`. Throws a
     /// ``DynamoDBError`` when the endpoint cannot be reached or a table is missing.
-    public convenience init(configuration: DynamoDBConfiguration, logger: Logger) async throws {
-        try await self.init(configuration: configuration, logger: logger, fanOutLease: Self.defaultFanOutLease)
+    /// `observer` hears of every request and conflict (metrics).
+    public convenience init(configuration: DynamoDBConfiguration, logger: Logger, observer: DynamoDBStoreObserver = .none) async throws {
+        try await self.init(configuration: configuration, logger: logger, fanOutLease: Self.defaultFanOutLease, observer: observer)
     }
 
-    init(configuration: DynamoDBConfiguration, logger: Logger, fanOutLease: Duration) async throws {
-        client = try DynamoDBClient(configuration: configuration, logger: logger)
+    init(configuration: DynamoDBConfiguration, logger: Logger, fanOutLease: Duration, observer: DynamoDBStoreObserver = .none) async throws {
+        client = try DynamoDBClient(configuration: configuration, logger: logger, observer: observer)
         tables = DynamoDBTables(prefix: configuration.tablePrefix)
         self.logger = logger
         self.fanOutLease = fanOutLease
@@ -120,6 +121,7 @@ public final class DynamoDBChatStore: ChatStore {
                 return try await attempt()
             } catch let error as DynamoDBError where error.code == .transactionCanceled {
                 self.conflicts.add(1, ordering: .relaxed)
+                client.observer.conflict()
                 conflicts += 1
                 logger.debug("write conflict, retrying", metadata: ["operation": "\(operation)", "conflicts": "\(conflicts)"])
                 guard conflicts <= Self.maxConflicts else {

@@ -35,7 +35,11 @@ final class DynamoDBClient: Sendable {
     /// How long one attempt may take.
     static let requestTimeout = TimeAmount.seconds(10)
 
-    init(configuration: DynamoDBConfiguration, logger: Logger) throws(DynamoDBError) {
+    /// Hears of every request (metrics).
+    let observer: DynamoDBStoreObserver
+
+    init(configuration: DynamoDBConfiguration, logger: Logger, observer: DynamoDBStoreObserver = .none) throws(DynamoDBError) {
+        self.observer = observer
         guard let components = URLComponents(string: configuration.endpoint), let host = components.host,
               let scheme = components.scheme, scheme == "http" || scheme == "https" else {
             throw .invalidConfiguration("endpoint must be an http or https URL, got '\(configuration.endpoint)'")
@@ -95,9 +99,13 @@ final class DynamoDBClient: Sendable {
             attempt += 1
             var failure: DynamoDBError
             var mayHaveApplied = true
+            let started = ContinuousClock.now
             do {
                 let (status, bytes) = try await perform(operation, body: body)
-                if status == .ok { return bytes }
+                if status == .ok {
+                    observer.request(operation, .now - started, nil)
+                    return bytes
+                }
                 failure = Self.error(status: status, body: bytes)
                 // A 4xx answer (throttling among them) means the request was not applied.
                 mayHaveApplied = status.code >= 500
@@ -106,6 +114,7 @@ final class DynamoDBClient: Sendable {
             } catch {
                 failure = DynamoDBError(.unreachable, "cannot reach DynamoDB at \(configuration.endpoint): \(error)")
             }
+            observer.request(operation, .now - started, failure.code)
             failure.afterUncertainAttempt = uncertain
             guard failure.code == .throttled || failure.code == .unreachable, attempt < Self.maxAttempts else { throw failure }
             uncertain = uncertain || mayHaveApplied

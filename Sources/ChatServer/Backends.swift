@@ -29,7 +29,7 @@ struct Backends {
             store = try SQLiteChatStore(path: path, logger: logger, observer: metrics.sqliteObserver)
             logger.info("storing data in \(path)")
         case .dynamodb(let settings):
-            let opened = try await DynamoDBChatStore(configuration: settings, logger: logger)
+            let opened = try await DynamoDBChatStore(configuration: settings, logger: logger, observer: metrics.scaleOut.dynamoDBObserver)
             logger.info("storing data in DynamoDB", metadata: ["endpoint": "\(settings.endpoint)", "tables": "\(settings.tablePrefix)*"])
             store = opened
             dynamo = opened
@@ -40,7 +40,7 @@ struct Backends {
             return Backends(store: store, broker: InProcessBroker(), redis: nil, dynamo: dynamo)
         case .redis(let settings):
             do {
-                let redis = try await RedisBroker(configuration: settings, logger: logger)
+                let redis = try await RedisBroker(configuration: settings, logger: logger, observer: metrics.scaleOut.redisObserver)
                 logger.info("broker on Redis", metadata: ["redis": "\(settings.endpoint)", "node": "\(redis.nodeID)"])
                 return Backends(store: store, broker: redis, redis: redis, dynamo: dynamo)
             } catch {

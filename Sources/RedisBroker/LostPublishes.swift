@@ -46,12 +46,14 @@ final class LostPublishes: RedisConnectionDelegate {
     private let state: Mutex<State>
     private let keys: RedisKeys
     private let logger: Logger
+    private let observer: RedisBrokerObserver
 
     /// Resyncs for the channels `keys` names, per user up to `limit` users.
-    init(keys: RedisKeys, logger: Logger, limit: Int = 10_000) {
+    init(keys: RedisKeys, logger: Logger, observer: RedisBrokerObserver = .none, limit: Int = 10_000) {
         self.state = Mutex(State(limit: limit))
         self.keys = keys
         self.logger = logger
+        self.observer = observer
     }
 
     /// Beyond this many users, one resync for everyone replaces theirs.
@@ -61,7 +63,8 @@ final class LostPublishes: RedisConnectionDelegate {
     }
 
     /// Remembers that envelopes for `users` may be lost.
-    func record(_ users: some Sequence<UserID>) {
+    func record(_ users: some Collection<UserID>) {
+        observer.lostPublishes(users.count)
         state.withLock { $0.insert(users) }
     }
 

@@ -53,15 +53,17 @@ public final class RedisBroker: Broker, Service {
 
     /// Connects both connections and registers the node; fails with "cannot reach Redis at
     /// host:port: …" when Redis is down or refuses the connection (a wrong password, say).
-    public init(configuration: RedisBrokerConfiguration, logger: Logger) async throws {
+    /// `observer` hears of connections, lost publishes and resyncs (metrics).
+    public init(configuration: RedisBrokerConfiguration, logger: Logger, observer: RedisBrokerObserver = .none) async throws {
         let nodeID = Self.randomNodeID()
         var logger = logger
         logger[metadataKey: "node"] = "\(nodeID)"
         let keys = RedisKeys(prefix: configuration.prefix)
         let subscriber = RedisSubscriber(
-            channelPrefix: keys.channelPrefix, resyncChannel: keys.resyncChannel, endpoint: configuration.endpoint, logger: logger
+            channelPrefix: keys.channelPrefix, resyncChannel: keys.resyncChannel, endpoint: configuration.endpoint, logger: logger,
+            observer: observer
         )
-        let lostPublishes = LostPublishes(keys: keys, logger: logger)
+        let lostPublishes = LostPublishes(keys: keys, logger: logger, observer: observer)
         self.nodeID = nodeID
         self.configuration = configuration
         self.logger = logger
@@ -69,11 +71,13 @@ public final class RedisBroker: Broker, Service {
         self.subscriber = subscriber
         self.lostPublishes = lostPublishes
         self.commands = RedisConnection(
-            configuration: configuration, role: "commands", clientName: "webchat:\(nodeID):commands", logger: logger, delegate: lostPublishes
+            configuration: configuration, role: "commands", clientName: "webchat:\(nodeID):commands", logger: logger, observer: observer,
+            delegate: lostPublishes
         )
         self.publisher = PublishBatcher(connection: self.commands, channelPrefix: keys.channelPrefix, lostPublishes: lostPublishes)
         self.pubsub = RedisConnection(
-            configuration: configuration, role: "pubsub", clientName: "webchat:\(nodeID):pubsub", logger: logger, delegate: subscriber
+            configuration: configuration, role: "pubsub", clientName: "webchat:\(nodeID):pubsub", logger: logger, observer: observer,
+            delegate: subscriber
         )
         do {
             try await self.commands.connect()

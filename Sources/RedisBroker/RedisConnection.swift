@@ -44,6 +44,8 @@ final class RedisConnection: Sendable {
     let logger: Logger
     let group: any EventLoopGroup
     let delegate: (any RedisConnectionDelegate)?
+    /// Hears when the connection comes up and goes down (metrics).
+    let observer: RedisBrokerObserver
     private let state = Mutex(State())
 
     private struct State {
@@ -66,6 +68,7 @@ final class RedisConnection: Sendable {
 
     /// A connection that does nothing until ``connect()``.
     init(configuration: RedisBrokerConfiguration, role: String, clientName: String? = nil, logger: Logger,
+         observer: RedisBrokerObserver = .none,
          group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, delegate: (any RedisConnectionDelegate)? = nil) {
         self.endpoint = configuration.endpoint
         self.configuration = configuration
@@ -74,6 +77,7 @@ final class RedisConnection: Sendable {
         self.logger = logger
         self.group = group
         self.delegate = delegate
+        self.observer = observer
     }
 
     deinit {
@@ -202,6 +206,7 @@ final class RedisConnection: Sendable {
             channel.close(promise: nil)
             throw self.state.withLock { $0.phase.isClosed } ? RedisError.closed : RedisError.connectionLost(self.endpoint)
         }
+        self.observer.connection(self.role, true)
         self.delegate?.connected(channel, epoch: epoch)
     }
 
@@ -215,6 +220,7 @@ final class RedisConnection: Sendable {
         }
         guard lost else { return }
         self.logger.warning("Redis connection lost; reconnecting", metadata: ["redis": "\(self.endpoint)", "connection": "\(self.role)"])
+        self.observer.connection(self.role, false)
         self.delegate?.disconnected(epoch: epoch)
     }
 

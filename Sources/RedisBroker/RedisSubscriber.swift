@@ -27,15 +27,17 @@ final class RedisSubscriber: RedisPushDelegate {
     private let resyncChannel: [UInt8]
     private let endpoint: String
     private let logger: Logger
+    private let observer: RedisBrokerObserver
 
     /// A subscriber for channels named `channelPrefix` + user id, and for `resyncChannel`, on
     /// which a resync is for every subscriber.
-    init(channelPrefix: String, resyncChannel: String, endpoint: String, logger: Logger) {
+    init(channelPrefix: String, resyncChannel: String, endpoint: String, logger: Logger, observer: RedisBrokerObserver = .none) {
         self.state = Mutex(Locked(machine: SubscriptionMachine(channelPrefix: channelPrefix, resyncChannel: resyncChannel)))
         self.channelPrefix = Array(channelPrefix.utf8)
         self.resyncChannel = Array(resyncChannel.utf8)
         self.endpoint = endpoint
         self.logger = logger
+        self.observer = observer
     }
 
     /// How many channels have local subscribers.
@@ -138,9 +140,13 @@ final class RedisSubscriber: RedisPushDelegate {
                 "redis": "\(endpoint)", "channels": "\(channels.count)",
             ])
             for subscribers in channels { subscribers.forEach { $0(.resync) } }
+            observer.resyncs(channels.reduce(0) { $0 + $1.count })
         case .confirmed(let waiters, let resync):
             for (id, waiter) in waiters { waiter.resume(returning: id) }
-            resync?.forEach { $0(.resync) }
+            if let resync {
+                resync.forEach { $0(.resync) }
+                observer.resyncs(resync.count)
+            }
         case .refused(let waiters, let message):
             logger.error("Redis refused a subscription", metadata: ["redis": "\(endpoint)", "error": "\(message)"])
             for waiter in waiters { waiter.resume(throwing: RedisError.server(message)) }

@@ -291,6 +291,25 @@ def cluster_redis_restart(ctx):
             check(time.time() < deadline, "alice is online again after the restart", profile)
             time.sleep(0.1)
         check(requests.get(cluster.nodes[0].url + "/readyz", timeout=10).status_code == 200, "ready again")
+        # What an operator sees of it in /metrics: bob's node lost both connections once, has them
+        # back, handed bob's endpoint a resync; the store's requests are timed per operation.
+        metrics = _metrics(cluster.nodes[1])
+        for role in ("commands", "pubsub"):
+            check(metrics.get(f'webchat_redis_connection_losses_total{{connection="{role}"}}', 0) >= 1, f"{role} loss counted", metrics)
+            check(metrics.get(f'webchat_redis_connected{{connection="{role}"}}') == 1, f"{role} connected again", metrics)
+        check(metrics.get("webchat_broker_resyncs_total", 0) >= 1, "resyncs counted", metrics)
+        check(metrics.get('webchat_dynamodb_request_duration_seconds_count{operation="TransactWriteItems"}', 0) >= 1,
+              "DynamoDB transactions timed", metrics)
+
+
+def _metrics(node):
+    """The node's Prometheus text as {series: value}."""
+    values = {}
+    for line in requests.get(node.url + "/metrics", timeout=10).text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            values[series] = float(value)
+    return values
 
 
 @scenario

@@ -32,6 +32,8 @@ final class ServerMetrics: Sendable {
     /// SQLite's checkpoints: the checkpointer's (beside the writer) and the catch-ups that hold the writer.
     private let checkpointDuration: Metrics.Timer
     private let catchUpDuration: Metrics.Timer
+    /// The Redis broker's and the DynamoDB store's (see there).
+    let scaleOut: ScaleOutMetrics
 
     init() {
         let registry = PrometheusCollectorRegistry()
@@ -61,6 +63,7 @@ final class ServerMetrics: Sendable {
         self.storeFailedBatches = Metrics.Counter(label: "webchat_store_failed_batches_total", factory: factory)
         self.checkpointDuration = Metrics.Timer(label: "webchat_store_checkpoint_duration_seconds", dimensions: [("on", "checkpointer")], factory: factory)
         self.catchUpDuration = Metrics.Timer(label: "webchat_store_checkpoint_duration_seconds", dimensions: [("on", "writer")], factory: factory)
+        self.scaleOut = ScaleOutMetrics(factory: factory)
     }
 
     /// Records what the SQLite store reports (see `SQLiteStoreObserver`).
