@@ -18,6 +18,9 @@ public final class ChatService: Sendable {
     let publisher = SerialJobs()
     /// Acks waiting to be written as one store operation.
     let acks = AckCoalescer()
+    /// Bounds the endpoints reading the store at once to catch up after a broker outage: every
+    /// connection of the node is told at the same moment (up to ~19,000).
+    let catchUps = ConcurrencyLimit(16)
 
     /// Creates the service. `clock` returns "now" in ms since 1970 (inject a fixed one in tests).
     public init(store: some ChatStore, broker: some Broker, configuration: ChatConfiguration = .init(), logger: Logger,

@@ -117,8 +117,10 @@ public final class PushEndpoint: Sendable {
             var truncated = false
             var first = true
             while true {
-                let last = self.state.withLock { $0.ordering.last }
-                let page = try await store.timeline(of: self.user, after: last, limit: Self.replayPageSize)
+                let page = try await self.service.catchUps.run {
+                    let last = self.state.withLock { $0.ordering.last }
+                    return try await store.timeline(of: self.user, after: last, limit: Self.replayPageSize)
+                }
                 if first {
                     // Entries after `after` were pruned if the first kept one is further on, or none are kept.
                     let latest = page.isEmpty ? try await store.timelineHead(of: self.user).latest : 0
@@ -173,8 +175,10 @@ public final class PushEndpoint: Sendable {
                     return self.process(state.ordering.gapFilled(missing.map(Self.entry), pending: pending)[...] + rest, &state)
                 }
             case .catchUp:
-                let last = self.state.withLock { $0.ordering.last }
-                let page = try await store.timeline(of: self.user, after: last, limit: Self.replayPageSize)
+                let page = try await self.service.catchUps.run {
+                    let last = self.state.withLock { $0.ordering.last }
+                    return try await store.timeline(of: self.user, after: last, limit: Self.replayPageSize)
+                }
                 next = self.state.withLock { state -> StoreRead? in
                     guard !state.finished else { return nil }
                     // Entries after `last`, in seq order, as a replay delivers them; a full page means more.
