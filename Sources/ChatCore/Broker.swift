@@ -55,7 +55,7 @@ public protocol Broker: Sendable {
     func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool
     /// Subscribes to a user's channel: envelopes published after this returns are handed to
     /// `receive`, in publish order per publisher. `receive` must not block (it may run on the
-    /// publisher's task or on an I/O thread). A broker that can lose envelopes in an outage
+    /// publisher's thread, the store's writer say, or on an I/O thread). A broker that can lose envelopes in an outage
     /// hands `receive` a ``BrokerEnvelope/resync`` once the channel is back.
     func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription
     /// Registers a connection; `true` if it is the user's first across the cluster.
@@ -64,10 +64,17 @@ public protocol Broker: Sendable {
     func connectionClosed(user: UserID, connection: String) async throws -> Bool
     /// Whether the user has a connection anywhere.
     func isOnline(_ user: UserID) async throws -> Bool
+    /// Claims the cluster-wide job `job` for `duration`: `true` when no claim holds it (this
+    /// node's then does, until `duration` has passed), `false` while one does (another node's,
+    /// or this node's own earlier one). A periodic job that must run once per cluster rather than
+    /// once per node (retention) runs only on a claim. The default, for a broker of one process,
+    /// whose node is the whole cluster: `true` every time.
+    func claim(_ job: String, for duration: Duration) async throws -> Bool
 }
 
 extension Broker {
     public func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool { false }
+    public func claim(_ job: String, for duration: Duration) async throws -> Bool { true }
 }
 
 /// The byte form without intermediate copies: a network client writes it straight into its

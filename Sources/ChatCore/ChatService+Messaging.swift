@@ -198,6 +198,23 @@ extension ChatService {
         let cutoff = clock() - Int64(configuration.retentionDays) * 86_400_000
         try await storage("pruneTimeline") { try await store.pruneTimeline(before: cutoff) }
     }
+
+    /// ``pruneExpired()`` on one node of a cluster per `interval`, for a node that calls this
+    /// every `interval`: the node that claims the job (``Broker/claim(_:for:)``) keeps it while it
+    /// lives, the others skip (`false`). When the broker cannot be asked, this node prunes anyway:
+    /// the deletes are idempotent, only the work is repeated.
+    @discardableResult
+    public func pruneExpired(oncePer interval: Duration) async throws(ChatError) -> Bool {
+        // A little shorter than the interval, so that the holder's next call finds its claim expired.
+        let claim = interval > .seconds(120) ? interval - .seconds(60) : interval * 0.9
+        do {
+            guard try await broker.claim("retention", for: claim) else { return false }
+        } catch {
+            logger.warning("retention: broker unavailable, pruning without a claim", metadata: ["error": "\(error)"])
+        }
+        try await pruneExpired()
+        return true
+    }
 }
 
 /// A message whose write is queued; see `ChatService.submitSend(from:_:)`.

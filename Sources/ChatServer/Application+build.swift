@@ -130,20 +130,24 @@ private func addOperationalRoutes(to router: Router<AppRequestContext>, chat: Ch
     }
 }
 
-/// Drops timeline events older than the retention period, hourly, until shutdown.
+/// Drops timeline events older than the retention period, hourly, until shutdown: on one node
+/// of a cluster (``ChatService/pruneExpired(oncePer:)``).
 struct RetentionService: Service, CustomStringConvertible {
     let chat: ChatService
     let logger: Logger
     var description: String { "RetentionService" }
+    static let interval = Duration.seconds(3600)
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await chat.pruneExpired()
+                if try await !chat.pruneExpired(oncePer: Self.interval) {
+                    logger.debug("retention: another node holds the job this hour")
+                }
             } catch {
                 logger.error("retention pruning failed", metadata: ["error": "\(error)"])
             }
-            try? await gracefulShutdownSleep(for: .seconds(3600))
+            try? await gracefulShutdownSleep(for: Self.interval)
         }
     }
 }

@@ -18,6 +18,14 @@ extension RedisBroker {
         try await self.commands.send(RedisCommand("EXISTS", self.keys.presence(user))).integer == 1
     }
 
+    /// Claims `job` with `SET NX PX`: the key names this node until it expires, and no other
+    /// node's claim succeeds before then.
+    public func claim(_ job: String, for duration: Duration) async throws -> Bool {
+        let milliseconds = max(duration.wholeMilliseconds, 1)
+        let reply = try await self.commands.send(RedisCommand("SET", self.keys.claim(job), self.nodeID, "NX", "PX", String(milliseconds)))
+        return reply.string == "OK"
+    }
+
     /// Records the change locally and writes its script under the same lock, so Redis sees the
     /// changes in the order of the local record. The local record changes even when Redis is out
     /// of reach: the node still has (or no longer has) the connection, and Redis is brought in

@@ -10,6 +10,7 @@ import ChatCore
 /// | `<prefix>node:<node>:alive` | string with a TTL | the node's heartbeat (its time, ms) |
 /// | `<prefix>nodes` | set | the ids of the nodes that may hold presence |
 /// | `<prefix>resync` | channel | `R\n` when a node lost more envelopes than it tracks: every subscriber resyncs |
+/// | `<prefix>claim:<job>` | string with a TTL | the node holding a cluster-wide job (``Broker/claim(_:for:)``) |
 struct RedisKeys: Sendable {
     let prefix: String
     /// User channels are this followed by the user id.
@@ -33,4 +34,5 @@ struct RedisKeys: Sendable {
     func presence(_ user: UserID) -> String { presencePrefix + user.rawValue }
     func members(of node: String) -> String { prefix + "node:" + node + ":members" }
     func alive(_ node: String) -> String { prefix + "node:" + node + ":alive" }
+    func claim(_ job: String) -> String { prefix + "claim:" + job }
 }
