@@ -90,7 +90,7 @@ public struct ServerConfiguration: Sendable {
         throw ConfigurationError("--store must be sqlite:PATH, dynamodb://REGION?endpoint=…&prefix=… or memory, not '\(text)'")
     }
 
-    /// Parses `memory` or `redis://…` as given to `--broker`.
+    /// Parses `memory`, `redis://…` or `rediss://…` as given to `--broker`.
     public static func parseBroker(_ text: String) throws -> BrokerLocation {
         if text == "memory" { return .memory }
         if text.lowercased().hasPrefix("redis") {
@@ -100,7 +100,7 @@ public struct ServerConfiguration: Sendable {
                 throw ConfigurationError("--broker: \(error)")
             }
         }
-        throw ConfigurationError("--broker must be memory or redis://[[user]:password@]host[:port][/db][?prefix=…], not '\(text)'")
+        throw ConfigurationError("--broker must be memory or redis[s]://[[user]:password@]host[:port][/db][?prefix=…], not '\(text)'")
     }
 }
 

@@ -64,6 +64,7 @@ public final class RedisBroker: Broker, Service {
             observer: observer
         )
         let lostPublishes = LostPublishes(keys: keys, logger: logger, observer: observer)
+        let tls = try RedisTLS(configuration)
         self.nodeID = nodeID
         self.configuration = configuration
         self.logger = logger
@@ -72,12 +73,12 @@ public final class RedisBroker: Broker, Service {
         self.lostPublishes = lostPublishes
         self.commands = RedisConnection(
             configuration: configuration, role: "commands", clientName: "webchat:\(nodeID):commands", logger: logger, observer: observer,
-            delegate: lostPublishes
+            tls: tls, delegate: lostPublishes
         )
         self.publisher = PublishBatcher(connection: self.commands, channelPrefix: keys.channelPrefix, lostPublishes: lostPublishes)
         self.pubsub = RedisConnection(
             configuration: configuration, role: "pubsub", clientName: "webchat:\(nodeID):pubsub", logger: logger, observer: observer,
-            delegate: subscriber
+            tls: tls, delegate: subscriber
         )
         do {
             try await self.commands.connect()

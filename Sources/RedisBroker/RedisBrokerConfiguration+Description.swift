@@ -10,8 +10,9 @@ extension RedisBrokerConfiguration: CustomStringConvertible, CustomDebugStringCo
         case (let user?, nil): "\(user)@"
         case (let user, _?): "\(user ?? ""):***@"
         }
-        return "redis://\(credentials)\(endpoint)/\(database)?prefix=\(prefix)"
+        return "\(tls == nil ? "redis" : "rediss")://\(credentials)\(endpoint)/\(database)?prefix=\(prefix)"
             + "&heartbeat-interval-ms=\(heartbeatInterval.wholeMilliseconds)&heartbeat-timeout-ms=\(heartbeatTimeout.wholeMilliseconds)"
+            + (tls?.caFile.map { "&ca-file=\($0)" } ?? "")
     }
 
     /// Every setting, the password shown as `***`.
@@ -23,7 +24,7 @@ extension RedisBrokerConfiguration: CustomStringConvertible, CustomDebugStringCo
     /// Every setting, the password shown as `***` (what `dump` shows).
     public var customMirror: Mirror {
         Mirror(self, children: [
-            "host": host, "port": port, "username": username as Any, "password": password.map { _ in "***" } as Any,
+            "host": host, "port": port, "tls": tls as Any, "username": username as Any, "password": password.map { _ in "***" } as Any,
             "database": database, "prefix": prefix, "connectTimeout": connectTimeout, "replyTimeout": replyTimeout,
             "minimumReconnectDelay": minimumReconnectDelay, "maximumReconnectDelay": maximumReconnectDelay,
             "heartbeatInterval": heartbeatInterval, "heartbeatTimeout": heartbeatTimeout,

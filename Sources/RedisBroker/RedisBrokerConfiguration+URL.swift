@@ -1,11 +1,13 @@
 extension RedisBrokerConfiguration {
     /// The form ``parse(_:)`` reads, for messages.
-    static let urlForm = "redis://[[user]:password@]host[:port][/database][?prefix=name:&heartbeat-interval-ms=N&heartbeat-timeout-ms=N]"
+    static let urlForm = "redis[s]://[[user]:password@]host[:port][/database][?prefix=name:&heartbeat-interval-ms=N&heartbeat-timeout-ms=N&ca-file=PATH]"
 
     /// Reads `redis://[[user]:password@]host[:port][/database][?prefix=name:]` (user, password and
     /// prefix percent-encoded where needed), and optionally `heartbeat-interval-ms` and
     /// `heartbeat-timeout-ms` (how often a node says it is alive, and after how long without
     /// that it counts as dead: 5,000 and 15,000); everything not in the URL keeps its default.
+    /// `rediss://` is the same over TLS, verifying Redis's certificate against the system's
+    /// certificate authorities or those in `ca-file` (a PEM file).
     ///
     /// The credentials end at the last `@`, so a password may hold `/`, `?` and `@` as they are;
     /// an `@` in the database or the query must be written `%40`.
@@ -20,9 +22,9 @@ extension RedisBrokerConfiguration {
         guard !scheme.isEmpty, scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }) else {
             throw invalid("it must start with redis://")
         }
-        guard scheme != "rediss" else { throw invalid("TLS (rediss://) is not supported") }
-        guard scheme == "redis" else { throw invalid("the scheme must be redis://, not \(scheme)://") }
+        guard scheme == "redis" || scheme == "rediss" else { throw invalid("the scheme must be redis:// or rediss://, not \(scheme)://") }
         var configuration = RedisBrokerConfiguration()
+        if scheme == "rediss" { configuration.tls = TLS() }
         var rest = url[schemeEnd.upperBound...]
         // The credentials first: a password may hold the / and ? that end the host.
         if let at = rest.lastIndex(of: "@") {
@@ -88,7 +90,11 @@ extension RedisBrokerConfiguration {
             case "prefix": self.prefix = value
             case "heartbeat-interval-ms": self.heartbeatInterval = try Self.milliseconds(value, name)
             case "heartbeat-timeout-ms": self.heartbeatTimeout = try Self.milliseconds(value, name)
-            default: throw Self.invalid("unknown parameter '\(name)' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms)")
+            case "ca-file":
+                guard self.tls != nil else { throw Self.invalid("ca-file is for TLS: use rediss://") }
+                guard !value.isEmpty else { throw Self.invalid("ca-file needs the path of a PEM file") }
+                self.tls?.caFile = value
+            default: throw Self.invalid("unknown parameter '\(name)' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms, ca-file)")
             }
         }
         guard heartbeatTimeout >= heartbeatInterval * 2 else {

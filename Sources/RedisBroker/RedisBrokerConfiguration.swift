@@ -8,6 +8,8 @@ public struct RedisBrokerConfiguration: Sendable, Hashable {
     public var username: String?
     /// The password for `AUTH`; nil when Redis asks for none.
     public var password: String?
+    /// TLS to Redis (`rediss://`); nil for plain TCP.
+    public var tls: TLS?
     /// The logical database (`SELECT`) for the presence keys (pub/sub channels span all databases).
     public var database: Int
     /// Prepended to every key and channel, so several deployments can share one Redis.
@@ -45,6 +47,17 @@ public struct RedisBrokerConfiguration: Sendable, Hashable {
         self.maximumReconnectDelay = .seconds(2)
         self.heartbeatInterval = .seconds(5)
         self.heartbeatTimeout = .seconds(15)
+    }
+
+    /// How the broker speaks TLS to Redis.
+    public struct TLS: Sendable, Hashable {
+        /// A PEM file of the certificate authorities to trust instead of the system's (a private
+        /// CA, or a managed Redis's own); nil for the system's.
+        public var caFile: String?
+
+        public init(caFile: String? = nil) {
+            self.caFile = caFile
+        }
     }
 
     /// `host:port`, for messages.

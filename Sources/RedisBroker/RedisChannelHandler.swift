@@ -118,7 +118,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.ended = true
-        self.failAll(error as? RedisError ?? .connectionLost(self.endpoint))
+        self.failAll(error as? RedisError ?? .connectionFailed(self.endpoint, error))
         context.close(promise: nil)
     }
 

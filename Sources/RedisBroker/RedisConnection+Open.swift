@@ -23,11 +23,13 @@ extension RedisConnection {
         }
         let onInactive: @Sendable () -> Void = { [weak self] in self?.ended(epoch: epoch) }
         let replyTimeout = self.configuration.replyTimeout
+        let tls = self.tls
         let channel = try await ClientBootstrap(group: self.group)
             .connectTimeout(TimeAmount(self.configuration.connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler()) }
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(RESPFrameDecoder()),
                         RedisChannelHandler(

@@ -46,6 +46,8 @@ final class RedisConnection: Sendable {
     let delegate: (any RedisConnectionDelegate)?
     /// Hears when the connection comes up and goes down (metrics).
     let observer: RedisBrokerObserver
+    /// TLS to Redis, nil for plain TCP.
+    let tls: RedisTLS?
     private let state = Mutex(State())
 
     private struct State {
@@ -68,7 +70,7 @@ final class RedisConnection: Sendable {
 
     /// A connection that does nothing until ``connect()``.
     init(configuration: RedisBrokerConfiguration, role: String, clientName: String? = nil, logger: Logger,
-         observer: RedisBrokerObserver = .none,
+         observer: RedisBrokerObserver = .none, tls: RedisTLS? = nil,
          group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, delegate: (any RedisConnectionDelegate)? = nil) {
         self.endpoint = configuration.endpoint
         self.configuration = configuration
@@ -78,6 +80,7 @@ final class RedisConnection: Sendable {
         self.group = group
         self.delegate = delegate
         self.observer = observer
+        self.tls = tls
     }
 
     deinit {

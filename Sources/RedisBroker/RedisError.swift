@@ -50,6 +50,11 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         .init(.connectionLost, "connection to Redis at \(endpoint) lost before the reply")
     }
 
+    /// The connection failed with `error` (a TLS handshake, say) before the answer came.
+    static func connectionFailed(_ endpoint: String, _ error: any Error) -> RedisError {
+        .init(.connectionLost, "connection to Redis at \(endpoint) failed: \(error)")
+    }
+
     /// Redis did not answer within the reply timeout: the connection is dropped and replaced.
     static func timedOut(_ endpoint: String, _ timeout: TimeAmount) -> RedisError {
         .init(.timedOut, "no reply from Redis at \(endpoint) within \(Duration.nanoseconds(timeout.nanoseconds)); reconnecting")

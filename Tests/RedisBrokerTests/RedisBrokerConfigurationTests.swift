@@ -26,6 +26,16 @@ struct RedisBrokerConfigurationTests {
         #expect(configuration.endpoint == "[::1]:7000")
     }
 
+    @Test("rediss:// is TLS, with the system's CAs or those of a file")
+    func tls() throws {
+        let system = try RedisBrokerConfiguration.parse("rediss://:pw@redis.example.com:6380")
+        #expect(system.tls == RedisBrokerConfiguration.TLS() && system.port == 6380 && system.password == "pw")
+        let own = try RedisBrokerConfiguration.parse("RedisS://redis.internal?ca-file=%2Fetc%2Fwebchat%2Fredis-ca.pem&prefix=x:")
+        #expect(own.tls == RedisBrokerConfiguration.TLS(caFile: "/etc/webchat/redis-ca.pem") && own.prefix == "x:")
+        #expect(try RedisBrokerConfiguration.parse("redis://redis.internal").tls == nil)
+        #expect("\(own)" == "rediss://redis.internal:6379/0?prefix=x:&heartbeat-interval-ms=5000&heartbeat-timeout-ms=15000&ca-file=/etc/webchat/redis-ca.pem")
+    }
+
     @Test("the heartbeat's interval and timeout")
     func heartbeat() throws {
         let configuration = try RedisBrokerConfiguration.parse("redis://localhost?heartbeat-interval-ms=300&heartbeat-timeout-ms=1500")
@@ -36,8 +46,9 @@ struct RedisBrokerConfigurationTests {
 
     @Test("a wrong URL names what is wrong", arguments: [
         ("localhost:6379", "it must start with redis://"),
-        ("http://localhost", "the scheme must be redis://, not http://"),
-        ("rediss://localhost", "TLS (rediss://) is not supported"),
+        ("http://localhost", "the scheme must be redis:// or rediss://, not http://"),
+        ("redis://localhost?ca-file=/etc/ca.pem", "ca-file is for TLS: use rediss://"),
+        ("rediss://localhost?ca-file=", "ca-file needs the path of a PEM file"),
         ("redis://", "no host"),
         ("redis://:pw@:6379", "no host"),
         ("redis://localhost:0", "the port '0' is not a number from 1 to 65535"),
@@ -45,7 +56,7 @@ struct RedisBrokerConfigurationTests {
         ("redis://localhost:70000", "the port '70000'"),
         ("redis://localhost/one", "the database 'one' is not a number"),
         ("redis://localhost/-1", "the database '-1' is not a number"),
-        ("redis://localhost?db=1", "unknown parameter 'db' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms)"),
+        ("redis://localhost?db=1", "unknown parameter 'db' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms, ca-file)"),
         ("redis://localhost?heartbeat-interval-ms=5", "heartbeat-interval-ms must be a whole number of milliseconds from 10 to 3600000, not '5'"),
         ("redis://localhost?heartbeat-timeout-ms=1s", "heartbeat-timeout-ms must be a whole number of milliseconds"),
         ("redis://localhost?heartbeat-interval-ms=1000&heartbeat-timeout-ms=1500", "heartbeat-timeout-ms must be at least twice heartbeat-interval-ms"),
@@ -61,7 +72,7 @@ struct RedisBrokerConfigurationTests {
             try RedisBrokerConfiguration.parse(url)
         } throws: { error in
             let message = (error as? RedisError)?.message ?? ""
-            return message.hasPrefix("invalid Redis URL: \(reason)") && message.contains("redis://[[user]:password@]host")
+            return message.hasPrefix("invalid Redis URL: \(reason)") && message.contains("redis[s]://[[user]:password@]host")
         }
     }
 

@@ -81,7 +81,7 @@ struct OptionsTests {
         (["--store", "dynamodb://eu-west-1"], "--store: DynamoDB needs credentials: set AWS_ACCESS_KEY_ID"),
         (["--store", "dynamodb://?prefix=x"], "--store: the store URL names no region"),
         (["--broker", "redis://localhost:0"], "--broker: invalid Redis URL: the port '0'"),
-        (["--broker", "kafka://x"], "--broker must be memory or redis://"),
+        (["--broker", "kafka://x"], "--broker must be memory or redis[s]://"),
         (["--rate-per-second", "0"], "--rate-per-second must be a positive number"),
         (["--log-level", "loud"], "--log-level must be one of"),
         (["--bcrypt-cost", "3"], "--bcrypt-cost must be a whole number from 4 to 31"),

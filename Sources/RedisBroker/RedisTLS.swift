@@ -1,0 +1,37 @@
+import NIOCore
+import NIOSSL
+
+/// What a connection needs to speak TLS to Redis: one context, made once per broker (the CA
+/// file is read then), and the name the certificate must carry.
+struct RedisTLS: Sendable {
+    let context: NIOSSLContext
+    /// The host as SNI and for hostname verification; nil for an IP address, whose certificate is
+    /// then checked against the address connected to (its IP subject alternative names).
+    let serverHostname: String?
+
+    /// Nil when `configuration` asks for no TLS; throws an `invalidConfiguration` naming the CA
+    /// file when it cannot be read.
+    init?(_ configuration: RedisBrokerConfiguration) throws {
+        guard let tls = configuration.tls else { return nil }
+        var settings = TLSConfiguration.makeClientConfiguration()
+        if let caFile = tls.caFile {
+            do {
+                settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            } catch {
+                throw RedisError.invalidConfiguration("cannot read the Redis CA file \(caFile): \(error)")
+            }
+        }
+        do {
+            self.context = try NIOSSLContext(configuration: settings)
+        } catch {
+            throw RedisError.invalidConfiguration("cannot set up TLS for Redis: \(error)")
+        }
+        let host = configuration.host
+        self.serverHostname = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+    }
+
+    /// The handler that goes first in the connection's pipeline.
+    func handler() throws -> NIOSSLClientHandler {
+        try NIOSSLClientHandler(context: self.context, serverHostname: self.serverHostname)
+    }
+}

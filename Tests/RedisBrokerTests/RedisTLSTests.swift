@@ -1,0 +1,126 @@
+import ChatCore
+import Foundation
+import Testing
+import TestSupport
+
+@testable import RedisBroker
+
+/// `rediss://`: the broker against a redis-server that speaks only TLS, with certificates made
+/// for the test by openssl (a CA of its own, a server certificate for 127.0.0.1 and localhost).
+@Suite("Redis broker over TLS")
+struct RedisTLSTests {
+    /// A TLS-only redis-server (`--port 0`) with a password, and the files of its certificates.
+    struct TLSRedis {
+        let process: ServiceProcess
+        let folder: URL
+        var caFile: String { folder.appending(path: "ca.pem").path }
+        var otherCAFile: String { folder.appending(path: "other-ca.pem").path }
+
+        static func start() async throws -> TLSRedis {
+            let folder = FileManager.default.temporaryDirectory.appending(path: "webchat-redis-tls-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try await makeCertificates(in: folder)
+            let executable = ["/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"]
+                .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
+            let process = try await ServiceProcess.start("redis-tls", executable: executable) { port in
+                [
+                    "--port", "0", "--tls-port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--tls-cert-file", folder.appending(path: "server.pem").path,
+                    "--tls-key-file", folder.appending(path: "server.key").path,
+                    "--tls-ca-cert-file", folder.appending(path: "ca.pem").path,
+                    "--tls-auth-clients", "no", "--requirepass", "s3cret",
+                ]
+            }
+            return TLSRedis(process: process, folder: folder)
+        }
+
+        /// A CA, a server certificate it signed, and a second CA that signed nothing here.
+        private static func makeCertificates(in folder: URL) async throws {
+            let steps: [[String]] = [
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=webchat test CA"],
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2", "-subj", "/CN=another CA"],
+                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+                ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
+                 "-extfile", "san.cnf"],
+            ]
+            try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(to: folder.appending(path: "san.cnf"), atomically: true, encoding: .utf8)
+            for step in steps {
+                let result = try await ProcessRunner.run("/usr/bin/env", ["openssl"] + step, directory: folder.path, timeout: .seconds(60))
+                guard result.exitCode == 0 else {
+                    throw LiveServerError(message: "openssl \(step[0]) failed (install Debian's openssl; scripts/test does): \(result.output)")
+                }
+            }
+        }
+
+        func url(host: String = "127.0.0.1", caFile: String?, prefix: String = RedisTest.uniquePrefix("tls")) -> String {
+            "rediss://:s3cret@\(host):\(process.port)?prefix=\(prefix)" + (caFile.map { "&ca-file=\($0)" } ?? "")
+        }
+
+        func stop() async {
+            await process.stop()
+            try? FileManager.default.removeItem(at: folder)
+        }
+    }
+
+    private func broker(_ url: String) async throws -> RedisBroker {
+        var configuration = try RedisBrokerConfiguration.parse(url)
+        configuration.connectTimeout = .seconds(5)
+        return try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+    }
+
+    @Test("two nodes publish, subscribe and share presence over TLS, by address and by host name")
+    func acrossNodes() async throws {
+        let redis = try await TLSRedis.start()
+        let prefix = RedisTest.uniquePrefix("tls")
+        let a = try await broker(redis.url(caFile: redis.caFile, prefix: prefix))
+        let b = try await broker(redis.url(host: "localhost", caFile: redis.caFile, prefix: prefix))
+        let inbox = Inbox()
+        _ = try await a.subscribe(uid("alice"), inbox.receive)
+        for n in 1...50 { try await b.publish(event(Int64(n)), to: [uid("alice")]) }
+        #expect(await inbox.wait(for: 50) == (1...50).map { event(Int64($0)) })
+        #expect(try await b.connectionOpened(user: uid("bob"), connection: "c1"))
+        #expect(try await a.isOnline(uid("bob")))
+        #expect(try await a.claim("retention", for: .seconds(10)))
+        #expect(try await b.claim("retention", for: .seconds(10)) == false)
+        await a.shutdown()
+        await b.shutdown()
+        await redis.stop()
+    }
+
+    @Test("a certificate from a CA the broker does not trust stops it at start, saying so")
+    func untrustedCertificate() async throws {
+        let redis = try await TLSRedis.start()
+        for caFile in [redis.otherCAFile, nil] {
+            do {
+                _ = try await broker(redis.url(caFile: caFile))
+                Issue.record("connected to a server whose certificate it should not trust (CA file: \(caFile ?? "system"))")
+            } catch let error as RedisError {
+                #expect(error.message.contains("cannot reach Redis at 127.0.0.1:\(redis.process.port)"), "\(error.message)")
+                #expect(error.message.contains("CERTIFICATE_VERIFY_FAILED"), "\(error.message)")
+            }
+        }
+        await redis.stop()
+    }
+
+    @Test("a CA file that cannot be read is named at start")
+    func missingCAFile() async throws {
+        let missing = "/nonexistent/webchat-ca.pem"
+        do {
+            _ = try await broker("rediss://127.0.0.1:1?ca-file=\(missing)")
+            Issue.record("started without its CA file")
+        } catch let error as RedisError {
+            #expect(error.message.hasPrefix("cannot read the Redis CA file \(missing):"), "\(error.message)")
+        }
+    }
+
+    @Test("plain TCP to a TLS-only Redis fails at start instead of hanging")
+    func plainToTLS() async throws {
+        let redis = try await TLSRedis.start()
+        var configuration = try RedisBrokerConfiguration.parse("redis://:s3cret@127.0.0.1:\(redis.process.port)")
+        configuration.connectTimeout = .seconds(1)
+        await #expect(throws: RedisError.self) {
+            _ = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        }
+        await redis.stop()
+    }
+}
