@@ -22,7 +22,9 @@ import Synchronization
 final class DynamoDBClient: Sendable {
     let configuration: DynamoDBConfiguration
     private let http: HTTPClient
-    private let signer: SigV4Signer
+    private let credentials: CredentialsProvider
+    /// The signer of the keys signed with last (a new one when they change).
+    private let signer = Mutex<SigV4Signer?>(nil)
     private let url: String
     private let host: String
     private let logger: Logger
@@ -47,7 +49,7 @@ final class DynamoDBClient: Sendable {
         self.configuration = configuration
         self.host = components.port.map { "\(host):\($0)" } ?? host
         url = "\(scheme)://\(self.host)/"
-        signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "dynamodb")
+        credentials = CredentialsProvider(source: configuration.credentials, logger: logger)
         self.logger = logger
         var http = HTTPClient.Configuration()
         http.timeout = .init(connect: .seconds(3), read: Self.requestTimeout)
@@ -65,6 +67,7 @@ final class DynamoDBClient: Sendable {
     /// Shuts the HTTP client down; further calls fail.
     func shutdown() async throws {
         guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
+        try await credentials.shutdown()
         try await http.shutdown()
     }
 
@@ -111,6 +114,10 @@ final class DynamoDBClient: Sendable {
                 mayHaveApplied = status.code >= 500
             } catch let error as CancellationError {
                 throw error
+            } catch let error as DynamoDBError {
+                // No credentials (their endpoint is unreachable or refuses): nothing was sent.
+                failure = error
+                mayHaveApplied = false
             } catch {
                 failure = DynamoDBError(.unreachable, "cannot reach DynamoDB at \(configuration.endpoint): \(error)")
             }
@@ -127,6 +134,7 @@ final class DynamoDBClient: Sendable {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         let signed = [("host", host), ("content-type", "application/x-amz-json-1.0"), ("x-amz-target", "DynamoDB_20120810.\(operation)")]
+        let signer = try await signer()
         for (name, value) in signed + signer.sign(method: "POST", path: "/", headers: signed, body: body, date: Date()) {
             request.headers.add(name: name, value: value)
         }
@@ -135,6 +143,17 @@ final class DynamoDBClient: Sendable {
         let bytes = try await response.body.collect(upTo: 32 << 20)
         if hooks.loseAnswer(of: operation) { throw HTTPClientError.readTimeout }
         return (response.status, bytes)
+    }
+
+    /// A signer of the current keys.
+    private func signer() async throws -> SigV4Signer {
+        let keys = try await credentials.credentials()
+        return signer.withLock { signer in
+            if let current = signer, current.credentials == keys { return current }
+            let fresh = SigV4Signer(credentials: keys, region: configuration.region, service: "dynamodb")
+            signer = fresh
+            return fresh
+        }
     }
 
     /// The error an answer other than 200 stands for.

@@ -39,15 +39,15 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
     public var endpoint: String
     /// Prepended to every table's name, so several deployments can share an account.
     public var tablePrefix: String
-    /// What requests are signed with.
-    public var credentials: Credentials
+    /// Where the keys requests are signed with come from.
+    public var credentials: CredentialSource
     /// Whether the store creates missing tables (on-demand capacity) when it starts.
     ///
     /// Otherwise it only checks that they exist.
     public var createTables: Bool
 
     /// Creates a configuration.
-    public init(region: String, endpoint: String? = nil, tablePrefix: String = "webchat_", credentials: Credentials,
+    public init(region: String, endpoint: String? = nil, tablePrefix: String = "webchat_", credentials: CredentialSource,
                 createTables: Bool = true) {
         self.region = region
         self.endpoint = endpoint ?? "https://dynamodb.\(region).amazonaws.com"
@@ -56,11 +56,18 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
         self.createTables = createTables
     }
 
+    /// Creates a configuration with fixed keys.
+    public init(region: String, endpoint: String? = nil, tablePrefix: String = "webchat_", credentials: Credentials,
+                createTables: Bool = true) {
+        self.init(region: region, endpoint: endpoint, tablePrefix: tablePrefix, credentials: .fixed(credentials), createTables: createTables)
+    }
+
     /// Parses a `--store` URL: `dynamodb://REGION?endpoint=http://127.0.0.1:8000&prefix=webchat_`.
     ///
     /// Query keys: `endpoint` (an http or https URL), `prefix` (table name prefix: letters,
     /// digits, `_`, `-`, `.`) and `create` (`true`/`false`, creating missing tables). Credentials come from `environment`
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`).
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`), else from a
+    /// container's or the EC2 instance's role (``CredentialSource/init(environment:)``).
     public static func parse(_ url: String, environment: [String: String]) throws(DynamoDBError) -> DynamoDBConfiguration {
         guard let components = URLComponents(string: url), components.scheme?.lowercased() == "dynamodb" else {
             throw .invalidConfiguration("expected dynamodb://REGION?endpoint=…&prefix=…, got '\(url)'")
@@ -84,8 +91,10 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
             default: throw .invalidConfiguration("unknown store URL parameter '\(item.name)' (known: endpoint, prefix, create)")
             }
         }
-        guard let credentials = Credentials(environment: environment) else {
-            throw .invalidConfiguration("DynamoDB needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)")
+        guard let credentials = CredentialSource(environment: environment) else {
+            throw .invalidConfiguration(
+                "DynamoDB needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), "
+                    + "or run with a container role (AWS_CONTAINER_CREDENTIALS_*), or unset AWS_EC2_METADATA_DISABLED on EC2 with an instance role")
         }
         return DynamoDBConfiguration(region: region, endpoint: endpoint, tablePrefix: prefix, credentials: credentials,
                                      createTables: create)

@@ -10,7 +10,7 @@ import Testing
         #expect(configuration.endpoint == "https://dynamodb.eu-west-1.amazonaws.com")
         #expect(configuration.tablePrefix == "webchat_")
         #expect(configuration.createTables)
-        #expect(configuration.credentials == .init(accessKeyID: "AKID", secretAccessKey: "secret"))
+        #expect(configuration.credentials == .fixed(.init(accessKeyID: "AKID", secretAccessKey: "secret")))
     }
 
     @Test func everyParameter() throws {
@@ -22,7 +22,7 @@ import Testing
         #expect(configuration.endpoint == "http://127.0.0.1:8000")
         #expect(configuration.tablePrefix == "chat.v2-")
         #expect(!configuration.createTables)
-        #expect(configuration.credentials.sessionToken == "token")
+        #expect(configuration.credentials == .fixed(.init(accessKeyID: "AKID", secretAccessKey: "wJalrXUtnFEMI", sessionToken: "token")))
         // Printed, logged or dumped, the secret and the token never show.
         for text in ["\(configuration)", String(reflecting: configuration), "\(configuration.credentials)"] {
             #expect(!text.contains("wJalrXUtnFEMI") && !text.contains("token"), "\(text)")
@@ -54,7 +54,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [[:], ["AWS_ACCESS_KEY_ID": "AKID"], ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": ""]])
+    @Test(arguments: [
+        ["AWS_EC2_METADATA_DISABLED": "true"], ["AWS_ACCESS_KEY_ID": "AKID", "AWS_EC2_METADATA_DISABLED": "TRUE"],
+        ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true"],
+    ])
     func needsCredentials(_ environment: [String: String]) {
         #expect(throws: DynamoDBError.self) { try DynamoDBConfiguration.parse("dynamodb://eu-west-1", environment: environment) }
         do {
@@ -62,5 +65,25 @@ import Testing
         } catch {
             #expect(error.message.contains("AWS_ACCESS_KEY_ID") && error.code == .invalidConfiguration)
         }
+    }
+
+    @Test("where credentials come from, in the AWS SDKs' order", arguments: [
+        (["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/x"],
+         DynamoDBConfiguration.CredentialSource.fixed(.init(accessKeyID: "AKID", secretAccessKey: "secret"))),
+        (["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/x", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/c"],
+         .container(url: "http://169.254.170.2/v2/credentials/x", authorization: nil)),
+        (["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN": "t",
+          "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token"],
+         .container(url: "http://169.254.170.23/v1/credentials",
+                    authorization: .tokenFile("/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token"))),
+        (["AWS_CONTAINER_CREDENTIALS_FULL_URI": "https://creds.internal/x", "AWS_CONTAINER_AUTHORIZATION_TOKEN": "t"],
+         .container(url: "https://creds.internal/x", authorization: .token("t"))),
+        ([:], .instanceMetadata(endpoint: "http://169.254.169.254")),
+        (["AWS_ACCESS_KEY_ID": "AKID", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://[fd00:ec2::254]/"], .instanceMetadata(endpoint: "http://[fd00:ec2::254]")),
+    ] as [([String: String], DynamoDBConfiguration.CredentialSource)])
+    func credentialSources(_ environment: [String: String], _ expected: DynamoDBConfiguration.CredentialSource) throws {
+        #expect(DynamoDBConfiguration.CredentialSource(environment: environment) == expected)
+        #expect(try DynamoDBConfiguration.parse("dynamodb://eu-west-1", environment: environment).credentials == expected)
+        #expect(!"\(expected)".contains("secret"))
     }
 }

@@ -1,0 +1,116 @@
+@testable import ChatDynamoDB
+import ChatCore
+import Foundation
+import Testing
+import TestSupport
+
+/// Temporary credentials: the instance role from moto's instance metadata service (IMDSv2),
+/// and container credentials from a stand-in for ECS's endpoint, which runs only in AWS.
+@Suite("DynamoDB credentials")
+struct CredentialsProviderTests {
+    typealias Source = DynamoDBConfiguration.CredentialSource
+
+    @Test("the instance role, through IMDSv2's session token, signs a store's requests")
+    func instanceRole() async throws {
+        let moto = try await TestServices.sharedDynamoDB()
+        let source = Source.instanceMetadata(endpoint: "http://127.0.0.1:\(moto.port)")
+        let provider = CredentialsProvider(source: source, logger: Moto.logger)
+        let keys = try await provider.credentials()
+        #expect(keys == .init(accessKeyID: "test-key", secretAccessKey: "test-secret-key", sessionToken: "test-session-token"))
+        try await provider.shutdown()
+
+        let configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(moto.port)", tablePrefix: Moto.prefix(),
+                                                  credentials: source)
+        let store = try await DynamoDBChatStore(configuration: configuration, logger: Moto.logger)
+        let service = ChatService(store: store, broker: InProcessBroker(), logger: Moto.logger)
+        let (alice, bob) = (UserID("alice")!, UserID("bob")!)
+        for user in [alice, bob] { _ = try await service.createUser(id: user, name: user.rawValue, passwordHash: nil) }
+        let message = try await service.send(from: alice, SendRequest(id: "m1", to: bob, body: "hi"))
+        #expect(message.pos == 1)
+        #expect(try await store.timeline(of: bob, after: 0, limit: 10).map(\.event) == ["message"])
+        try await store.shutdown()
+    }
+
+    /// The stand-in on a free port, requiring `token`, handing out keys that live `lifetime` seconds.
+    private func containerEndpoint(token: String, lifetime: Int) async throws -> ServiceProcess {
+        let script = RepositoryRoot.url.appending(path: "Tests/python/container_credentials_server.py").path
+        return try await ServiceProcess.start("container-credentials", executable: "/usr/bin/env") { port in
+            PythonScript.interpreter + ["-u", script, "\(port)", token, "\(lifetime)"]
+        }
+    }
+
+    private func tokenFile(_ token: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appending(path: "webchat-token-\(UUID().uuidString.prefix(8))").path
+        try (token + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("container credentials: the token file's token, one fetch at a time, fetched again before they expire")
+    func containerRefresh() async throws {
+        // Keys living 2 s longer than the refresh margin: fetched again after 2 s.
+        let endpoint = try await containerEndpoint(token: "pod-token", lifetime: Int(CredentialsProvider.refreshMargin) + 2)
+        let file = try tokenFile("pod-token")
+        let provider = CredentialsProvider(
+            source: .container(url: "http://127.0.0.1:\(endpoint.port)/v1/credentials", authorization: .tokenFile(file)), logger: Moto.logger
+        )
+        // Ten requests at once share one fetch.
+        let first = try await withThrowingTaskGroup(of: DynamoDBConfiguration.Credentials.self) { group in
+            for _ in 0..<10 { group.addTask { try await provider.credentials() } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1.accessKeyID) }
+        }
+        #expect(first == ["KEY1"])
+        #expect(try await provider.credentials() == .init(accessKeyID: "KEY1", secretAccessKey: "secret1", sessionToken: "token1"))
+        try await Task.sleep(for: .milliseconds(2500))
+        // Still valid for minutes: served at once while the refresh runs, then the new keys.
+        let during = try await provider.credentials().accessKeyID
+        #expect(during == "KEY1" || during == "KEY2")
+        var latest = during
+        let deadline = ContinuousClock.now + .seconds(5)
+        while latest != "KEY2", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            latest = try await provider.credentials().accessKeyID
+        }
+        #expect(latest == "KEY2")
+        try await provider.shutdown()
+        await endpoint.stop()
+    }
+
+    @Test("a refused token: the error names the source and its answer")
+    func refusedToken() async throws {
+        let endpoint = try await containerEndpoint(token: "pod-token", lifetime: 3600)
+        let url = "http://127.0.0.1:\(endpoint.port)/v1/credentials"
+        let provider = CredentialsProvider(source: .container(url: url, authorization: .token("wrong")), logger: Moto.logger)
+        do {
+            _ = try await provider.credentials()
+            Issue.record("credentials with a refused token")
+        } catch let error as DynamoDBError {
+            #expect(error.code == .unreachable)
+            #expect(error.message.contains("container credentials from \(url)") && error.message.contains("401"), "\(error.message)")
+        }
+        try await provider.shutdown()
+        await endpoint.stop()
+    }
+
+    @Test("no instance metadata service: a store fails at start, naming where it looked")
+    func noInstanceMetadata() async throws {
+        let moto = try await TestServices.sharedDynamoDB()
+        let closed = try FreePort.find()
+        let configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(moto.port)", tablePrefix: Moto.prefix(),
+                                                  credentials: .instanceMetadata(endpoint: "http://127.0.0.1:\(closed)"))
+        do {
+            _ = try await DynamoDBChatStore(configuration: configuration, logger: Moto.logger)
+            Issue.record("a store without credentials started")
+        } catch let error as DynamoDBError {
+            #expect(error.message.contains("no AWS credentials from the instance role, from instance metadata at http://127.0.0.1:\(closed)"),
+                    "\(error.message)")
+        }
+    }
+
+    @Test("a container endpoint over plain http must be local", arguments: [
+        ("http://10.0.0.7/credentials", false), ("http://169.254.170.2/v2/credentials/x", true), ("http://127.0.0.1:9/c", true),
+        ("http://[::1]:9/c", true), ("https://creds.example.com/x", true), ("ftp://127.0.0.1/x", false),
+    ])
+    func containerURLs(_ url: String, _ allowed: Bool) {
+        #expect(((try? CredentialsProvider.checkContainerURL(url)) != nil) == allowed)
+    }
+}
