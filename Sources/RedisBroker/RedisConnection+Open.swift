@@ -24,12 +24,16 @@ extension RedisConnection {
         let onInactive: @Sendable () -> Void = { [weak self] in self?.ended(epoch: epoch) }
         let replyTimeout = self.configuration.replyTimeout
         let tls = self.tls
+        // Completed once the TLS session is up (or could not be set up): only then the setup commands.
+        let handshake = tls.map { _ in self.group.next().makePromise(of: Void.self) }
         let channel = try await ClientBootstrap(group: self.group)
             .connectTimeout(TimeAmount(self.configuration.connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler()) }
+                    if let tls, let handshake {
+                        try channel.pipeline.syncOperations.addHandlers(try tls.handler(), TLSHandshakeHandler(done: handshake))
+                    }
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(RESPFrameDecoder()),
                         RedisChannelHandler(
@@ -38,13 +42,36 @@ extension RedisConnection {
                     )
                 }
             }
-            .connect(host: self.configuration.host, port: self.configuration.port).get()
+            .connect(host: self.configuration.host, port: self.configuration.port)
+            .flatMapErrorThrowing { error in
+                handshake?.fail(error)
+                throw error
+            }
+            .get()
         do {
+            if let handshake { try await self.waitForHandshake(handshake, on: channel) }
             try await self.setUp(channel)
             return channel
         } catch {
             channel.close(promise: nil)
             throw error
+        }
+    }
+
+    /// Waits (within the connect timeout) for the TLS handshake; its failure becomes a
+    /// `connectionFailed` naming the cause.
+    private func waitForHandshake(_ handshake: EventLoopPromise<Void>, on channel: any Channel) async throws {
+        let timeout = self.configuration.connectTimeout
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            handshake.fail(RedisError.unreachable("no TLS handshake within \(timeout)"))
+        }
+        defer { timer.cancel() }
+        do {
+            try await handshake.futureResult.get()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError.connectionFailed(self.endpoint, error)
         }
     }
 

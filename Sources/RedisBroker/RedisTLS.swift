@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import NIOTLS
 
 /// What a connection needs to speak TLS to Redis: one context, made once per broker (the CA
 /// file is read then), and the name the certificate must carry.
@@ -33,5 +34,38 @@ struct RedisTLS: Sendable {
     /// The handler that goes first in the connection's pipeline.
     func handler() throws -> NIOSSLClientHandler {
         try NIOSSLClientHandler(context: self.context, serverHostname: self.serverHostname)
+    }
+}
+
+/// Completes `done` once the TLS handshake has: with success, or with the handshake's error (an
+/// untrusted certificate, say) or the connection's end. The connection's setup commands wait for
+/// it, so a refused handshake is reported as such, whatever the order in which the failed write
+/// and the closed connection reach them.
+final class TLSHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let done: EventLoopPromise<Void>
+
+    init(done: EventLoopPromise<Void>) {
+        self.done = done
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent { done.succeed(()) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        done.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        done.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        done.fail(ChannelError.ioOnClosedChannel)
     }
 }

@@ -29,19 +29,29 @@ enum PublishPath: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 }
 
-/// The in-process broker without `publishNow`: everything goes through the async `publish`.
-struct QueuedBroker: Broker {
-    let inner = InProcessBroker()
-    func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws {
-        await Task.yield()
-        try await inner.publish(envelope, to: users)
-    }
+/// A broker that hands everything to an in-process one, for tests that change one behaviour
+/// (without `publishNow`, since the default is `false`).
+protocol WrappingBroker: Broker {
+    var inner: InProcessBroker { get }
+}
+
+extension WrappingBroker {
+    func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws { try await inner.publish(envelope, to: users) }
     func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription {
         try await inner.subscribe(user, receive)
     }
     func connectionOpened(user: UserID, connection: String) async throws -> Bool { try await inner.connectionOpened(user: user, connection: connection) }
     func connectionClosed(user: UserID, connection: String) async throws -> Bool { try await inner.connectionClosed(user: user, connection: connection) }
     func isOnline(_ user: UserID) async throws -> Bool { try await inner.isOnline(user) }
+}
+
+/// The in-process broker without `publishNow`: everything goes through the async `publish`.
+struct QueuedBroker: WrappingBroker {
+    let inner = InProcessBroker()
+    func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws {
+        await Task.yield()
+        try await inner.publish(envelope, to: users)
+    }
 }
 
 struct Fixture {

@@ -7,16 +7,9 @@ import Testing
 @Suite("Retention: once per cluster")
 struct RetentionClaimTests {
     /// The in-process broker, with a claim that says `answer` (or throws, when nil).
-    struct ClaimingBroker: Broker {
+    struct ClaimingBroker: WrappingBroker {
         let inner = InProcessBroker()
         let answer: Bool?
-        func publish(_ envelope: BrokerEnvelope, to users: [UserID]) async throws { try await inner.publish(envelope, to: users) }
-        func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription {
-            try await inner.subscribe(user, receive)
-        }
-        func connectionOpened(user: UserID, connection: String) async throws -> Bool { try await inner.connectionOpened(user: user, connection: connection) }
-        func connectionClosed(user: UserID, connection: String) async throws -> Bool { try await inner.connectionClosed(user: user, connection: connection) }
-        func isOnline(_ user: UserID) async throws -> Bool { try await inner.isOnline(user) }
         func claim(_ job: String, for duration: Duration) async throws -> Bool {
             guard let answer else { throw ChatError.unavailable("broker down") }
             return answer

@@ -12,16 +12,18 @@ struct RedisClaimTests {
     func oneNodeAtATime() async throws {
         let prefix = RedisTest.uniquePrefix("claims")
         let (a, b) = (try await RedisTest.broker(prefix: prefix), try await RedisTest.broker(prefix: prefix))
-        #expect(try await a.claim("retention", for: .milliseconds(400)))
-        #expect(try await b.claim("retention", for: .milliseconds(400)) == false)
-        #expect(try await a.claim("retention", for: .milliseconds(400)) == false)
+        #expect(try await a.claim("retention", for: .seconds(10)))
+        #expect(try await b.claim("retention", for: .seconds(10)) == false)
+        #expect(try await a.claim("retention", for: .seconds(10)) == false)
         // Another job is claimed on its own; so is the job of another cluster on the same Redis.
         #expect(try await b.claim("other", for: .seconds(10)))
         let other = try await RedisTest.broker(prefix: RedisTest.uniquePrefix("claims"))
         #expect(try await other.claim("retention", for: .seconds(10)))
-        try await Task.sleep(for: .milliseconds(600))
-        #expect(try await b.claim("retention", for: .seconds(10)))
-        #expect(try await a.claim("retention", for: .seconds(10)) == false)
+        // Once a claim expired, the next one takes the job (a slow machine only makes that surer).
+        #expect(try await a.claim("short", for: .milliseconds(300)))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await b.claim("short", for: .seconds(10)))
+        #expect(try await a.claim("short", for: .seconds(10)) == false)
         for broker in [a, b, other] { await broker.shutdown() }
     }
 

@@ -20,9 +20,7 @@ struct RedisTLSTests {
             let folder = FileManager.default.temporaryDirectory.appending(path: "webchat-redis-tls-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try await makeCertificates(in: folder)
-            let executable = ["/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"]
-                .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
-            let process = try await ServiceProcess.start("redis-tls", executable: executable) { port in
+            let process = try await ServiceProcess.start("redis-tls", executable: RedisTest.executable) { port in
                 [
                     "--port", "0", "--tls-port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                     "--tls-cert-file", folder.appending(path: "server.pem").path,

@@ -85,11 +85,13 @@ enum RedisTest {
         return connection
     }
 
+    /// Debian's redis-server, or whichever is on the PATH.
+    static let executable = ["/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
+
     /// A redis-server of the test's own with extra arguments (a password, say); `stop()` ends it.
     static func startRedis(_ extra: [String]) async throws -> ServiceProcess {
-        let executable = ["/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"]
-            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
-        return try await ServiceProcess.start("redis-auth", executable: executable) { port in
+        try await ServiceProcess.start("redis-auth", executable: executable) { port in
             ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + extra
         }
     }
