@@ -55,7 +55,7 @@ public protocol Broker: Sendable {
     func publishNow(_ envelope: BrokerEnvelope, to users: [UserID]) -> Bool
     /// Subscribes to a user's channel: envelopes published after this returns are handed to
     /// `receive`, in publish order per publisher. `receive` must not block (it may run on the
-    /// publisher's thread, the store's writer say, or on an I/O thread). A broker that can lose envelopes in an outage
+    /// publisher's task or on an I/O thread). A broker that can lose envelopes in an outage
     /// hands `receive` a ``BrokerEnvelope/resync`` once the channel is back.
     func subscribe(_ user: UserID, _ receive: @escaping @Sendable (BrokerEnvelope) -> Void) async throws -> BrokerSubscription
     /// Registers a connection; `true` if it is the user's first across the cluster.

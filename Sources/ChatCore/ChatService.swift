@@ -54,35 +54,20 @@ public final class ChatService: Sendable {
     /// A failure is only logged: the entries are durable and come back on replay or gap fill.
     func publish(_ entries: [TimelineEntry]) async {
         for entry in entries {
-            await publish(Self.envelope(entry), to: [entry.user])
+            await publish(.timeline(seq: entry.seq, event: entry.event, payload: entry.wirePayload), to: [entry.user])
         }
     }
 
     /// Publishes the entries of a pipelined write from its completion, which the store calls in
-    /// commit order, then runs `then`. A broker that hands envelopes over without suspending
-    /// (`publishNow`) gets them right here, on the completion's thread (the store's writer);
-    /// whatever it cannot take now goes to one serial queue (`publisher`), and so does everything
-    /// after it while that queue is busy, so every user's entries reach their endpoints in seq
-    /// order (no gap to fill from the store). Handing the publishes to a task instead cost a
-    /// thread wake-up per commit and ~5% of the server's CPU per message at peak
-    /// (docs/PERFORMANCE.md, "Fifteenth pass").
+    /// commit order, then runs `then`: one serial queue (`publisher`) keeps that order, so every
+    /// user's entries reach their endpoints in seq order (no gap to fill from the store). It runs
+    /// off the store's writer, the one serial resource of the message path; the queue holds a
+    /// task only while jobs wait.
     func publishCommitted(_ entries: [TimelineEntry], then: @escaping @Sendable () -> Void) {
-        var rest = entries[...]
-        if publisher.isIdle {
-            while let entry = rest.first, broker.publishNow(Self.envelope(entry), to: [entry.user]) {
-                rest.removeFirst()
-            }
-            if rest.isEmpty { return then() }
-        }
-        let queued = Array(rest)
         publisher.enqueue {
-            await self.publish(queued)
+            await self.publish(entries)
             then()
         }
-    }
-
-    private static func envelope(_ entry: TimelineEntry) -> BrokerEnvelope {
-        .timeline(seq: entry.seq, event: entry.event, payload: entry.wirePayload)
     }
 
     /// Publishes an envelope, logging failures (ephemeral events are best effort).

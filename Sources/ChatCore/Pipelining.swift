@@ -11,9 +11,6 @@ final class SerialJobs: Sendable {
     }
     private let state = Mutex(State())
 
-    /// Nothing queued nor running: work done now instead of queued stays in order.
-    var isIdle: Bool { state.withLock { !$0.running } }
-
     func enqueue(_ job: @escaping Job) {
         let start = state.withLock { state -> Bool in
             state.jobs.append(job)
