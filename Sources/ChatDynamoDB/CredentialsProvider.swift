@@ -111,16 +111,19 @@ final class CredentialsProvider: Sendable {
             switch authorization {
             case .token(let token): headers.append(("Authorization", token))
             case .tokenFile(let path):
-                let token: String
-                do {
-                    token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-                } catch {
-                    throw DynamoDBError.invalidConfiguration("cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(path): \(error.localizedDescription)")
-                }
-                headers.append(("Authorization", token))
+                headers.append(("Authorization", try Self.read(path, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")))
             case nil: break
             }
             return try Self.decode(try await request(.GET, url, headers: headers), from: url)
+        case .webIdentity(let tokenFile, let role, let sessionName, let sts):
+            let token = try Self.read(tokenFile, "AWS_WEB_IDENTITY_TOKEN_FILE")
+            // Form-encoded with RFC 3986's rules, as SigV4 encodes (STS reads either).
+            let form = [("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"), ("RoleArn", role),
+                        ("RoleSessionName", sessionName), ("WebIdentityToken", token)]
+                .map { "\($0)=\(SigV4Signer.encode($1))" }.joined(separator: "&")
+            let body = try await request(.POST, sts + "/", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                                         body: ByteBuffer(string: form))
+            return try Self.decodeAssumedRole(body, from: sts)
         case .instanceMetadata(let endpoint):
             // IMDSv2: a session token first, then the role's name, then its keys.
             let token = try await request(.PUT, endpoint + "/latest/api/token", headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")])
@@ -135,17 +138,53 @@ final class CredentialsProvider: Sendable {
         }
     }
 
-    private func request(_ method: HTTPMethod, _ url: String, headers: [(String, String)]) async throws -> ByteBuffer {
+    private func request(_ method: HTTPMethod, _ url: String, headers: [(String, String)], body: ByteBuffer? = nil) async throws -> ByteBuffer {
         guard let http else { throw DynamoDBError.invalidConfiguration("fixed credentials are not fetched") }
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(body) }
         let response = try await http.execute(request, timeout: Self.requestTimeout)
         let body = try await response.body.collect(upTo: 64 << 10)
         guard response.status == .ok else {
             throw DynamoDBError.invalidResponse("\(method) \(url) answered \(response.status.code) \(String(buffer: body).prefix(200))")
         }
         return body
+    }
+
+    /// A token file's token (trimmed); `variable` names the setting in the error.
+    private static func read(_ path: String, _ variable: String) throws -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw DynamoDBError.invalidConfiguration("cannot read \(variable) \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The keys in STS's XML answer to `AssumeRoleWithWebIdentity` (its elements hold text only).
+    static func decodeAssumedRole(_ body: ByteBuffer, from url: String) throws -> Temporary {
+        let xml = String(buffer: body)
+        func element(_ name: String) -> String? {
+            guard let open = xml.range(of: "<\(name)>"), let close = xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex) else {
+                return nil
+            }
+            return unescapeXML(String(xml[open.upperBound..<close.lowerBound])).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let id = element("AccessKeyId"), let secret = element("SecretAccessKey"), let expirationText = element("Expiration") else {
+            throw DynamoDBError.invalidResponse("\(url) did not answer with credentials: \(xml.prefix(300))")
+        }
+        guard let expiration = parseDate(expirationText) else {
+            throw DynamoDBError.invalidResponse("\(url) answered an Expiration that is not an ISO 8601 time: \(expirationText)")
+        }
+        let credentials = Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: element("SessionToken"))
+        return Temporary(credentials: credentials, expiration: expiration)
+    }
+
+    private static func unescapeXML(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        return text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
+            .replacingOccurrences(of: "&amp;", with: "&")
     }
 
     /// The JSON both endpoints answer with.

@@ -4,8 +4,9 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Temporary credentials: the instance role from moto's instance metadata service (IMDSv2),
-/// and container credentials from a stand-in for ECS's endpoint, which runs only in AWS.
+/// Temporary credentials: the instance role from moto's instance metadata service (IMDSv2), a
+/// web identity's role from moto's STS, and container credentials from a stand-in for ECS's
+/// endpoint, which runs only in AWS.
 @Suite("DynamoDB credentials")
 struct CredentialsProviderTests {
     typealias Source = DynamoDBConfiguration.CredentialSource
@@ -29,6 +30,39 @@ struct CredentialsProviderTests {
         #expect(message.pos == 1)
         #expect(try await store.timeline(of: bob, after: 0, limit: 10).map(\.event) == ["message"])
         try await store.shutdown()
+    }
+
+    @Test("a web identity's role, from STS's AssumeRoleWithWebIdentity, signs a store's requests")
+    func webIdentity() async throws {
+        let moto = try await TestServices.sharedDynamoDB()
+        let source = Source.webIdentity(tokenFile: try tokenFile("eyJhbGciOi.service-account-token"), roleARN: "arn:aws:iam::123456789012:role/webchat",
+                                        sessionName: "webchat-test", stsEndpoint: "http://127.0.0.1:\(moto.port)")
+        let provider = CredentialsProvider(source: source, logger: Moto.logger)
+        let keys = try await provider.credentials()
+        #expect(keys.accessKeyID.hasPrefix("ASIA") && !keys.secretAccessKey.isEmpty && keys.sessionToken?.isEmpty == false, "\(keys)")
+        try await provider.shutdown()
+
+        let configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(moto.port)", tablePrefix: Moto.prefix(),
+                                                  credentials: source)
+        let store = try await DynamoDBChatStore(configuration: configuration, logger: Moto.logger)
+        let alice = UserID("alice")!
+        #expect(try await store.insertUser(User(id: alice, name: "Alice"), passwordHash: nil, at: 1))
+        #expect(try await store.user(alice)?.user.name == "Alice")
+        try await store.shutdown()
+    }
+
+    @Test("a web identity token file that cannot be read is named")
+    func missingTokenFile() async throws {
+        let provider = CredentialsProvider(
+            source: .webIdentity(tokenFile: "/nonexistent/token", roleARN: "arn:aws:iam::1:role/x", sessionName: "s", stsEndpoint: "http://127.0.0.1:1"),
+            logger: Moto.logger)
+        do {
+            _ = try await provider.credentials()
+            Issue.record("credentials without a token")
+        } catch let error as DynamoDBError {
+            #expect(error.code == .invalidConfiguration && error.message.contains("AWS_WEB_IDENTITY_TOKEN_FILE /nonexistent/token"), "\(error.message)")
+        }
+        try await provider.shutdown()
     }
 
     /// The stand-in on a free port, requiring `token`, handing out keys that live `lifetime` seconds.
