@@ -199,16 +199,20 @@ extension ChatService {
         try await storage("pruneTimeline") { try await store.pruneTimeline(before: cutoff) }
     }
 
-    /// ``pruneExpired()`` on one node of a cluster per `interval`, for a node that calls this
-    /// every `interval`: the node that claims the job (``Broker/claim(_:for:)``) keeps it while it
-    /// lives, the others skip (`false`). When the broker cannot be asked, this node prunes anyway:
-    /// the deletes are idempotent, only the work is repeated.
+    /// ``pruneExpired()`` on one node of a cluster per slot of `interval` of the clock (each
+    /// hour, for an hourly run), for nodes that call this every `interval`: the first whose call
+    /// falls in a slot claims it (``Broker/claim(_:for:)``) and prunes, the others skip it
+    /// (`false`). A node that dies or fails leaves the next slot to whichever node comes first.
+    /// When the broker cannot be asked, this node prunes anyway: the deletes are idempotent,
+    /// only the work is repeated.
     @discardableResult
     public func pruneExpired(oncePer interval: Duration) async throws(ChatError) -> Bool {
-        // A little shorter than the interval, so that the holder's next call finds its claim expired.
-        let claim = interval > .seconds(120) ? interval - .seconds(60) : interval * 0.9
+        let slot = clock() / max(interval.wholeMilliseconds, 1)
         do {
-            guard try await broker.claim("retention", for: claim) else { return false }
+            // Held for two slots: a node whose clock lags a little cannot take the slot again.
+            guard try await broker.claim("retention:\(slot)", for: interval * 2) else { return false }
+        } catch is CancellationError {
+            return false
         } catch {
             logger.warning("retention: broker unavailable, pruning without a claim", metadata: ["error": "\(error)"])
         }

@@ -46,7 +46,9 @@ extension DynamoDBConfiguration {
             func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
             if let tokenFile = value("AWS_WEB_IDENTITY_TOKEN_FILE"), let role = value("AWS_ROLE_ARN") {
                 let region = value("AWS_REGION") ?? value("AWS_DEFAULT_REGION")
-                let sts = value("AWS_ENDPOINT_URL_STS") ?? region.map { "https://sts.\($0).amazonaws.com" } ?? "https://sts.amazonaws.com"
+                // China's regions have a domain of their own.
+                let sts = value("AWS_ENDPOINT_URL_STS")
+                    ?? region.map { "https://sts.\($0).amazonaws.com\($0.hasPrefix("cn-") ? ".cn" : "")" } ?? "https://sts.amazonaws.com"
                 self = .webIdentity(tokenFile: tokenFile, roleARN: role, sessionName: value("AWS_ROLE_SESSION_NAME") ?? "webchat",
                                     stsEndpoint: sts.hasSuffix("/") ? String(sts.dropLast()) : sts)
                 return

@@ -8,8 +8,10 @@ import Synchronization
 /// The keys requests are signed with, from a ``DynamoDBConfiguration/CredentialSource``: fixed
 /// ones as they are; temporary ones fetched on first use and again once less than
 /// ``refreshMargin`` of their life is left, one fetch at a time. While keys are still valid a
-/// refresh runs in the background and requests go on with them; a failed refresh is retried on
-/// the next request, and only requests without valid keys fail.
+/// refresh runs in the background and requests go on with them. Refreshes are spaced: at most
+/// one a minute after a success (keys handed out with less than the margin left would
+/// otherwise be fetched again by every request), and after failures with a doubling wait up
+/// to 30 s; only a request without usable keys fetches at once.
 final class CredentialsProvider: Sendable {
     typealias Source = DynamoDBConfiguration.CredentialSource
     typealias Credentials = DynamoDBConfiguration.Credentials
@@ -23,6 +25,10 @@ final class CredentialsProvider: Sendable {
     private struct State {
         var current: Temporary?
         var refreshing: Task<Temporary, any Error>?
+        /// No refresh before this while there are usable keys.
+        var nextAttempt = Date.distantPast
+        /// Refreshes failed in a row.
+        var failures = 0
     }
 
     /// Keys and when they expire.
@@ -34,12 +40,19 @@ final class CredentialsProvider: Sendable {
     /// Temporary keys are fetched again once they have less than this left (AWS hands out new
     /// ones at least 5 minutes before the old ones expire).
     static let refreshMargin: TimeInterval = 300
+    /// Keys with less life than this are not used (a request signed with them may arrive late).
+    static let minimumLife: TimeInterval = 10
     /// How long one request to a credentials endpoint may take.
     static let requestTimeout = TimeAmount.seconds(5)
 
-    init(source: Source, logger: Logger) {
+    /// The least time between two successful fetches.
+    let refreshSpacing: TimeInterval
+
+    /// `refreshSpacing`: a minute, shorter in tests.
+    init(source: Source, logger: Logger, refreshSpacing: TimeInterval = 60) {
         self.source = source
         self.logger = logger
+        self.refreshSpacing = refreshSpacing
         if case .fixed = source {
             http = nil
         } else {
@@ -60,45 +73,57 @@ final class CredentialsProvider: Sendable {
         if !isShutDown.load(ordering: .relaxed) { http?.shutdown { _ in } }
     }
 
-    /// The keys to sign the next request with; throws an `unreachable` ``DynamoDBError`` naming
-    /// the source when there are no valid ones.
+    /// The keys to sign the next request with. Without usable ones, throws a ``DynamoDBError``
+    /// naming the source: `unreachable` when its endpoint did not answer or answered 429 or 5xx
+    /// (the client retries), else what the answer was (`service` for a refusal, not retried).
     func credentials() async throws -> Credentials {
         if case .fixed(let credentials) = source { return credentials }
         let now = Date()
-        let (valid, refresh) = state.withLock { state -> (Credentials?, Task<Temporary, any Error>?) in
-            if let current = state.current, current.expiration.timeIntervalSince(now) > Self.refreshMargin {
-                return (current.credentials, nil)
+        let (usable, refresh) = state.withLock { state -> (Credentials?, Task<Temporary, any Error>?) in
+            let usable = state.current.flatMap { $0.expiration.timeIntervalSince(now) > Self.minimumLife ? $0.credentials : nil }
+            let due = state.current.map { $0.expiration.timeIntervalSince(now) <= Self.refreshMargin } ?? true
+            if due, state.refreshing == nil, usable == nil || now >= state.nextAttempt {
+                startRefresh(&state)
             }
-            let refresh = state.refreshing ?? startRefresh(&state)
-            // Keys still good for a while serve requests while the refresh runs.
-            if let current = state.current, current.expiration.timeIntervalSince(now) > 10 { return (current.credentials, nil) }
-            return (nil, refresh)
+            return (usable, usable == nil ? state.refreshing : nil)
         }
-        if let valid { return valid }
+        if let usable { return usable }
         do {
             return try await refresh!.value.credentials
-        } catch let error as DynamoDBError where error.code == .invalidConfiguration {
-            throw error
+        } catch let error as DynamoDBError {
+            throw DynamoDBError(error.code, "no AWS credentials from \(source): \(error.message)")
         } catch {
             throw DynamoDBError(.unreachable, "no AWS credentials from \(source): \(error)")
         }
     }
 
-    private func startRefresh(_ state: inout State) -> Task<Temporary, any Error> {
-        let task = Task { [self] in
+    private func startRefresh(_ state: inout State) {
+        state.refreshing = Task { [self] in
             do {
                 let fresh = try await fetch()
-                self.state.withLock { $0.current = fresh; $0.refreshing = nil }
-                logger.debug("AWS credentials refreshed", metadata: ["source": "\(source)", "expiration": "\(fresh.expiration)"])
+                let failed = self.state.withLock { state -> Int in
+                    defer { state.failures = 0 }
+                    state.current = fresh
+                    state.refreshing = nil
+                    state.nextAttempt = max(fresh.expiration.addingTimeInterval(-Self.refreshMargin), Date().addingTimeInterval(refreshSpacing))
+                    return state.failures
+                }
+                logger.log(level: failed > 0 ? .info : .debug, "AWS credentials refreshed",
+                           metadata: ["source": "\(source)", "expiration": "\(fresh.expiration)", "failed attempts before": "\(failed)"])
                 return fresh
             } catch {
-                self.state.withLock { $0.refreshing = nil }
-                logger.warning("AWS credentials refresh failed", metadata: ["source": "\(source)", "error": "\(error)"])
+                let failures = self.state.withLock { state -> Int in
+                    state.refreshing = nil
+                    state.failures += 1
+                    state.nextAttempt = Date().addingTimeInterval(min(30, Double(1 << min(state.failures - 1, 5))))
+                    return state.failures
+                }
+                // One warning per streak of failures; the keys in hand (if any) go on meanwhile.
+                logger.log(level: failures == 1 ? .warning : .debug, "AWS credentials refresh failed",
+                           metadata: ["source": "\(source)", "error": "\(error)", "failures": "\(failures)"])
                 throw error
             }
         }
-        state.refreshing = task
-        return task
     }
 
     private func fetch() async throws -> Temporary {
@@ -147,7 +172,9 @@ final class CredentialsProvider: Sendable {
         let response = try await http.execute(request, timeout: Self.requestTimeout)
         let body = try await response.body.collect(upTo: 64 << 10)
         guard response.status == .ok else {
-            throw DynamoDBError.invalidResponse("\(method) \(url) answered \(response.status.code) \(String(buffer: body).prefix(200))")
+            // Throttled or failing: worth another try; anything else is a refusal.
+            let code = response.status.code == 429 || response.status.code >= 500 ? DynamoDBError.Code.unreachable : .service
+            throw DynamoDBError(code, "\(method) \(url) answered \(response.status.code) \(String(buffer: body).prefix(200))")
         }
         return body
     }
@@ -170,9 +197,13 @@ final class CredentialsProvider: Sendable {
             }
             return unescapeXML(String(xml[open.upperBound..<close.lowerBound])).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        guard let id = element("AccessKeyId"), let secret = element("SecretAccessKey"), let expirationText = element("Expiration") else {
-            throw DynamoDBError.invalidResponse("\(url) did not answer with credentials: \(xml.prefix(300))")
+        var found: [String: String] = [:]
+        for name in ["AccessKeyId", "SecretAccessKey", "Expiration"] {
+            // The answer holds secrets: a missing element is named, the answer is not repeated.
+            guard let value = element(name) else { throw DynamoDBError.invalidResponse("\(url) answered without \(name)") }
+            found[name] = value
         }
+        let (id, secret, expirationText) = (found["AccessKeyId"]!, found["SecretAccessKey"]!, found["Expiration"]!)
         guard let expiration = parseDate(expirationText) else {
             throw DynamoDBError.invalidResponse("\(url) answered an Expiration that is not an ISO 8601 time: \(expirationText)")
         }
@@ -218,15 +249,23 @@ final class CredentialsProvider: Sendable {
         return fractional.date(from: text)
     }
 
-    /// As the AWS SDKs require: the container endpoint's token goes over plain http only to the
-    /// loopback interface or to ECS's and EKS's link-local agents.
+    /// As the AWS SDKs require: the container endpoint's token goes over plain http only to a
+    /// loopback address or to ECS's and EKS's link-local agents, each written as an IP address.
     static func checkContainerURL(_ url: String) throws {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), let host = components.host else {
             throw DynamoDBError.invalidConfiguration("the container credentials URL is not a URL: \(url)")
         }
         if scheme == "https" { return }
-        let allowed = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
-            || host == "169.254.170.2" || host == "169.254.170.23" || host.lowercased().trimmingCharacters(in: ["[", "]"]) == "fd00:ec2::23"
+        let literal = host.trimmingCharacters(in: ["[", "]"])
+        let allowed: Bool = switch try? SocketAddress(ipAddress: literal, port: 0) {
+        case .v4(let address)?:
+            // 127.0.0.0/8, 169.254.170.2 and .23 (network byte order in sin_addr).
+            { let ip = UInt32(bigEndian: address.address.sin_addr.s_addr); return ip >> 24 == 127 || ip == 0xA9FE_AA02 || ip == 0xA9FE_AA17 }()
+        case .v6?:
+            ["::1", "fd00:ec2::23"].contains { (try? SocketAddress(ipAddress: $0, port: 0)) == (try? SocketAddress(ipAddress: literal, port: 0)) }
+        default:
+            false
+        }
         guard scheme == "http", allowed else {
             throw DynamoDBError.invalidConfiguration(
                 "the container credentials URL must be https, or http to a loopback address or 169.254.170.2/.23: \(url)")

@@ -67,8 +67,11 @@ final class DynamoDBClient: Sendable {
     /// Shuts the HTTP client down; further calls fail.
     func shutdown() async throws {
         guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
-        try await credentials.shutdown()
+        // Both, even when the first fails.
+        var failure: (any Error)?
+        do { try await credentials.shutdown() } catch { failure = error }
         try await http.shutdown()
+        if let failure { throw failure }
     }
 
     deinit {

@@ -67,7 +67,7 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
     /// Query keys: `endpoint` (an http or https URL), `prefix` (table name prefix: letters,
     /// digits, `_`, `-`, `.`) and `create` (`true`/`false`, creating missing tables). Credentials come from `environment`
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`), else from a
-    /// container's or the EC2 instance's role (``CredentialSource/init(environment:)``).
+    /// web identity's, a container's or the EC2 instance's role (``CredentialSource/init(environment:)``).
     public static func parse(_ url: String, environment: [String: String]) throws(DynamoDBError) -> DynamoDBConfiguration {
         guard let components = URLComponents(string: url), components.scheme?.lowercased() == "dynamodb" else {
             throw .invalidConfiguration("expected dynamodb://REGION?endpoint=…&prefix=…, got '\(url)'")
@@ -94,7 +94,8 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
         guard let credentials = CredentialSource(environment: environment) else {
             throw .invalidConfiguration(
                 "DynamoDB needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), "
-                    + "or run with a container role (AWS_CONTAINER_CREDENTIALS_*), or unset AWS_EC2_METADATA_DISABLED on EC2 with an instance role")
+                    + "or a web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN), or run with a container role "
+                    + "(AWS_CONTAINER_CREDENTIALS_*), or unset AWS_EC2_METADATA_DISABLED on EC2 with an instance role")
         }
         return DynamoDBConfiguration(region: region, endpoint: endpoint, tablePrefix: prefix, credentials: credentials,
                                      createTables: create)

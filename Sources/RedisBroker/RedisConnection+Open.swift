@@ -5,8 +5,8 @@ import NIOCore
 import NIOPosix
 
 extension RedisConnection {
-    /// Opens a channel and runs the setup commands (`AUTH`, `SELECT`, `CLIENT SETNAME`, `PING`)
-    /// within the connect timeout.
+    /// Opens a channel and runs the setup commands (`AUTH`, `SELECT`, `CLIENT SETNAME`, `PING`):
+    /// connecting, the TLS handshake (with `rediss://`) and the setup each within the connect timeout.
     func open(epoch: UInt64) async throws -> any Channel {
         let endpoint = self.endpoint
         let logger = self.logger

@@ -10,7 +10,7 @@ import ChatCore
 /// | `<prefix>node:<node>:alive` | string with a TTL | the node's heartbeat (its time, ms) |
 /// | `<prefix>nodes` | set | the ids of the nodes that may hold presence |
 /// | `<prefix>resync` | channel | `R\n` when a node lost more envelopes than it tracks: every subscriber resyncs |
-/// | `<prefix>claim:<job>` | string with a TTL | the node holding a cluster-wide job (``Broker/claim(_:for:)``) |
+/// | `<prefix>claim:<job>` | string with a TTL | the node holding a cluster-wide job (``Broker/claim(_:for:)``): `retention:<hour>` |
 struct RedisKeys: Sendable {
     let prefix: String
     /// User channels are this followed by the user id.

@@ -65,27 +65,61 @@ struct CredentialsProviderTests {
         try await provider.shutdown()
     }
 
-    /// The stand-in on a free port, requiring `token`, handing out keys that live `lifetime` seconds.
-    private func containerEndpoint(token: String, lifetime: Int) async throws -> ServiceProcess {
-        let script = RepositoryRoot.url.appending(path: "Tests/python/container_credentials_server.py").path
-        return try await ServiceProcess.start("container-credentials", executable: "/usr/bin/env") { port in
+    /// The stand-in (`Tests/python/aws_credentials_stand_in.py`) on a free port, requiring
+    /// `token`, handing out keys that live `lifetime` seconds.
+    private func standIn(token: String, lifetime: Int) async throws -> ServiceProcess {
+        let script = RepositoryRoot.url.appending(path: "Tests/python/aws_credentials_stand_in.py").path
+        return try await ServiceProcess.start("aws-credentials", executable: "/usr/bin/env") { port in
             PythonScript.interpreter + ["-u", script, "\(port)", token, "\(lifetime)"]
         }
     }
 
-    private func tokenFile(_ token: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appending(path: "webchat-token-\(UUID().uuidString.prefix(8))").path
+    /// How many requests the stand-in answered with keys, and refused.
+    private func stats(_ standIn: ServiceProcess) async throws -> (served: Int, refused: Int) {
+        let result = try await ProcessRunner.run("/usr/bin/env", PythonScript.interpreter + [
+            "-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+            "http://127.0.0.1:\(standIn.port)/stats",
+        ], timeout: .seconds(30))
+        let counts = try JSONDecoder().decode([String: Int].self, from: Data(result.output.utf8))
+        return (counts["served"] ?? -1, counts["refused"] ?? -1)
+    }
+
+    private func tokenFile(_ token: String, at path: String? = nil) throws -> String {
+        let path = path ?? FileManager.default.temporaryDirectory.appending(path: "webchat-token-\(UUID().uuidString.prefix(8))").path
         try (token + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 
-    @Test("container credentials: the token file's token, one fetch at a time, fetched again before they expire")
+    /// Asks `provider` every 50 ms until it hands out `key` or 5 s passed; the last key seen.
+    private func waitForKey(_ key: String, _ provider: CredentialsProvider) async throws -> String {
+        var latest = try await provider.credentials().accessKeyID
+        let deadline = ContinuousClock.now + .seconds(5)
+        while latest != key, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            latest = try await provider.credentials().accessKeyID
+        }
+        return latest
+    }
+
+    @Test("IMDSv2: a session token by PUT with its TTL, then the role and its keys with that token")
+    func imdsV2() async throws {
+        let endpoint = try await standIn(token: "unused", lifetime: 3600)
+        let provider = CredentialsProvider(source: .instanceMetadata(endpoint: "http://127.0.0.1:\(endpoint.port)"), logger: Moto.logger)
+        #expect(try await provider.credentials() == .init(accessKeyID: "KEY1", secretAccessKey: "secret1", sessionToken: "token1"))
+        #expect(try await stats(endpoint) == (served: 1, refused: 0))
+        try await provider.shutdown()
+        await endpoint.stop()
+    }
+
+    @Test("container credentials: the token file's token, one fetch at a time, fetched again before they expire, not more often than the spacing")
     func containerRefresh() async throws {
-        // Keys living 2 s longer than the refresh margin: fetched again after 2 s.
-        let endpoint = try await containerEndpoint(token: "pod-token", lifetime: Int(CredentialsProvider.refreshMargin) + 2)
+        // Keys living 2 s longer than the refresh margin: due again after 2 s (the spacing, a
+        // minute in service, is 2 s here too).
+        let endpoint = try await standIn(token: "pod-token", lifetime: Int(CredentialsProvider.refreshMargin) + 2)
         let file = try tokenFile("pod-token")
         let provider = CredentialsProvider(
-            source: .container(url: "http://127.0.0.1:\(endpoint.port)/v1/credentials", authorization: .tokenFile(file)), logger: Moto.logger
+            source: .container(url: "http://127.0.0.1:\(endpoint.port)/v1/credentials", authorization: .tokenFile(file)), logger: Moto.logger,
+            refreshSpacing: 2
         )
         // Ten requests at once share one fetch.
         let first = try await withThrowingTaskGroup(of: DynamoDBConfiguration.Credentials.self) { group in
@@ -96,29 +130,52 @@ struct CredentialsProviderTests {
         #expect(try await provider.credentials() == .init(accessKeyID: "KEY1", secretAccessKey: "secret1", sessionToken: "token1"))
         try await Task.sleep(for: .milliseconds(2500))
         // Still valid for minutes: served at once while the refresh runs, then the new keys.
-        let during = try await provider.credentials().accessKeyID
-        #expect(during == "KEY1" || during == "KEY2")
-        var latest = during
-        let deadline = ContinuousClock.now + .seconds(5)
-        while latest != "KEY2", ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-            latest = try await provider.credentials().accessKeyID
+        #expect(try await provider.credentials().accessKeyID == "KEY1")
+        #expect(try await waitForKey("KEY2", provider) == "KEY2")
+        // These too come with less than the margin left: no new fetch within the spacing.
+        for _ in 0..<20 {
+            #expect(try await provider.credentials().accessKeyID == "KEY2")
+            try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(latest == "KEY2")
+        #expect(try await stats(endpoint) == (served: 2, refused: 0))
         try await provider.shutdown()
         await endpoint.stop()
     }
 
-    @Test("a refused token: the error names the source and its answer")
+    @Test("failed refreshes are spaced while the keys in hand serve, and the next success replaces them")
+    func failedRefreshes() async throws {
+        let endpoint = try await standIn(token: "pod-token", lifetime: Int(CredentialsProvider.refreshMargin) + 2)
+        let file = try tokenFile("pod-token")
+        let provider = CredentialsProvider(
+            source: .container(url: "http://127.0.0.1:\(endpoint.port)/v1/credentials", authorization: .tokenFile(file)), logger: Moto.logger,
+            refreshSpacing: 2
+        )
+        #expect(try await provider.credentials().accessKeyID == "KEY1")
+        _ = try tokenFile("rotated-wrongly", at: file)
+        try await Task.sleep(for: .milliseconds(2500))
+        // 40 requests over ~0.8 s: one refresh, refused, and at most one more after its 1 s wait.
+        for _ in 0..<40 {
+            #expect(try await provider.credentials().accessKeyID == "KEY1")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let refused = try await stats(endpoint).refused
+        #expect((1...2).contains(refused), "\(refused) refused fetches")
+        _ = try tokenFile("pod-token", at: file)
+        #expect(try await waitForKey("KEY2", provider) == "KEY2")
+        try await provider.shutdown()
+        await endpoint.stop()
+    }
+
+    @Test("a refused token: the error names the source and its answer, and is not worth retrying")
     func refusedToken() async throws {
-        let endpoint = try await containerEndpoint(token: "pod-token", lifetime: 3600)
+        let endpoint = try await standIn(token: "pod-token", lifetime: 3600)
         let url = "http://127.0.0.1:\(endpoint.port)/v1/credentials"
         let provider = CredentialsProvider(source: .container(url: url, authorization: .token("wrong")), logger: Moto.logger)
         do {
             _ = try await provider.credentials()
             Issue.record("credentials with a refused token")
         } catch let error as DynamoDBError {
-            #expect(error.code == .unreachable)
+            #expect(error.code == .service)
             #expect(error.message.contains("container credentials from \(url)") && error.message.contains("401"), "\(error.message)")
         }
         try await provider.shutdown()
@@ -142,7 +199,10 @@ struct CredentialsProviderTests {
 
     @Test("a container endpoint over plain http must be local", arguments: [
         ("http://10.0.0.7/credentials", false), ("http://169.254.170.2/v2/credentials/x", true), ("http://127.0.0.1:9/c", true),
+        ("http://127.9.8.7/c", true), ("http://169.254.170.23/v1/credentials", true), ("http://[fd00:ec2::23]/v1/credentials", true),
         ("http://[::1]:9/c", true), ("https://creds.example.com/x", true), ("ftp://127.0.0.1/x", false),
+        ("http://127.0.0.1.nip.io/c", false), ("http://127.evil.example/c", false), ("http://localhost:9/c", false),
+        ("http://169.254.170.3/c", false), ("http://[fd00:ec2::24]/c", false),
     ])
     func containerURLs(_ url: String, _ allowed: Bool) {
         #expect(((try? CredentialsProvider.checkContainerURL(url)) != nil) == allowed)

@@ -27,7 +27,7 @@ struct RedisClaimTests {
         for broker in [a, b, other] { await broker.shutdown() }
     }
 
-    @Test("retention prunes on the node that claimed it; the other node skips")
+    @Test("retention prunes on the node that claims the hour; the other node skips it, the next hour is free")
     func retentionOncePerCluster() async throws {
         let prefix = RedisTest.uniquePrefix("retention")
         let brokers = [try await RedisTest.broker(prefix: prefix), try await RedisTest.broker(prefix: prefix)]
@@ -45,6 +45,10 @@ struct RedisClaimTests {
         #expect(try await nodes[0].pruneExpired(oncePer: .seconds(3600)))
         #expect(try await store.timeline(of: bob, after: 0, limit: 10).isEmpty)
         #expect(try await nodes[1].pruneExpired(oncePer: .seconds(3600)) == false)
+        #expect(try await nodes[0].pruneExpired(oncePer: .seconds(3600)) == false)
+        now.add(3_600_000, ordering: .relaxed)
+        #expect(try await nodes[1].pruneExpired(oncePer: .seconds(3600)))
+        #expect(try await nodes[0].pruneExpired(oncePer: .seconds(3600)) == false)
         for broker in brokers { await broker.shutdown() }
     }
 }

@@ -16,10 +16,11 @@ struct RedisTLSTests {
         var caFile: String { folder.appending(path: "ca.pem").path }
         var otherCAFile: String { folder.appending(path: "other-ca.pem").path }
 
-        static func start() async throws -> TLSRedis {
+        /// `names`: the server certificate's subject alternative names.
+        static func start(names: String = "IP:127.0.0.1,DNS:localhost") async throws -> TLSRedis {
             let folder = FileManager.default.temporaryDirectory.appending(path: "webchat-redis-tls-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try await makeCertificates(in: folder)
+            try await makeCertificates(in: folder, names: names)
             let process = try await ServiceProcess.start("redis-tls", executable: RedisTest.executable) { port in
                 [
                     "--port", "0", "--tls-port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -33,7 +34,7 @@ struct RedisTLSTests {
         }
 
         /// A CA, a server certificate it signed, and a second CA that signed nothing here.
-        private static func makeCertificates(in folder: URL) async throws {
+        private static func makeCertificates(in folder: URL, names: String) async throws {
             let steps: [[String]] = [
                 ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=webchat test CA"],
                 ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2", "-subj", "/CN=another CA"],
@@ -41,7 +42,7 @@ struct RedisTLSTests {
                 ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
                  "-extfile", "san.cnf"],
             ]
-            try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(to: folder.appending(path: "san.cnf"), atomically: true, encoding: .utf8)
+            try "subjectAltName=\(names)\n".write(to: folder.appending(path: "san.cnf"), atomically: true, encoding: .utf8)
             for step in steps {
                 let result = try await ProcessRunner.run("/usr/bin/env", ["openssl"] + step, directory: folder.path, timeout: .seconds(60))
                 guard result.exitCode == 0 else {
@@ -95,6 +96,21 @@ struct RedisTLSTests {
             } catch let error as RedisError {
                 #expect(error.message.contains("cannot reach Redis at 127.0.0.1:\(redis.process.port)"), "\(error.message)")
                 #expect(error.message.contains("CERTIFICATE_VERIFY_FAILED"), "\(error.message)")
+            }
+        }
+        await redis.stop()
+    }
+
+    @Test("a certificate from the trusted CA for another name stops it, by address and by host name")
+    func wrongName() async throws {
+        let redis = try await TLSRedis.start(names: "DNS:other.test")
+        for host in ["127.0.0.1", "localhost"] {
+            do {
+                _ = try await broker(redis.url(host: host, caFile: redis.caFile))
+                Issue.record("connected to \(host) with a certificate for other.test")
+            } catch let error as RedisError {
+                #expect(error.message.contains("cannot reach Redis at \(host):\(redis.process.port)"), "\(error.message)")
+                #expect(error.message.contains("failedToValidateHostname"), "\(error.message)")
             }
         }
         await redis.stop()
