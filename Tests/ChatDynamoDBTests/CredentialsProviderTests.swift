@@ -101,6 +101,19 @@ struct CredentialsProviderTests {
         return latest
     }
 
+    /// The stand-in handing out keys that live 2 s longer than the refresh margin (due again after
+    /// 2 s), and a provider reading its token from a file, with the spacing (a minute in
+    /// service) at 2 s too.
+    private func containerWithShortKeys() async throws -> (ServiceProcess, tokenFile: String, CredentialsProvider) {
+        let endpoint = try await standIn(token: "pod-token", lifetime: Int(CredentialsProvider.refreshMargin) + 2)
+        let file = try tokenFile("pod-token")
+        let provider = CredentialsProvider(
+            source: .container(url: "http://127.0.0.1:\(endpoint.port)/v1/credentials", authorization: .tokenFile(file)), logger: Moto.logger,
+            refreshSpacing: 2
+        )
+        return (endpoint, file, provider)
+    }
+
     @Test("IMDSv2: a session token by PUT with its TTL, then the role and its keys with that token")
     func imdsV2() async throws {
         let endpoint = try await standIn(token: "unused", lifetime: 3600)
@@ -113,14 +126,7 @@ struct CredentialsProviderTests {
 
     @Test("container credentials: the token file's token, one fetch at a time, fetched again before they expire, not more often than the spacing")
     func containerRefresh() async throws {
-        // Keys living 2 s longer than the refresh margin: due again after 2 s (the spacing, a
-        // minute in service, is 2 s here too).
-        let endpoint = try await standIn(token: "pod-token", lifetime: Int(CredentialsProvider.refreshMargin) + 2)
-        let file = try tokenFile("pod-token")
-        let provider = CredentialsProvider(
-            source: .container(url: "http://127.0.0.1:\(endpoint.port)/v1/credentials", authorization: .tokenFile(file)), logger: Moto.logger,
-            refreshSpacing: 2
-        )
+        let (endpoint, _, provider) = try await containerWithShortKeys()
         // Ten requests at once share one fetch.
         let first = try await withThrowingTaskGroup(of: DynamoDBConfiguration.Credentials.self) { group in
             for _ in 0..<10 { group.addTask { try await provider.credentials() } }
@@ -144,12 +150,7 @@ struct CredentialsProviderTests {
 
     @Test("failed refreshes are spaced while the keys in hand serve, and the next success replaces them")
     func failedRefreshes() async throws {
-        let endpoint = try await standIn(token: "pod-token", lifetime: Int(CredentialsProvider.refreshMargin) + 2)
-        let file = try tokenFile("pod-token")
-        let provider = CredentialsProvider(
-            source: .container(url: "http://127.0.0.1:\(endpoint.port)/v1/credentials", authorization: .tokenFile(file)), logger: Moto.logger,
-            refreshSpacing: 2
-        )
+        let (endpoint, file, provider) = try await containerWithShortKeys()
         #expect(try await provider.credentials().accessKeyID == "KEY1")
         _ = try tokenFile("rotated-wrongly", at: file)
         try await Task.sleep(for: .milliseconds(2500))

@@ -90,28 +90,30 @@ struct RedisTLSTests {
     func untrustedCertificate() async throws {
         let redis = try await TLSRedis.start()
         for caFile in [redis.otherCAFile, nil] {
-            do {
-                _ = try await broker(redis.url(caFile: caFile))
-                Issue.record("connected to a server whose certificate it should not trust (CA file: \(caFile ?? "system"))")
-            } catch let error as RedisError {
-                #expect(error.message.contains("cannot reach Redis at 127.0.0.1:\(redis.process.port)"), "\(error.message)")
-                #expect(error.message.contains("CERTIFICATE_VERIFY_FAILED"), "\(error.message)")
-            }
+            await expectRefused(redis, host: "127.0.0.1", caFile: caFile, because: "CERTIFICATE_VERIFY_FAILED")
         }
         await redis.stop()
+    }
+
+    /// A broker for `host` trusting `caFile` fails at start, with `reason` in its message.
+    private func expectRefused(_ redis: TLSRedis, host: String, caFile: String?, because reason: String,
+                               sourceLocation: SourceLocation = #_sourceLocation) async {
+        do {
+            _ = try await broker(redis.url(host: host, caFile: caFile))
+            Issue.record("connected to \(host) (CA file: \(caFile ?? "system"))", sourceLocation: sourceLocation)
+        } catch let error as RedisError {
+            #expect(error.message.contains("cannot reach Redis at \(host):\(redis.process.port)"), "\(error.message)", sourceLocation: sourceLocation)
+            #expect(error.message.contains(reason), "\(error.message)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+        }
     }
 
     @Test("a certificate from the trusted CA for another name stops it, by address and by host name")
     func wrongName() async throws {
         let redis = try await TLSRedis.start(names: "DNS:other.test")
         for host in ["127.0.0.1", "localhost"] {
-            do {
-                _ = try await broker(redis.url(host: host, caFile: redis.caFile))
-                Issue.record("connected to \(host) with a certificate for other.test")
-            } catch let error as RedisError {
-                #expect(error.message.contains("cannot reach Redis at \(host):\(redis.process.port)"), "\(error.message)")
-                #expect(error.message.contains("failedToValidateHostname"), "\(error.message)")
-            }
+            await expectRefused(redis, host: host, caFile: redis.caFile, because: "failedToValidateHostname")
         }
         await redis.stop()
     }
