@@ -48,10 +48,14 @@ final class CredentialsProvider: Sendable {
     /// The least time between two successful fetches.
     let refreshSpacing: TimeInterval
 
+    /// Hears of every fetch (metrics).
+    private let observer: DynamoDBStoreObserver
+
     /// `refreshSpacing`: a minute, shorter in tests.
-    init(source: Source, logger: Logger, refreshSpacing: TimeInterval = 60) {
+    init(source: Source, logger: Logger, observer: DynamoDBStoreObserver = .none, refreshSpacing: TimeInterval = 60) {
         self.source = source
         self.logger = logger
+        self.observer = observer
         self.refreshSpacing = refreshSpacing
         if case .fixed = source {
             http = nil
@@ -108,6 +112,7 @@ final class CredentialsProvider: Sendable {
                     state.nextAttempt = max(fresh.expiration.addingTimeInterval(-Self.refreshMargin), Date().addingTimeInterval(refreshSpacing))
                     return state.failures
                 }
+                observer.credentialsFetched(fresh.expiration)
                 logger.log(level: failed > 0 ? .info : .debug, "AWS credentials refreshed",
                            metadata: ["source": "\(source)", "expiration": "\(fresh.expiration)", "failed attempts before": "\(failed)"])
                 return fresh
@@ -118,6 +123,7 @@ final class CredentialsProvider: Sendable {
                     state.nextAttempt = Date().addingTimeInterval(min(30, Double(1 << min(state.failures - 1, 5))))
                     return state.failures
                 }
+                observer.credentialsFetched(nil)
                 // One warning per streak of failures; the keys in hand (if any) go on meanwhile.
                 logger.log(level: failures == 1 ? .warning : .debug, "AWS credentials refresh failed",
                            metadata: ["source": "\(source)", "error": "\(error)", "failures": "\(failures)"])

@@ -49,7 +49,7 @@ final class DynamoDBClient: Sendable {
         self.configuration = configuration
         self.host = components.port.map { "\(host):\($0)" } ?? host
         url = "\(scheme)://\(self.host)/"
-        credentials = CredentialsProvider(source: configuration.credentials, logger: logger)
+        credentials = CredentialsProvider(source: configuration.credentials, logger: logger, observer: observer)
         self.logger = logger
         var http = HTTPClient.Configuration()
         http.timeout = .init(connect: .seconds(3), read: Self.requestTimeout)

@@ -1,6 +1,7 @@
 @testable import ChatDynamoDB
 import ChatCore
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 
@@ -117,9 +118,15 @@ struct CredentialsProviderTests {
     @Test("IMDSv2: a session token by PUT with its TTL, then the role and its keys with that token")
     func imdsV2() async throws {
         let endpoint = try await standIn(token: "unused", lifetime: 3600)
-        let provider = CredentialsProvider(source: .instanceMetadata(endpoint: "http://127.0.0.1:\(endpoint.port)"), logger: Moto.logger)
+        let fetched = Mutex<[Date?]>([])
+        let observer = DynamoDBStoreObserver(request: { _, _, _ in }, conflict: {}, credentialsFetched: { date in fetched.withLock { $0.append(date) } })
+        let provider = CredentialsProvider(source: .instanceMetadata(endpoint: "http://127.0.0.1:\(endpoint.port)"), logger: Moto.logger,
+                                           observer: observer)
         #expect(try await provider.credentials() == .init(accessKeyID: "KEY1", secretAccessKey: "secret1", sessionToken: "token1"))
         #expect(try await stats(endpoint) == (served: 1, refused: 0))
+        // The metrics hear of it, with the keys' expiration (an hour ahead, to the second).
+        let reported = fetched.withLock { $0 }
+        #expect(reported.count == 1 && abs((reported[0]?.timeIntervalSinceNow ?? 0) - 3600) < 5, "\(reported)")
         try await provider.shutdown()
         await endpoint.stop()
     }

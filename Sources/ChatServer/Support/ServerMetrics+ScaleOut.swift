@@ -5,12 +5,15 @@ import RedisBroker
 import Synchronization
 
 /// The scale-out backends' metrics: the Redis broker's connections, lost publishes and
-/// resyncs; the DynamoDB store's requests and conflicts.
+/// resyncs; the DynamoDB store's requests, conflicts and credential fetches.
 final class ScaleOutMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let lostPublishes: Metrics.Counter
     private let resyncs: Metrics.Counter
     private let conflicts: Metrics.Counter
+    private let credentialFetches: Metrics.Counter
+    private let credentialFailures: Metrics.Counter
+    private let credentialsExpiration: Metrics.Gauge
     /// Per operation (and per failure code), made on first use: the operations are a handful.
     private let requestTimers = Mutex<[String: Metrics.Timer]>([:])
     private let requestFailures = Mutex<[String: Metrics.Counter]>([:])
@@ -20,6 +23,9 @@ final class ScaleOutMetrics: Sendable {
         lostPublishes = Metrics.Counter(label: "webchat_broker_lost_publishes_total", factory: factory)
         resyncs = Metrics.Counter(label: "webchat_broker_resyncs_total", factory: factory)
         conflicts = Metrics.Counter(label: "webchat_dynamodb_conflicts_total", factory: factory)
+        credentialFetches = Metrics.Counter(label: "webchat_dynamodb_credential_fetches_total", dimensions: [("result", "ok")], factory: factory)
+        credentialFailures = Metrics.Counter(label: "webchat_dynamodb_credential_fetches_total", dimensions: [("result", "failed")], factory: factory)
+        credentialsExpiration = Metrics.Gauge(label: "webchat_dynamodb_credentials_expiration_timestamp_seconds", factory: factory)
     }
 
     /// Records what the Redis broker reports.
@@ -47,7 +53,12 @@ final class ScaleOutMetrics: Sendable {
                 timer(operation).record(duration: duration)
                 if let failure { failureCounter(operation, failure).increment() }
             },
-            conflict: { [conflicts] in conflicts.increment() }
+            conflict: { [conflicts] in conflicts.increment() },
+            credentialsFetched: { [credentialFetches, credentialFailures, credentialsExpiration] expiration in
+                guard let expiration else { return credentialFailures.increment() }
+                credentialFetches.increment()
+                credentialsExpiration.record(expiration.timeIntervalSince1970)
+            }
         )
     }
 
