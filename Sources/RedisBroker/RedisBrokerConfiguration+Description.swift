@@ -12,7 +12,8 @@ extension RedisBrokerConfiguration: CustomStringConvertible, CustomDebugStringCo
         }
         return "\(tls == nil ? "redis" : "rediss")://\(credentials)\(endpoint)/\(database)?prefix=\(prefix)"
             + "&heartbeat-interval-ms=\(heartbeatInterval.wholeMilliseconds)&heartbeat-timeout-ms=\(heartbeatTimeout.wholeMilliseconds)"
-            + (tls?.caFile.map { "&ca-file=\($0)" } ?? "")
+            + (tls?.caFile.map { "&ca-file=\($0)" } ?? "") + (tls?.certificateFile.map { "&cert-file=\($0)" } ?? "")
+            + (tls?.keyFile.map { "&key-file=\($0)" } ?? "")
     }
 
     /// Every setting, the password shown as `***`.

@@ -1,13 +1,15 @@
 extension RedisBrokerConfiguration {
     /// The form ``parse(_:)`` reads, for messages.
-    static let urlForm = "redis[s]://[[user]:password@]host[:port][/database][?prefix=name:&heartbeat-interval-ms=N&heartbeat-timeout-ms=N&ca-file=PATH]"
+    static let urlForm = "redis[s]://[[user]:password@]host[:port][/database][?prefix=name:&heartbeat-interval-ms=N&heartbeat-timeout-ms=N&ca-file=PEM&cert-file=PEM&key-file=PEM]"
 
     /// Reads `redis://[[user]:password@]host[:port][/database][?prefix=name:]` (user, password and
     /// prefix percent-encoded where needed), and optionally `heartbeat-interval-ms` and
     /// `heartbeat-timeout-ms` (how often a node says it is alive, and after how long without
     /// that it counts as dead: 5,000 and 15,000); everything not in the URL keeps its default.
     /// `rediss://` is the same over TLS, verifying Redis's certificate against the system's
-    /// certificate authorities or those in `ca-file` (a PEM file).
+    /// certificate authorities or those in `ca-file` (a PEM file); `cert-file` and `key-file`
+    /// (PEM files, both or neither) are the client certificate Redis asks for by default
+    /// (`tls-auth-clients yes`).
     ///
     /// The credentials end at the last `@`, so a password may hold `/`, `?` and `@` as they are;
     /// an `@` in the database or the query must be written `%40`.
@@ -90,12 +92,20 @@ extension RedisBrokerConfiguration {
             case "prefix": self.prefix = value
             case "heartbeat-interval-ms": self.heartbeatInterval = try Self.milliseconds(value, name)
             case "heartbeat-timeout-ms": self.heartbeatTimeout = try Self.milliseconds(value, name)
-            case "ca-file":
-                guard self.tls != nil else { throw Self.invalid("ca-file is for TLS: use rediss://") }
-                guard !value.isEmpty else { throw Self.invalid("ca-file needs the path of a PEM file") }
-                self.tls?.caFile = value
-            default: throw Self.invalid("unknown parameter '\(name)' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms, ca-file)")
+            case "ca-file", "cert-file", "key-file":
+                guard self.tls != nil else { throw Self.invalid("\(name) is for TLS: use rediss://") }
+                guard !value.isEmpty else { throw Self.invalid("\(name) needs the path of a PEM file") }
+                switch name {
+                case "ca-file": self.tls?.caFile = value
+                case "cert-file": self.tls?.certificateFile = value
+                default: self.tls?.keyFile = value
+                }
+            default:
+                throw Self.invalid("unknown parameter '\(name)' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms, ca-file, cert-file, key-file)")
             }
+        }
+        if let tls, (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw Self.invalid("cert-file and key-file go together: a client certificate needs its key")
         }
         guard heartbeatTimeout >= heartbeatInterval * 2 else {
             throw Self.invalid("heartbeat-timeout-ms must be at least twice heartbeat-interval-ms, or live nodes count as dead")

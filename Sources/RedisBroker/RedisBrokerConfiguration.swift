@@ -54,9 +54,16 @@ public struct RedisBrokerConfiguration: Sendable, Hashable {
         /// A PEM file of the certificate authorities to trust instead of the system's (a private
         /// CA, or a managed Redis's own); nil for the system's.
         public var caFile: String?
+        /// A PEM file with the client certificate (and its chain) for Redis servers that ask for
+        /// one (`tls-auth-clients yes`, their default); with ``keyFile``.
+        public var certificateFile: String?
+        /// A PEM file with the client certificate's private key.
+        public var keyFile: String?
 
-        public init(caFile: String? = nil) {
+        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
             self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
         }
     }
 

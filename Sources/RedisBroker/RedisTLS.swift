@@ -10,8 +10,8 @@ struct RedisTLS: Sendable {
     /// then checked against the address connected to (its IP subject alternative names).
     let serverHostname: String?
 
-    /// Nil when `configuration` asks for no TLS; throws an `invalidConfiguration` naming the CA
-    /// file when it cannot be read.
+    /// Nil when `configuration` asks for no TLS; throws an `invalidConfiguration` naming the
+    /// file that cannot be read (the CA file, the client certificate or its key).
     init?(_ configuration: RedisBrokerConfiguration) throws {
         guard let tls = configuration.tls else { return nil }
         var settings = TLSConfiguration.makeClientConfiguration()
@@ -20,6 +20,18 @@ struct RedisTLS: Sendable {
                 settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
             } catch {
                 throw RedisError.invalidConfiguration("cannot read the Redis CA file \(caFile): \(error)")
+            }
+        }
+        if let certificateFile = tls.certificateFile, let keyFile = tls.keyFile {
+            do {
+                settings.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) }
+            } catch {
+                throw RedisError.invalidConfiguration("cannot read the Redis client certificate \(certificateFile): \(error)")
+            }
+            do {
+                settings.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+            } catch {
+                throw RedisError.invalidConfiguration("cannot read the Redis client key \(keyFile): \(error)")
             }
         }
         do {

@@ -12,7 +12,7 @@ enum Options {
         ("port", "port", "port to listen on; 0 picks a free one (default 8080)"),
         ("auth", "auth", "password | open (default password; open is for development only)"),
         ("store", "store", "sqlite:PATH | dynamodb://REGION?endpoint=URL&prefix=NAME | memory (default sqlite:data/webchat.sqlite)"),
-        ("broker", "broker", "memory | redis[s]://[[user]:password@]host[:port][/db][?prefix=NAME&ca-file=PEM] (default memory)"),
+        ("broker", "broker", "memory | redis[s]://[[user]:password@]host[:port][/db][?prefix=NAME&ca-file=PEM&cert-file=PEM&key-file=PEM] (default memory)"),
         ("cors-origins", "corsOrigins", "comma-separated origins allowed from browsers, or * (default: same origin only)"),
         ("public-dir", "publicDir", "folder of the web client (default ./Public)"),
         ("retention-days", "retentionDays", "days timeline events stay replayable (default 30)"),

@@ -33,6 +33,8 @@ struct RedisBrokerConfigurationTests {
         let own = try RedisBrokerConfiguration.parse("RedisS://redis.internal?ca-file=%2Fetc%2Fwebchat%2Fredis-ca.pem&prefix=x:")
         #expect(own.tls == RedisBrokerConfiguration.TLS(caFile: "/etc/webchat/redis-ca.pem") && own.prefix == "x:")
         #expect(try RedisBrokerConfiguration.parse("redis://redis.internal").tls == nil)
+        let client = try RedisBrokerConfiguration.parse("rediss://redis.internal?cert-file=/etc/webchat/node.pem&key-file=/etc/webchat/node.key")
+        #expect(client.tls == RedisBrokerConfiguration.TLS(certificateFile: "/etc/webchat/node.pem", keyFile: "/etc/webchat/node.key"))
         #expect("\(own)" == "rediss://redis.internal:6379/0?prefix=x:&heartbeat-interval-ms=5000&heartbeat-timeout-ms=15000&ca-file=/etc/webchat/redis-ca.pem")
     }
 
@@ -49,6 +51,9 @@ struct RedisBrokerConfigurationTests {
         ("http://localhost", "the scheme must be redis:// or rediss://, not http://"),
         ("redis://localhost?ca-file=/etc/ca.pem", "ca-file is for TLS: use rediss://"),
         ("rediss://localhost?ca-file=", "ca-file needs the path of a PEM file"),
+        ("redis://localhost?cert-file=/c.pem&key-file=/k.pem", "cert-file is for TLS: use rediss://"),
+        ("rediss://localhost?cert-file=/c.pem", "cert-file and key-file go together"),
+        ("rediss://localhost?key-file=/k.pem", "cert-file and key-file go together"),
         ("redis://", "no host"),
         ("redis://:pw@:6379", "no host"),
         ("redis://localhost:0", "the port '0' is not a number from 1 to 65535"),
@@ -56,7 +61,7 @@ struct RedisBrokerConfigurationTests {
         ("redis://localhost:70000", "the port '70000'"),
         ("redis://localhost/one", "the database 'one' is not a number"),
         ("redis://localhost/-1", "the database '-1' is not a number"),
-        ("redis://localhost?db=1", "unknown parameter 'db' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms, ca-file)"),
+        ("redis://localhost?db=1", "unknown parameter 'db' (known: prefix, heartbeat-interval-ms, heartbeat-timeout-ms, ca-file, cert-file, key-file)"),
         ("redis://localhost?heartbeat-interval-ms=5", "heartbeat-interval-ms must be a whole number of milliseconds from 10 to 3600000, not '5'"),
         ("redis://localhost?heartbeat-timeout-ms=1s", "heartbeat-timeout-ms must be a whole number of milliseconds"),
         ("redis://localhost?heartbeat-interval-ms=1000&heartbeat-timeout-ms=1500", "heartbeat-timeout-ms must be at least twice heartbeat-interval-ms"),

@@ -15,9 +15,12 @@ struct RedisTLSTests {
         let folder: URL
         var caFile: String { folder.appending(path: "ca.pem").path }
         var otherCAFile: String { folder.appending(path: "other-ca.pem").path }
+        /// A client certificate the CA signed, and its key.
+        var clientFiles: (certificate: String, key: String) { (folder.appending(path: "client.pem").path, folder.appending(path: "client.key").path) }
 
-        /// `names`: the server certificate's subject alternative names.
-        static func start(names: String = "IP:127.0.0.1,DNS:localhost") async throws -> TLSRedis {
+        /// `names`: the server certificate's subject alternative names; `clientCertificates`:
+        /// whether Redis asks clients for a certificate (its default, `tls-auth-clients yes`).
+        static func start(names: String = "IP:127.0.0.1,DNS:localhost", clientCertificates: Bool = false) async throws -> TLSRedis {
             let folder = FileManager.default.temporaryDirectory.appending(path: "webchat-redis-tls-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try await makeCertificates(in: folder, names: names)
@@ -27,13 +30,13 @@ struct RedisTLSTests {
                     "--tls-cert-file", folder.appending(path: "server.pem").path,
                     "--tls-key-file", folder.appending(path: "server.key").path,
                     "--tls-ca-cert-file", folder.appending(path: "ca.pem").path,
-                    "--tls-auth-clients", "no", "--requirepass", "s3cret",
+                    "--tls-auth-clients", clientCertificates ? "yes" : "no", "--requirepass", "s3cret",
                 ]
             }
             return TLSRedis(process: process, folder: folder)
         }
 
-        /// A CA, a server certificate it signed, and a second CA that signed nothing here.
+        /// A CA, a server and a client certificate it signed, and a second CA that signed nothing here.
         private static func makeCertificates(in folder: URL, names: String) async throws {
             let steps: [[String]] = [
                 ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=webchat test CA"],
@@ -41,6 +44,8 @@ struct RedisTLSTests {
                 ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
                 ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
                  "-extfile", "san.cnf"],
+                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=webchat node"],
+                ["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem", "-days", "2"],
             ]
             try "subjectAltName=\(names)\n".write(to: folder.appending(path: "san.cnf"), atomically: true, encoding: .utf8)
             for step in steps {
@@ -51,8 +56,10 @@ struct RedisTLSTests {
             }
         }
 
-        func url(host: String = "127.0.0.1", caFile: String?, prefix: String = RedisTest.uniquePrefix("tls")) -> String {
+        func url(host: String = "127.0.0.1", caFile: String?, client: (certificate: String, key: String)? = nil,
+                 prefix: String = RedisTest.uniquePrefix("tls")) -> String {
             "rediss://:s3cret@\(host):\(process.port)?prefix=\(prefix)" + (caFile.map { "&ca-file=\($0)" } ?? "")
+                + (client.map { "&cert-file=\($0.certificate)&key-file=\($0.key)" } ?? "")
         }
 
         func stop() async {
@@ -114,6 +121,22 @@ struct RedisTLSTests {
         let redis = try await TLSRedis.start(names: "DNS:other.test")
         for host in ["127.0.0.1", "localhost"] {
             await expectRefused(redis, host: host, caFile: redis.caFile, because: "failedToValidateHostname")
+        }
+        await redis.stop()
+    }
+
+    @Test("a Redis that asks for client certificates: admitted with one, refused without")
+    func clientCertificates() async throws {
+        let redis = try await TLSRedis.start(clientCertificates: true)
+        let a = try await broker(redis.url(caFile: redis.caFile, client: redis.clientFiles))
+        #expect(try await a.connectionOpened(user: uid("carol"), connection: "c1"))
+        #expect(try await a.isOnline(uid("carol")))
+        await a.shutdown()
+        do {
+            _ = try await broker(redis.url(caFile: redis.caFile))
+            Issue.record("admitted without a client certificate")
+        } catch let error as RedisError {
+            #expect(error.message.contains("cannot reach Redis at 127.0.0.1:\(redis.process.port)"), "\(error.message)")
         }
         await redis.stop()
     }
