@@ -17,10 +17,10 @@ final class CredentialsProvider: Sendable {
     typealias Credentials = DynamoDBConfiguration.Credentials
 
     let source: Source
-    private let http: HTTPClient?
+    /// The store's own HTTP client: its owner shuts it down.
+    private let http: HTTPClient
     private let logger: Logger
     private let state = Mutex(State())
-    private let isShutDown = Atomic<Bool>(false)
 
     private struct State {
         var current: Temporary?
@@ -42,8 +42,11 @@ final class CredentialsProvider: Sendable {
     static let refreshMargin: TimeInterval = 300
     /// Keys with less life than this are not used (a request signed with them may arrive late).
     static let minimumLife: TimeInterval = 10
-    /// How long one request to a credentials endpoint may take.
+    /// How long one request to STS may take, connecting included.
     static let requestTimeout = TimeAmount.seconds(5)
+    /// The same for the link-local endpoints (instance metadata, container credentials), which
+    /// answer at once or not at all (not on EC2, not in a task), as the AWS SDKs time them.
+    static let linkLocalTimeout = TimeAmount.seconds(1)
 
     /// The least time between two successful fetches.
     let refreshSpacing: TimeInterval
@@ -51,30 +54,15 @@ final class CredentialsProvider: Sendable {
     /// Hears of every fetch (metrics).
     private let observer: DynamoDBStoreObserver
 
-    /// `refreshSpacing`: a minute, shorter in tests.
-    init(source: Source, logger: Logger, observer: DynamoDBStoreObserver = .none, refreshSpacing: TimeInterval = 60) {
+    /// Fetches with `http` (the store's client; the shared one by default); `refreshSpacing`: a
+    /// minute, shorter in tests.
+    init(source: Source, http: HTTPClient = .shared, logger: Logger, observer: DynamoDBStoreObserver = .none,
+         refreshSpacing: TimeInterval = 60) {
         self.source = source
+        self.http = http
         self.logger = logger
         self.observer = observer
         self.refreshSpacing = refreshSpacing
-        if case .fixed = source {
-            http = nil
-        } else {
-            var configuration = HTTPClient.Configuration()
-            // Link-local endpoints answer at once or not at all (not on EC2, not in a task).
-            configuration.timeout = .init(connect: .seconds(1), read: Self.requestTimeout)
-            configuration.connectionPool.retryConnectionEstablishment = false
-            http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-        }
-    }
-
-    func shutdown() async throws {
-        guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
-        try await http?.shutdown()
-    }
-
-    deinit {
-        if !isShutDown.load(ordering: .relaxed) { http?.shutdown { _ in } }
     }
 
     /// The keys to sign the next request with. Without usable ones, throws a ``DynamoDBError``
@@ -145,7 +133,7 @@ final class CredentialsProvider: Sendable {
                 headers.append(("Authorization", try Self.read(path, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")))
             case nil: break
             }
-            return try Self.decode(try await request(.GET, url, headers: headers), from: url)
+            return try Self.decode(try await request(.GET, url, headers: headers, timeout: Self.linkLocalTimeout), from: url)
         case .webIdentity(let tokenFile, let role, let sessionName, let sts):
             let token = try Self.read(tokenFile, "AWS_WEB_IDENTITY_TOKEN_FILE")
             // Form-encoded with RFC 3986's rules, as SigV4 encodes (STS reads either).
@@ -153,29 +141,31 @@ final class CredentialsProvider: Sendable {
                         ("RoleSessionName", sessionName), ("WebIdentityToken", token)]
                 .map { "\($0)=\(SigV4Signer.encode($1))" }.joined(separator: "&")
             let body = try await request(.POST, sts + "/", headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                                         body: ByteBuffer(string: form))
+                                         body: ByteBuffer(string: form), timeout: Self.requestTimeout)
             return try Self.decodeAssumedRole(body, from: sts)
         case .instanceMetadata(let endpoint):
             // IMDSv2: a session token first, then the role's name, then its keys.
-            let token = try await request(.PUT, endpoint + "/latest/api/token", headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")])
+            let token = try await request(.PUT, endpoint + "/latest/api/token", headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")],
+                                          timeout: Self.linkLocalTimeout)
             let session = [("X-aws-ec2-metadata-token", String(buffer: token))]
             let rolesURL = endpoint + "/latest/meta-data/iam/security-credentials/"
-            let roles = String(buffer: try await request(.GET, rolesURL, headers: session))
+            let roles = String(buffer: try await request(.GET, rolesURL, headers: session, timeout: Self.linkLocalTimeout))
             guard let role = roles.split(whereSeparator: \.isNewline).first.map(String.init), !role.isEmpty else {
                 throw DynamoDBError.invalidResponse("the instance has no IAM role (\(rolesURL) lists none)")
             }
             let keysURL = rolesURL + role
-            return try Self.decode(try await request(.GET, keysURL, headers: session), from: keysURL)
+            return try Self.decode(try await request(.GET, keysURL, headers: session, timeout: Self.linkLocalTimeout), from: keysURL)
         }
     }
 
-    private func request(_ method: HTTPMethod, _ url: String, headers: [(String, String)], body: ByteBuffer? = nil) async throws -> ByteBuffer {
-        guard let http else { throw DynamoDBError.invalidConfiguration("fixed credentials are not fetched") }
+    /// `timeout` covers the whole request, connecting included.
+    private func request(_ method: HTTPMethod, _ url: String, headers: [(String, String)], body: ByteBuffer? = nil,
+                         timeout: TimeAmount) async throws -> ByteBuffer {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(body) }
-        let response = try await http.execute(request, timeout: Self.requestTimeout)
+        let response = try await http.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 64 << 10)
         guard response.status == .ok else {
             // Throttled or failing: worth another try; anything else is a refusal.

@@ -49,7 +49,6 @@ final class DynamoDBClient: Sendable {
         self.configuration = configuration
         self.host = components.port.map { "\(host):\($0)" } ?? host
         url = "\(scheme)://\(self.host)/"
-        credentials = CredentialsProvider(source: configuration.credentials, logger: logger, observer: observer)
         self.logger = logger
         var http = HTTPClient.Configuration()
         http.timeout = .init(connect: .seconds(3), read: Self.requestTimeout)
@@ -62,16 +61,13 @@ final class DynamoDBClient: Sendable {
         http.connectionPool.retryConnectionEstablishment = false
         http.decompression = .disabled
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
+        credentials = CredentialsProvider(source: configuration.credentials, http: self.http, logger: logger, observer: observer)
     }
 
     /// Shuts the HTTP client down; further calls fail.
     func shutdown() async throws {
         guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
-        // Both, even when the first fails.
-        var failure: (any Error)?
-        do { try await credentials.shutdown() } catch { failure = error }
         try await http.shutdown()
-        if let failure { throw failure }
     }
 
     deinit {

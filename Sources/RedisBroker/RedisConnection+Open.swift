@@ -61,10 +61,7 @@ extension RedisConnection {
     /// Waits (within the connect timeout) for the TLS handshake; its failure becomes a
     /// `connectionFailed` naming the cause.
     private func waitForHandshake(_ handshake: EventLoopPromise<Void>, on channel: any Channel) async throws {
-        let timeout = self.configuration.connectTimeout
-        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-            handshake.fail(RedisError.unreachable("no TLS handshake within \(timeout)"))
-        }
+        let timer = self.failAfterConnectTimeout(handshake, on: channel, "no TLS handshake")
         defer { timer.cancel() }
         do {
             try await handshake.futureResult.get()
@@ -72,6 +69,15 @@ extension RedisConnection {
             throw error
         } catch {
             throw RedisError.connectionFailed(self.endpoint, error)
+        }
+    }
+
+    /// Fails `promise` as unreachable ("`what` within <connect timeout>") unless it completed
+    /// by then; cancel the returned task once it has.
+    private func failAfterConnectTimeout<T>(_ promise: EventLoopPromise<T>, on channel: any Channel, _ what: String) -> Scheduled<Void> {
+        let timeout = self.configuration.connectTimeout
+        return channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            promise.fail(RedisError.unreachable("\(what) within \(timeout)"))
         }
     }
 
@@ -88,10 +94,7 @@ extension RedisConnection {
         // PING proves it is Redis and that it lets us in (-NOAUTH when a password is needed).
         commands.append(RedisCommand("PING"))
         let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
-        let timeout = self.configuration.connectTimeout
-        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-            replies.fail(RedisError.unreachable("no answer to AUTH/SELECT/PING within \(timeout)"))
-        }
+        let timer = self.failAfterConnectTimeout(replies, on: channel, "no answer to AUTH/SELECT/PING")
         defer { timer.cancel() }
         Self.write(commands, on: channel, replies: replies, endpoint: self.endpoint)
         for (command, reply) in zip(commands, try await replies.futureResult.get()) where command != setName {

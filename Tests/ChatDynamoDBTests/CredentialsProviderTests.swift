@@ -19,7 +19,6 @@ struct CredentialsProviderTests {
         let provider = CredentialsProvider(source: source, logger: Moto.logger)
         let keys = try await provider.credentials()
         #expect(keys == .init(accessKeyID: "test-key", secretAccessKey: "test-secret-key", sessionToken: "test-session-token"))
-        try await provider.shutdown()
 
         let configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(moto.port)", tablePrefix: Moto.prefix(),
                                                   credentials: source)
@@ -41,7 +40,6 @@ struct CredentialsProviderTests {
         let provider = CredentialsProvider(source: source, logger: Moto.logger)
         let keys = try await provider.credentials()
         #expect(keys.accessKeyID.hasPrefix("ASIA") && !keys.secretAccessKey.isEmpty && keys.sessionToken?.isEmpty == false, "\(keys)")
-        try await provider.shutdown()
 
         let configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(moto.port)", tablePrefix: Moto.prefix(),
                                                   credentials: source)
@@ -63,7 +61,6 @@ struct CredentialsProviderTests {
         } catch let error as DynamoDBError {
             #expect(error.code == .invalidConfiguration && error.message.contains("AWS_WEB_IDENTITY_TOKEN_FILE /nonexistent/token"), "\(error.message)")
         }
-        try await provider.shutdown()
     }
 
     /// The stand-in (`Tests/python/aws_credentials_stand_in.py`) on a free port, requiring
@@ -127,7 +124,6 @@ struct CredentialsProviderTests {
         // The metrics hear of it, with the keys' expiration (an hour ahead, to the second).
         let reported = fetched.withLock { $0 }
         #expect(reported.count == 1 && abs((reported[0]?.timeIntervalSinceNow ?? 0) - 3600) < 5, "\(reported)")
-        try await provider.shutdown()
         await endpoint.stop()
     }
 
@@ -151,7 +147,6 @@ struct CredentialsProviderTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(try await stats(endpoint) == (served: 2, refused: 0))
-        try await provider.shutdown()
         await endpoint.stop()
     }
 
@@ -170,7 +165,6 @@ struct CredentialsProviderTests {
         #expect((1...2).contains(refused), "\(refused) refused fetches")
         _ = try tokenFile("pod-token", at: file)
         #expect(try await waitForKey("KEY2", provider) == "KEY2")
-        try await provider.shutdown()
         await endpoint.stop()
     }
 
@@ -186,7 +180,6 @@ struct CredentialsProviderTests {
             #expect(error.code == .service)
             #expect(error.message.contains("container credentials from \(url)") && error.message.contains("401"), "\(error.message)")
         }
-        try await provider.shutdown()
         await endpoint.stop()
     }
 
