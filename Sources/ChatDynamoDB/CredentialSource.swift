@@ -2,7 +2,7 @@ import Foundation
 
 extension DynamoDBConfiguration {
     /// Where the store's AWS credentials come from, in the order the AWS SDKs look for them
-    /// (``init(environment:)``). Shared config files (`~/.aws`) are not read.
+    /// (``resolve(environment:region:)``).
     public enum CredentialSource: Sendable, Hashable, CustomStringConvertible {
         /// Fixed keys: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`.
         case fixed(Credentials)
@@ -16,6 +16,42 @@ extension DynamoDBConfiguration {
         /// The EC2 instance's role, from the instance metadata service (IMDSv2) at `endpoint`,
         /// again before the keys expire.
         case instanceMetadata(endpoint: String)
+        /// A shared config profile's `credential_process`: keys printed by a command, run again
+        /// before they expire (``CredentialProcess``).
+        case process(command: String)
+        /// A role a shared config profile assumes (`role_arn`) with STS's `AssumeRole`, signed
+        /// with the keys of its `source_profile` or `credential_source`; again before they expire.
+        indirect case assumeRole(AssumedRole)
+
+        /// What `AssumeRole` needs.
+        public struct AssumedRole: Sendable, Hashable {
+            /// `role_arn`.
+            public var roleARN: String
+            /// `role_session_name`, else `webchat`.
+            public var sessionName: String
+            /// `external_id`, when the role's trust policy asks for one.
+            public var externalID: String?
+            /// `duration_seconds`, else STS's default (an hour).
+            public var durationSeconds: Int?
+            /// STS's base URL.
+            public var stsEndpoint: String
+            /// The region STS requests are signed for.
+            public var stsRegion: String
+            /// Whose keys sign the request.
+            public var source: CredentialSource
+
+            /// Creates the settings of an `AssumeRole` call.
+            public init(roleARN: String, sessionName: String = "webchat", externalID: String? = nil, durationSeconds: Int? = nil,
+                        stsEndpoint: String, stsRegion: String, source: CredentialSource) {
+                self.roleARN = roleARN
+                self.sessionName = sessionName
+                self.externalID = externalID
+                self.durationSeconds = durationSeconds
+                self.stsEndpoint = stsEndpoint
+                self.stsRegion = stsRegion
+                self.source = source
+            }
+        }
 
         /// What a container credentials request sends as its `Authorization` header.
         public enum ContainerAuthorization: Sendable, Hashable {
@@ -45,12 +81,9 @@ extension DynamoDBConfiguration {
             }
             func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
             if let tokenFile = value("AWS_WEB_IDENTITY_TOKEN_FILE"), let role = value("AWS_ROLE_ARN") {
-                let region = value("AWS_REGION") ?? value("AWS_DEFAULT_REGION")
-                // China's regions have a domain of their own.
-                let sts = value("AWS_ENDPOINT_URL_STS")
-                    ?? region.map { "https://sts.\($0).amazonaws.com\($0.hasPrefix("cn-") ? ".cn" : "")" } ?? "https://sts.amazonaws.com"
+                let sts = Self.sts(environment, region: value("AWS_REGION") ?? value("AWS_DEFAULT_REGION"))
                 self = .webIdentity(tokenFile: tokenFile, roleARN: role, sessionName: value("AWS_ROLE_SESSION_NAME") ?? "webchat",
-                                    stsEndpoint: sts.hasSuffix("/") ? String(sts.dropLast()) : sts)
+                                    stsEndpoint: sts.endpoint)
                 return
             }
             let url = value("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").map { Self.ecsEndpoint + ($0.hasPrefix("/") ? $0 : "/" + $0) }
@@ -61,9 +94,57 @@ extension DynamoDBConfiguration {
                 self = .container(url: url, authorization: authorization)
                 return
             }
-            guard value("AWS_EC2_METADATA_DISABLED")?.lowercased() != "true" else { return nil }
-            let endpoint = value("AWS_EC2_METADATA_SERVICE_ENDPOINT") ?? Self.instanceMetadataEndpoint
-            self = .instanceMetadata(endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint)
+            guard let instance = Self.instanceMetadata(environment) else { return nil }
+            self = instance
+        }
+
+        /// The container endpoint the environment names, if any (for a profile's
+        /// `credential_source = EcsContainer`).
+        static func container(_ environment: [String: String]) -> CredentialSource? {
+            guard let source = CredentialSource(environment: environment.filter { $0.key.hasPrefix("AWS_CONTAINER_") }),
+                  case .container = source else { return nil }
+            return source
+        }
+
+        /// The instance metadata service at `AWS_EC2_METADATA_SERVICE_ENDPOINT` or its usual
+        /// address; nil with `AWS_EC2_METADATA_DISABLED=true`.
+        static func instanceMetadata(_ environment: [String: String]) -> CredentialSource? {
+            guard environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() != "true" else { return nil }
+            let endpoint = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.instanceMetadataEndpoint
+            return .instanceMetadata(endpoint: endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint)
+        }
+
+        /// STS's URL (`AWS_ENDPOINT_URL_STS`, else `region`'s regional endpoint, else the global
+        /// one) and the region its requests are signed for.
+        static func sts(_ environment: [String: String], region: String?) -> (endpoint: String, region: String) {
+            // China's regions have a domain of their own.
+            let endpoint = environment["AWS_ENDPOINT_URL_STS"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? region.map { "https://sts.\($0).amazonaws.com\($0.hasPrefix("cn-") ? ".cn" : "")" } ?? "https://sts.amazonaws.com"
+            return (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint, region ?? "us-east-1")
+        }
+
+        /// The source for a store in `region`, in the AWS SDKs' order (as the Java SDK's default
+        /// chain has it): the environment's fixed keys, then its web identity, then the shared
+        /// files' profile (`AWS_PROFILE`, else `default`; ``SharedProfiles``), then a container's
+        /// or the instance's role (``init(environment:)``). A profile named by `AWS_PROFILE` must
+        /// exist and say where its keys come from; `default` may be missing or hold other settings.
+        public static func resolve(environment: [String: String], region: String?) throws(DynamoDBError) -> CredentialSource? {
+            let fromEnvironment = CredentialSource(environment: environment)
+            switch fromEnvironment {
+            case .fixed?, .webIdentity?: return fromEnvironment
+            default: break
+            }
+            let files = try SharedProfiles.load(environment: environment)
+            let named = SharedProfiles.namedProfile(environment)
+            if let source = try files.credentialSource(profile: named?.name ?? "default", environment: environment, region: region) {
+                return source
+            }
+            if let (name, variable) = named {
+                let defined = files.profiles[name] != nil
+                throw .invalidConfiguration("\(variable) names the profile '\(name)', which "
+                    + (defined ? "says nothing about credentials" : "no shared file defines (read: \(files.describeFiles))"))
+            }
+            return fromEnvironment
         }
 
         /// Which source, never a secret.
@@ -73,6 +154,8 @@ extension DynamoDBConfiguration {
             case .webIdentity(_, let role, _, let sts): "the role \(role), assumed with a web identity at \(sts)"
             case .container(let url, _): "container credentials from \(url)"
             case .instanceMetadata(let endpoint): "the instance role, from instance metadata at \(endpoint)"
+            case .process(let command): "the credential_process \(CredentialProcess.executable(of: command))"
+            case .assumeRole(let role): "the role \(role.roleARN), assumed at \(role.stsEndpoint) with \(role.source)"
             }
         }
     }

@@ -53,6 +53,8 @@ final class CredentialsProvider: Sendable {
 
     /// Hears of every fetch (metrics).
     private let observer: DynamoDBStoreObserver
+    /// For an assumed role: the keys its `AssumeRole` requests are signed with.
+    private let roleSource: CredentialsProvider?
 
     /// Fetches with `http` (the store's client; the shared one by default); `refreshSpacing`: a
     /// minute, shorter in tests.
@@ -63,6 +65,11 @@ final class CredentialsProvider: Sendable {
         self.logger = logger
         self.observer = observer
         self.refreshSpacing = refreshSpacing
+        if case .assumeRole(let role) = source {
+            roleSource = CredentialsProvider(source: role.source, http: http, logger: logger, refreshSpacing: refreshSpacing)
+        } else {
+            roleSource = nil
+        }
     }
 
     /// The keys to sign the next request with. Without usable ones, throws a ``DynamoDBError``
@@ -136,13 +143,15 @@ final class CredentialsProvider: Sendable {
             return try Self.decode(try await request(.GET, url, headers: headers, timeout: Self.linkLocalTimeout), from: url)
         case .webIdentity(let tokenFile, let role, let sessionName, let sts):
             let token = try Self.read(tokenFile, "AWS_WEB_IDENTITY_TOKEN_FILE")
-            // Form-encoded with RFC 3986's rules, as SigV4 encodes (STS reads either).
-            let form = [("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"), ("RoleArn", role),
-                        ("RoleSessionName", sessionName), ("WebIdentityToken", token)]
-                .map { "\($0)=\(SigV4Signer.encode($1))" }.joined(separator: "&")
+            let form = Self.formEncoded([("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"), ("RoleArn", role),
+                                         ("RoleSessionName", sessionName), ("WebIdentityToken", token)])
             let body = try await request(.POST, sts + "/", headers: [("Content-Type", "application/x-www-form-urlencoded")],
                                          body: ByteBuffer(string: form), timeout: Self.requestTimeout)
             return try Self.decodeAssumedRole(body, from: sts)
+        case .assumeRole(let role):
+            return try await assume(role)
+        case .process(let command):
+            return try await CredentialProcess.run(command)
         case .instanceMetadata(let endpoint):
             // IMDSv2: a session token first, then the role's name, then its keys.
             let token = try await request(.PUT, endpoint + "/latest/api/token", headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")],
@@ -156,6 +165,34 @@ final class CredentialsProvider: Sendable {
             let keysURL = rolesURL + role
             return try Self.decode(try await request(.GET, keysURL, headers: session, timeout: Self.linkLocalTimeout), from: keysURL)
         }
+    }
+
+    /// STS's `AssumeRole`, signed (SigV4) with the keys of the role's source.
+    private func assume(_ role: Source.AssumedRole) async throws -> Temporary {
+        let keys: Credentials
+        do {
+            keys = try await roleSource!.credentials()
+        } catch let error as DynamoDBError {
+            // Already "no AWS credentials from <the source>: …".
+            throw DynamoDBError(error.code, "to sign AssumeRole, \(error.message)")
+        }
+        guard let components = URLComponents(string: role.stsEndpoint), let host = components.host else {
+            throw DynamoDBError.invalidConfiguration("the STS endpoint is not a URL: \(role.stsEndpoint)")
+        }
+        var parameters = [("Action", "AssumeRole"), ("Version", "2011-06-15"), ("RoleArn", role.roleARN), ("RoleSessionName", role.sessionName)]
+        if let externalID = role.externalID { parameters.append(("ExternalId", externalID)) }
+        if let duration = role.durationSeconds { parameters.append(("DurationSeconds", String(duration))) }
+        let form = Array(Self.formEncoded(parameters).utf8)
+        let signed = [("host", components.port.map { "\(host):\($0)" } ?? host), ("content-type", "application/x-www-form-urlencoded")]
+        let signer = SigV4Signer(credentials: keys, region: role.stsRegion, service: "sts")
+        let headers = signed + signer.sign(method: "POST", path: "/", headers: signed, body: form, date: Date())
+        let body = try await request(.POST, role.stsEndpoint + "/", headers: headers, body: ByteBuffer(bytes: form), timeout: Self.requestTimeout)
+        return try Self.decodeAssumedRole(body, from: role.stsEndpoint)
+    }
+
+    /// A form body, encoded with RFC 3986's rules as SigV4 encodes (STS reads either).
+    private static func formEncoded(_ parameters: [(String, String)]) -> String {
+        parameters.map { "\($0)=\(SigV4Signer.encode($1))" }.joined(separator: "&")
     }
 
     /// `timeout` covers the whole request, connecting included.

@@ -67,7 +67,8 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
     /// Query keys: `endpoint` (an http or https URL), `prefix` (table name prefix: letters,
     /// digits, `_`, `-`, `.`) and `create` (`true`/`false`, creating missing tables). Credentials come from `environment`
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional `AWS_SESSION_TOKEN`), else from a
-    /// web identity's, a container's or the EC2 instance's role (``CredentialSource/init(environment:)``).
+    /// web identity's role, a shared config profile, a container's or the EC2 instance's role
+    /// (``CredentialSource/resolve(environment:region:)``).
     public static func parse(_ url: String, environment: [String: String]) throws(DynamoDBError) -> DynamoDBConfiguration {
         guard let components = URLComponents(string: url), components.scheme?.lowercased() == "dynamodb" else {
             throw .invalidConfiguration("expected dynamodb://REGION?endpoint=…&prefix=…, got '\(url)'")
@@ -91,10 +92,11 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
             default: throw .invalidConfiguration("unknown store URL parameter '\(item.name)' (known: endpoint, prefix, create)")
             }
         }
-        guard let credentials = CredentialSource(environment: environment) else {
+        guard let credentials = try CredentialSource.resolve(environment: environment, region: region) else {
             throw .invalidConfiguration(
                 "DynamoDB needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), "
-                    + "or a web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN), or run with a container role "
+                    + "or a web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN), or a profile in ~/.aws (AWS_PROFILE), "
+                    + "or run with a container role "
                     + "(AWS_CONTAINER_CREDENTIALS_*), or unset AWS_EC2_METADATA_DISABLED on EC2 with an instance role")
         }
         return DynamoDBConfiguration(region: region, endpoint: endpoint, tablePrefix: prefix, credentials: credentials,

@@ -30,7 +30,9 @@ struct Backends {
             logger.info("storing data in \(path)")
         case .dynamodb(let settings):
             let opened = try await DynamoDBChatStore(configuration: settings, logger: logger, observer: metrics.scaleOut.dynamoDBObserver)
-            logger.info("storing data in DynamoDB", metadata: ["endpoint": "\(settings.endpoint)", "tables": "\(settings.tablePrefix)*"])
+            logger.info("storing data in DynamoDB", metadata: [
+                "endpoint": "\(settings.endpoint)", "tables": "\(settings.tablePrefix)*", "credentials": "\(settings.credentials)",
+            ])
             store = opened
             dynamo = opened
         }
