@@ -128,14 +128,26 @@ extension DynamoDBConfiguration {
         /// files' profile (`AWS_PROFILE`, else `default`; ``SharedProfiles``), then a container's
         /// or the instance's role (``init(environment:)``). A profile named by `AWS_PROFILE` must
         /// exist and say where its keys come from; `default` may be missing or hold other settings.
+        /// One exception to the order: a named profile whose role is signed with the
+        /// environment's keys (`credential_source = Environment`) comes before those keys, which
+        /// would otherwise always be taken as they are.
         public static func resolve(environment: [String: String], region: String?) throws(DynamoDBError) -> CredentialSource? {
+            let named = SharedProfiles.namedProfile(environment)
+            var loaded: SharedProfiles?
+            if let named {
+                let files = try SharedProfiles.load(environment: environment)
+                if let settings = files.profiles[named.name], settings["role_arn"] != nil, settings["credential_source"] == "Environment" {
+                    return try files.credentialSource(profile: named.name, environment: environment, region: region)
+                }
+                loaded = files
+            }
             let fromEnvironment = CredentialSource(environment: environment)
             switch fromEnvironment {
             case .fixed?, .webIdentity?: return fromEnvironment
             default: break
             }
-            let files = try SharedProfiles.load(environment: environment)
-            let named = SharedProfiles.namedProfile(environment)
+            let files: SharedProfiles
+            if let loaded { files = loaded } else { files = try SharedProfiles.load(environment: environment) }
             if let source = try files.credentialSource(profile: named?.name ?? "default", environment: environment, region: region) {
                 return source
             }

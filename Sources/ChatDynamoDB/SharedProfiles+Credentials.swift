@@ -3,12 +3,14 @@ import Foundation
 extension SharedProfiles {
     typealias Source = DynamoDBConfiguration.CredentialSource
 
-    /// Where profile `name`'s keys come from, in the AWS CLI's order within a profile: a role
-    /// (`role_arn`, with `source_profile`, `web_identity_token_file` or `credential_source`),
-    /// then `credential_process`, then fixed keys (`aws_access_key_id`, `aws_secret_access_key`,
-    /// optional `aws_session_token`). Nil when the profile is not defined or says none of these.
-    /// SSO profiles are refused with what to use instead. `region` is the store's, for STS
-    /// when the profile names none.
+    /// Where profile `name`'s keys come from, in the Java AWS SDK's order within a profile: a
+    /// role (`role_arn`, with `source_profile`, `web_identity_token_file` or
+    /// `credential_source`), then `credential_process`, then fixed keys (`aws_access_key_id`,
+    /// `aws_secret_access_key`, optional `aws_session_token`). Nil when the profile is not
+    /// defined or says none of these. SSO profiles are refused with what to use instead.
+    ///
+    /// STS's region is `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region` or `region`
+    /// (the store's), the first set; a `source_profile`'s role is assumed in that same region.
     func credentialSource(profile name: String, environment: [String: String], region: String?,
                           via chain: [String] = []) throws(DynamoDBError) -> Source? {
         guard let settings = profiles[name] else { return nil }
@@ -23,8 +25,12 @@ extension SharedProfiles {
         case (nil, nil): keys = nil
         default: throw refuse("aws_access_key_id and aws_secret_access_key go together")
         }
+        // Resolved once, by the profile the chain starts from.
+        let region = chain.isEmpty
+            ? [environment["AWS_REGION"], environment["AWS_DEFAULT_REGION"], setting("region"), region].lazy.compactMap { $0 }.first { !$0.isEmpty }
+            : region
         if let role = setting("role_arn") {
-            let sts = Source.sts(environment, region: setting("region") ?? region)
+            let sts = Source.sts(environment, region: region)
             if let tokenFile = setting("web_identity_token_file") {
                 return .webIdentity(tokenFile: tokenFile, roleARN: role, sessionName: setting("role_session_name") ?? "webchat",
                                     stsEndpoint: sts.endpoint)

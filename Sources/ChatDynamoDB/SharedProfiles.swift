@@ -5,9 +5,9 @@ import Foundation
 /// A setting in the credentials file wins over the same one in the config file.
 ///
 /// The format, as the AWS CLI and SDKs read it: `name = value` lines under a section;
-/// comments are lines starting with `#` or `;`, and ` #`/` ;` after a value; an indented line
-/// continues the setting above it (the sub-settings of `s3 =`, say, which are not credentials
-/// and are skipped). Other sections of the config file (`[sso-session …]`, `[services …]`)
+/// comments are lines starting with `#` or `;`, and ` #`/` ;` after a value or a section
+/// header; indented lines after a setting without a value are its sub-settings (those of
+/// `s3 =`, say, which are not credentials and are skipped). Other sections of the config file (`[sso-session …]`, `[services …]`)
 /// are skipped. A line that is none of these is an error naming the file and line.
 struct SharedProfiles: Sendable {
     /// Settings by profile name, then by lowercased setting name.
@@ -62,30 +62,33 @@ struct SharedProfiles: Sendable {
         // The section being read; nil before the first one and in sections that are not profiles.
         var profile: String?
         var inSection = false
-        var lastKey: String?
+        // After `name =` with no value, indented lines are its sub-settings (`s3 =` and its
+        // `max_concurrent_requests`, say): none of them is a credential.
+        var inSubSettings = false
         for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             func error(_ what: String) -> DynamoDBError { .invalidConfiguration("\(path):\(index + 1): \(what): \(line)") }
             if line.hasPrefix("[") {
-                guard line.hasSuffix("]") else { throw error("a section header must end with ']'") }
-                let name = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+                let header = Self.strippingComment(line)
+                guard header.hasSuffix("]") else { throw error("a section header must end with ']'") }
+                let name = header.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
                 guard !name.isEmpty else { throw error("a section needs a name") }
                 profile = Self.profileName(ofSection: name, isConfig: isConfig)
                 inSection = true
-                lastKey = nil
+                inSubSettings = false
                 if let profile, profiles[profile] == nil { profiles[profile] = [:] }
                 continue
             }
-            // An indented line continues the setting above (sub-settings: none are credentials).
-            if rawLine.first?.isWhitespace == true, lastKey != nil { continue }
+            if inSubSettings, rawLine.first?.isWhitespace == true { continue }
             guard inSection else { throw error("a setting before any [section]") }
             guard let equals = line.firstIndex(of: "=") else { throw error("expected 'name = value'") }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
             guard !key.isEmpty else { throw error("a setting needs a name") }
-            lastKey = key
+            let value = Self.strippingComment(line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces))
+            inSubSettings = value.isEmpty
             guard let profile else { continue }
-            profiles[profile]?[key] = Self.strippingComment(line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces))
+            profiles[profile]?[key] = value
         }
     }
 

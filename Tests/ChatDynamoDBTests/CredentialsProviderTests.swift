@@ -124,7 +124,7 @@ struct CredentialsProviderTests {
         // The metrics hear of it, with the keys' expiration (an hour ahead, to the second).
         let reported = fetched.withLock { $0 }
         #expect(reported.count == 1 && abs((reported[0]?.timeIntervalSinceNow ?? 0) - 3600) < 5, "\(reported)")
-        await endpoint.stop()
+        endpoint.stop()
     }
 
     @Test("container credentials: the token file's token, one fetch at a time, fetched again before they expire, not more often than the spacing")
@@ -147,7 +147,7 @@ struct CredentialsProviderTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(try await stats(endpoint) == (served: 2, refused: 0))
-        await endpoint.stop()
+        endpoint.stop()
     }
 
     @Test("failed refreshes are spaced while the keys in hand serve, and the next success replaces them")
@@ -165,7 +165,7 @@ struct CredentialsProviderTests {
         #expect((1...2).contains(refused), "\(refused) refused fetches")
         _ = try tokenFile("pod-token", at: file)
         #expect(try await waitForKey("KEY2", provider) == "KEY2")
-        await endpoint.stop()
+        endpoint.stop()
     }
 
     @Test("a refused token: the error names the source and its answer, and is not worth retrying")
@@ -180,7 +180,7 @@ struct CredentialsProviderTests {
             #expect(error.code == .service)
             #expect(error.message.contains("container credentials from \(url)") && error.message.contains("401"), "\(error.message)")
         }
-        await endpoint.stop()
+        endpoint.stop()
     }
 
     @Test("no instance metadata service: a store fails at start, naming where it looked")

@@ -90,6 +90,34 @@ struct ProfileCredentialsTests {
                             code: .invalidConfiguration, "credential_process /nonexistent/helper exited with status 127")
     }
 
+    @Test("credential_process past its deadline: the whole process group is killed and the fetch fails")
+    func processTimeout() async throws {
+        let marker = "301.\(Int.random(in: 100_000...999_999))"
+        let started = ContinuousClock.now
+        do {
+            _ = try await CredentialProcess.run("sleep \(marker) | cat", timeout: .seconds(1))
+            Issue.record("a command that never finishes gave keys")
+        } catch let error as DynamoDBError {
+            #expect(error.code == .unreachable && error.message.contains("credential_process sleep did not finish within"), "\(error.message)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        // The pipeline's sleep went with the shell.
+        try await Task.sleep(for: .milliseconds(200))
+        let left = try await ProcessRunner.run("/usr/bin/pgrep", ["-f", "sleep \(marker)"], timeout: .seconds(10))
+        #expect(left.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "still running: \(left.output)")
+    }
+
+    @Test("credential_process killed by a signal, or printing too much; secrets before the executable stay out of messages")
+    func processEndings() async throws {
+        await expectFailure(CredentialsProvider(source: .process(command: "kill -9 $$"), logger: Moto.logger), code: .invalidConfiguration,
+                            "credential_process kill was killed by signal 9")
+        let chatty = try Script("head -c 100000 /dev/zero")
+        await expectFailure(CredentialsProvider(source: .process(command: chatty.command), logger: Moto.logger), code: .invalidResponse,
+                            "printed more than 65536 bytes")
+        #expect(CredentialProcess.executable(of: "VAULT_TOKEN=SECRET env REGION=x /usr/local/bin/helper --token SECRET") == "/usr/local/bin/helper")
+        #expect("\(Source.process(command: "VAULT_TOKEN=SECRET helper"))" == "the credential_process helper")
+    }
+
     @Test("a role assumed at moto's STS with a source profile's keys signs a store's requests, from the files through parse")
     func assumeRoleWithMoto() async throws {
         let moto = try await TestServices.sharedDynamoDB()
@@ -138,13 +166,15 @@ struct ProfileCredentialsTests {
         let keys = try await CredentialsProvider(source: .assumeRole(role), logger: Moto.logger).credentials()
         #expect(keys == .init(accessKeyID: "KEY1", secretAccessKey: "secret1", sessionToken: "token1"))
         #expect(try await lastForm(sts) == ["Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": "arn:aws:iam::1:role/chat",
-                                            "RoleSessionName": "node-7", "ExternalId": "ext-42", "DurationSeconds": "900"])
+                                            "RoleSessionName": "node-7", "ExternalId": "ext-42", "DurationSeconds": "900",
+                                            "_region": "eu-west-1", "_token": "source-token",
+                                            "_signed_headers": "content-type;host;x-amz-date;x-amz-security-token"])
 
         var wrong = role
         wrong.source = .fixed(.init(accessKeyID: "AKIASOURCE", secretAccessKey: "SECRET-but-wrong"))
         await expectFailure(CredentialsProvider(source: .assumeRole(wrong), logger: Moto.logger), code: .service,
                             "the role arn:aws:iam::1:role/chat, assumed at http://127.0.0.1:\(sts.port) with fixed keys AKIASOURCE", "403")
-        await sts.stop()
+        sts.stop()
     }
 
     @Test("a role whose source has no keys says so, naming both")

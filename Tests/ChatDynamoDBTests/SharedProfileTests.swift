@@ -120,14 +120,54 @@ struct SharedProfileTests {
             duration_seconds = 3600
             region = ap-southeast-2
             """, environment: ["AWS_PROFILE": "chat"])
-        let admin = Source.assumeRole(.init(roleARN: "arn:aws:iam::111122223333:role/admin", stsEndpoint: "https://sts.eu-west-1.amazonaws.com",
-                                            stsRegion: "eu-west-1", source: .fixed(.init(accessKeyID: "AKIABASE", secretAccessKey: "base"))))
+        // The chain's roles are assumed in the region of the profile it starts from.
+        let admin = Source.assumeRole(.init(roleARN: "arn:aws:iam::111122223333:role/admin", stsEndpoint: "https://sts.ap-southeast-2.amazonaws.com",
+                                            stsRegion: "ap-southeast-2", source: .fixed(.init(accessKeyID: "AKIABASE", secretAccessKey: "base"))))
         let expected = Source.assumeRole(.init(roleARN: "arn:aws:iam::444455556666:role/webchat", sessionName: "chat-node", externalID: "shared-secret-id",
                                                durationSeconds: 3600, stsEndpoint: "https://sts.ap-southeast-2.amazonaws.com",
                                                stsRegion: "ap-southeast-2", source: admin))
         #expect(try home.resolve() == expected)
         #expect("\(expected)" == "the role arn:aws:iam::444455556666:role/webchat, assumed at https://sts.ap-southeast-2.amazonaws.com with "
-            + "the role arn:aws:iam::111122223333:role/admin, assumed at https://sts.eu-west-1.amazonaws.com with fixed keys AKIABASE")
+            + "the role arn:aws:iam::111122223333:role/admin, assumed at https://sts.ap-southeast-2.amazonaws.com with fixed keys AKIABASE")
+        // AWS_REGION comes before the profile's region; a profile with none takes the store's.
+        var regional = home
+        regional.environment["AWS_REGION"] = "ca-central-1"
+        guard case .assumeRole(let role)? = try regional.resolve() else { Issue.record("not a role"); return }
+        #expect(role.stsRegion == "ca-central-1" && role.stsEndpoint == "https://sts.ca-central-1.amazonaws.com")
+        var admins = home
+        admins.environment["AWS_PROFILE"] = "admin"
+        guard case .assumeRole(let adminRole)? = try admins.resolve(region: "sa-east-1") else { Issue.record("not a role"); return }
+        #expect(adminRole.stsRegion == "sa-east-1")
+    }
+
+    @Test("a named profile whose role is signed with the environment's keys comes before those keys")
+    func environmentSourceFirst() throws {
+        let home = try Home(credentials: nil, config: "[profile chat]\nrole_arn = arn:aws:iam::1:role/chat\ncredential_source = Environment\n",
+                            environment: ["AWS_PROFILE": "chat", "AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "env"])
+        #expect(try home.resolve() == .assumeRole(.init(roleARN: "arn:aws:iam::1:role/chat", stsEndpoint: "https://sts.eu-west-1.amazonaws.com",
+                                                        stsRegion: "eu-west-1", source: .fixed(.init(accessKeyID: "AKIAENV", secretAccessKey: "env")))))
+        // Without AWS_PROFILE naming it, the environment's keys are taken as they are.
+        var unnamed = home
+        unnamed.environment["AWS_PROFILE"] = nil
+        #expect(try unnamed.resolve() == .fixed(.init(accessKeyID: "AKIAENV", secretAccessKey: "env")))
+    }
+
+    @Test("comments after a section header; indented settings; sub-settings under a setting without a value")
+    func layout() throws {
+        let home = try Home(credentials: """
+            [default]   # the CI account
+              aws_access_key_id = AKIAINDENTED
+              aws_secret_access_key = indented
+            """, config: """
+            [default] ; shared
+            s3 =
+              max_concurrent_requests = 20
+              aws_access_key_id = NOT-A-KEY
+            region = eu-west-1
+            """)
+        #expect(try home.resolve() == .fixed(.init(accessKeyID: "AKIAINDENTED", secretAccessKey: "indented")))
+        let files = try SharedProfiles.load(environment: home.environment)
+        #expect(files.profiles["default"]?["region"] == "eu-west-1" && files.profiles["default"]?["max_concurrent_requests"] == nil)
     }
 
     @Test("a role signed by its own keys, by the container's or the instance's role; AWS_ENDPOINT_URL_STS; a web identity profile")

@@ -10,7 +10,8 @@ endpoint (ECS's agent, EKS Pod Identity's) and the EC2 instance metadata service
 - POST / with the form of STS's AssumeRole, signed with SigV4 for `sts` by any key id whose
   secret is TOKEN (and its session token, if any): keys as above, as STS's XML; 403 when the
   signature does not verify (checked with botocore's signer, not the project's).
-- GET /last-form: the form fields of the last AssumeRole request, as JSON.
+- GET /last-form: the form fields of the last AssumeRole request, and `_region`,
+  `_signed_headers` and `_token` of its signature, as JSON.
 - GET /stats: {"served": N, "refused": M} (requests answered with keys, and refused).
 
 usage: aws_credentials_stand_in.py PORT TOKEN LIFETIME_SECONDS
@@ -81,6 +82,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(403, f"<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>{problem}</Message></Error></ErrorResponse>")
         last_form.clear()
         last_form.update(form)
+        # What the signature covered, for the test to check: the scope's region, the signed
+        # headers and the session token.
+        scope = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/", self.headers["Authorization"]).group(1)
+        signed = re.search(r"SignedHeaders=([^,]+)", self.headers["Authorization"]).group(1)
+        last_form.update({"_region": scope, "_signed_headers": signed, "_token": self.headers.get("X-Amz-Security-Token", "")})
         answer = keys()
         self.reply(200, (
             "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials>"
