@@ -90,10 +90,18 @@ final class CredentialsProvider: Sendable {
         do {
             return try await refresh!.value.credentials
         } catch let error as DynamoDBError {
-            throw DynamoDBError(error.code, "no AWS credentials from \(source): \(error.message)")
+            throw DynamoDBError(error.code, "no AWS credentials from \(source): \(error.message)\(hint(error.code))")
         } catch {
-            throw DynamoDBError(.unreachable, "no AWS credentials from \(source): \(error)")
+            throw DynamoDBError(.unreachable, "no AWS credentials from \(source): \(error)\(hint(.unreachable))")
         }
+    }
+
+    /// The instance metadata service is where the chain ends when nothing else is set: off EC2,
+    /// its silence means no source was set.
+    private func hint(_ code: DynamoDBError.Code) -> String {
+        guard case .instanceMetadata = source, code == .unreachable else { return "" }
+        return " (not on EC2? set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a profile in ~/.aws; "
+            + "docs/OPERATIONS.md, \"DynamoDB credentials\", lists every source)"
     }
 
     private func startRefresh(_ state: inout State) {

@@ -195,6 +195,7 @@ struct CredentialsProviderTests {
         } catch let error as DynamoDBError {
             #expect(error.message.contains("no AWS credentials from the instance role, from instance metadata at http://127.0.0.1:\(closed)"),
                     "\(error.message)")
+            #expect(error.message.contains("not on EC2? set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"), "\(error.message)")
         }
     }
 

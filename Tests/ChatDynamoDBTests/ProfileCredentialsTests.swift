@@ -34,7 +34,7 @@ struct ProfileCredentialsTests {
         } catch let error as DynamoDBError {
             #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
             for fragment in fragments { #expect(error.message.contains(fragment), "\(error.message)", sourceLocation: sourceLocation) }
-            #expect(!error.message.contains("not-printed") && !error.message.contains("SECRET"), sourceLocation: sourceLocation)
+            #expect(!error.message.contains("not-printed") && !error.message.contains("S3CR3T"), sourceLocation: sourceLocation)
         } catch {
             Issue.record("\(error)", sourceLocation: sourceLocation)
         }
@@ -80,10 +80,10 @@ struct ProfileCredentialsTests {
         let failing = try Script("echo 'the vault session expired, log in again' >&2\nexit 3")
         await expectFailure(CredentialsProvider(source: .process(command: failing.command), logger: Moto.logger), code: .invalidConfiguration,
                             "credential_process \(failing.path)", "exited with status 3: the vault session expired, log in again")
-        let garbage = try Script("echo 'AccessKeyId=AKIA SecretAccessKey=SECRET'")
+        let garbage = try Script("echo 'AccessKeyId=AKIA SecretAccessKey=S3CR3T'")
         await expectFailure(CredentialsProvider(source: .process(command: garbage.command), logger: Moto.logger), code: .invalidResponse,
                             "did not print credentials as JSON")
-        let version2 = try Script(#"echo '{"Version": 2, "AccessKeyId": "A", "SecretAccessKey": "SECRET"}'"#)
+        let version2 = try Script(#"echo '{"Version": 2, "AccessKeyId": "A", "SecretAccessKey": "S3CR3T"}'"#)
         await expectFailure(CredentialsProvider(source: .process(command: version2.command), logger: Moto.logger), code: .invalidResponse,
                             "printed Version 2; only 1 is known")
         await expectFailure(CredentialsProvider(source: .process(command: "/nonexistent/helper --token not-printed"), logger: Moto.logger),
@@ -114,8 +114,8 @@ struct ProfileCredentialsTests {
         let chatty = try Script("head -c 100000 /dev/zero")
         await expectFailure(CredentialsProvider(source: .process(command: chatty.command), logger: Moto.logger), code: .invalidResponse,
                             "printed more than 65536 bytes")
-        #expect(CredentialProcess.executable(of: "VAULT_TOKEN=SECRET env REGION=x /usr/local/bin/helper --token SECRET") == "/usr/local/bin/helper")
-        #expect("\(Source.process(command: "VAULT_TOKEN=SECRET helper"))" == "the credential_process helper")
+        #expect(CredentialProcess.executable(of: "VAULT_TOKEN=S3CR3T env REGION=x /usr/local/bin/helper --token S3CR3T") == "/usr/local/bin/helper")
+        #expect("\(Source.process(command: "VAULT_TOKEN=S3CR3T helper"))" == "the credential_process helper")
     }
 
     @Test("a role assumed at moto's STS with a source profile's keys signs a store's requests, from the files through parse")
@@ -171,7 +171,7 @@ struct ProfileCredentialsTests {
                                             "_signed_headers": "content-type;host;x-amz-date;x-amz-security-token"])
 
         var wrong = role
-        wrong.source = .fixed(.init(accessKeyID: "AKIASOURCE", secretAccessKey: "SECRET-but-wrong"))
+        wrong.source = .fixed(.init(accessKeyID: "AKIASOURCE", secretAccessKey: "S3CR3T-but-wrong"))
         await expectFailure(CredentialsProvider(source: .assumeRole(wrong), logger: Moto.logger), code: .service,
                             "the role arn:aws:iam::1:role/chat, assumed at http://127.0.0.1:\(sts.port) with fixed keys AKIASOURCE", "403")
         sts.stop()
