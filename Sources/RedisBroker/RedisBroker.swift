@@ -65,6 +65,7 @@ public final class RedisBroker: Broker, Service {
         )
         let lostPublishes = LostPublishes(keys: keys, logger: logger, observer: observer)
         let tls = try RedisTLS(configuration)
+        let route = try await ClusterRoute.discover(configuration, tls: tls, logger: logger)
         self.nodeID = nodeID
         self.configuration = configuration
         self.logger = logger
@@ -73,12 +74,12 @@ public final class RedisBroker: Broker, Service {
         self.lostPublishes = lostPublishes
         self.commands = RedisConnection(
             configuration: configuration, role: "commands", clientName: "webchat:\(nodeID):commands", logger: logger, observer: observer,
-            tls: tls, delegate: lostPublishes
+            tls: tls, route: route, delegate: lostPublishes
         )
         self.publisher = PublishBatcher(connection: self.commands, channelPrefix: keys.channelPrefix, lostPublishes: lostPublishes)
         self.pubsub = RedisConnection(
             configuration: configuration, role: "pubsub", clientName: "webchat:\(nodeID):pubsub", logger: logger, observer: observer,
-            tls: tls, delegate: subscriber
+            tls: tls, route: route, delegate: subscriber
         )
         do {
             try await self.commands.connect()
@@ -86,7 +87,10 @@ public final class RedisBroker: Broker, Service {
             _ = try await self.heartbeat()
             let epoch = self.commands.epoch
             self.presence.withLock { $0.syncedEpoch = epoch }
-            logger.info("connected to Redis", metadata: ["redis": "\(configuration.endpoint)", "prefix": "\(configuration.prefix)"])
+            logger.info("connected to Redis", metadata: [
+                "redis": "\(configuration.endpoint)", "prefix": "\(configuration.prefix)",
+                "cluster": "\(route.map { "yes, slot \($0.slot)" } ?? "no")",
+            ])
         } catch {
             self.subscriber.close()
             await self.pubsub.close()

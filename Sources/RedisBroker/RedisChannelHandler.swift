@@ -100,6 +100,16 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             return self.errorCaught(context: context, error: error)
         }
         let value = frame.value
+        // In a cluster, the slot moved or this node is a primary no more (a failover): the
+        // reply goes to its caller as any error does, and the connection starts over, asking
+        // the cluster where the slot is now (``ClusterRoute``).
+        defer {
+            if let message = value.errorMessage, message.hasPrefix("MOVED ") || message.hasPrefix("READONLY ") {
+                self.logger.notice("Redis cluster node no longer serves the broker's slot; reconnecting",
+                                   metadata: ["redis": "\(self.endpoint)", "reply": "\(message)"])
+                context.close(promise: nil)
+            }
+        }
         let head = self.pending.startIndex
         self.pending[head].remaining -= 1
         if let promise = self.pending[head].promise {

@@ -23,7 +23,9 @@ extension RedisConnection {
         }
         let onInactive: @Sendable () -> Void = { [weak self] in self?.ended(epoch: epoch) }
         let replyTimeout = self.configuration.replyTimeout
-        let tls = self.tls
+        // In a cluster, the node that serves the broker's slot now.
+        let node = try await self.route?.owner()
+        let tls = node.map { self.tls?.naming($0.host) } ?? self.tls
         // Completed once the TLS session is up (or could not be set up): only then the setup commands.
         let handshake = tls.map { _ in self.group.next().makePromise(of: Void.self) }
         let channel = try await ClientBootstrap(group: self.group)
@@ -42,7 +44,7 @@ extension RedisConnection {
                     )
                 }
             }
-            .connect(host: self.configuration.host, port: self.configuration.port)
+            .connect(host: node?.host ?? self.configuration.host, port: node?.port ?? self.configuration.port)
             .flatMapErrorThrowing { error in
                 handshake?.fail(error)
                 throw error

@@ -48,6 +48,8 @@ final class RedisConnection: Sendable {
     let observer: RedisBrokerObserver
     /// TLS to Redis, nil for plain TCP.
     let tls: RedisTLS?
+    /// In a cluster: asked at every (re)connection which node to connect to.
+    let route: ClusterRoute?
     private let state = Mutex(State())
 
     private struct State {
@@ -70,7 +72,7 @@ final class RedisConnection: Sendable {
 
     /// A connection that does nothing until ``connect()``.
     init(configuration: RedisBrokerConfiguration, role: String, clientName: String? = nil, logger: Logger,
-         observer: RedisBrokerObserver = .none, tls: RedisTLS? = nil,
+         observer: RedisBrokerObserver = .none, tls: RedisTLS? = nil, route: ClusterRoute? = nil,
          group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, delegate: (any RedisConnectionDelegate)? = nil) {
         self.endpoint = configuration.endpoint
         self.configuration = configuration
@@ -81,6 +83,7 @@ final class RedisConnection: Sendable {
         self.delegate = delegate
         self.observer = observer
         self.tls = tls
+        self.route = route
     }
 
     deinit {

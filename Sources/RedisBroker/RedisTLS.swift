@@ -39,8 +39,22 @@ struct RedisTLS: Sendable {
         } catch {
             throw RedisError.invalidConfiguration("cannot set up TLS for Redis: \(error)")
         }
-        let host = configuration.host
-        self.serverHostname = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+        self.serverHostname = Self.serverHostname(configuration.host)
+    }
+
+    private init(context: NIOSSLContext, serverHostname: String?) {
+        self.context = context
+        self.serverHostname = serverHostname
+    }
+
+    /// The same settings for a connection to `host` (a cluster's node), whose certificate must
+    /// carry that name or address.
+    func naming(_ host: String) -> RedisTLS {
+        RedisTLS(context: context, serverHostname: Self.serverHostname(host))
+    }
+
+    private static func serverHostname(_ host: String) -> String? {
+        (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
     }
 
     /// The handler that goes first in the connection's pipeline.

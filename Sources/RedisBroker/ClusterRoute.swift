@@ -1,0 +1,165 @@
+import Logging
+import Synchronization
+
+/// Where the broker's connections go when Redis is a cluster (Redis Cluster, or a managed
+/// Redis in cluster mode).
+///
+/// Every key the broker writes starts with its prefix, and in a cluster the prefix must hold a
+/// hash tag (`{webchat}:`): then every key is in one hash slot, so the presence scripts, which
+/// touch several keys, run on one node, and both connections go to the primary that serves
+/// that slot. Pub/sub needs nothing more: a cluster carries every `PUBLISH` to every node. Each
+/// (re)connection asks the nodes it knows (the last owner first, the URL's node last) which
+/// one serves the slot now, so a failover or a moved slot costs one reconnection; a command
+/// answered `MOVED` ends its connection for that (``RedisChannelHandler``).
+final class ClusterRoute: Sendable {
+    /// The slot of every key of the broker.
+    let slot: Int
+    /// The node the URL names.
+    let seed: Node
+    private let configuration: RedisBrokerConfiguration
+    private let tls: RedisTLS?
+    private let logger: Logger
+    /// The primaries of the last topology read, the slot's owner first.
+    private let known: Mutex<[Node]>
+
+    struct Node: Hashable, Sendable, CustomStringConvertible {
+        var host: String
+        var port: Int
+        var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    private init(slot: Int, seed: Node, known: [Node], configuration: RedisBrokerConfiguration, tls: RedisTLS?, logger: Logger) {
+        self.slot = slot
+        self.seed = seed
+        self.known = Mutex(known)
+        self.configuration = configuration
+        self.tls = tls
+        self.logger = logger
+    }
+
+    /// The route to the cluster the configuration's node belongs to, or nil when that node is
+    /// not part of a cluster (it refuses `CLUSTER SLOTS`). Throws when it cannot be reached, or
+    /// when it is a cluster and the prefix has no hash tag or a database other than 0 is asked for.
+    static func discover(_ configuration: RedisBrokerConfiguration, tls: RedisTLS?, logger: Logger) async throws -> ClusterRoute? {
+        let seed = Node(host: configuration.host, port: configuration.port)
+        guard let topology = try await slots(at: seed, configuration, tls: tls, logger: logger, standaloneIsNil: true) else { return nil }
+        guard let tag = HashSlot.tag(of: configuration.prefix) else {
+            throw RedisError.invalidConfiguration(
+                "Redis at \(configuration.endpoint) is a cluster: the key prefix must hold a hash tag, so that every key of webchat is "
+                    + "in one slot (the presence scripts touch several keys), e.g. ?prefix={webchat}: instead of '\(configuration.prefix)'")
+        }
+        guard configuration.database == 0 else {
+            throw RedisError.invalidConfiguration("Redis at \(configuration.endpoint) is a cluster, which has only database 0, not \(configuration.database)")
+        }
+        let route = ClusterRoute(slot: HashSlot.of(tag), seed: seed, known: [], configuration: configuration, tls: tls, logger: logger)
+        _ = try route.learn(topology, from: seed)
+        return route
+    }
+
+    /// The primary that serves the slot now, asking the known nodes and then the URL's node.
+    func owner() async throws -> Node {
+        let candidates = known.withLock { $0 }
+        var tried: [String] = []
+        for node in candidates + (candidates.contains(seed) ? [] : [seed]) {
+            do {
+                if let topology = try await Self.slots(at: node, configuration, tls: tls, logger: logger, standaloneIsNil: false) {
+                    return try learn(topology, from: node)
+                }
+            } catch {
+                tried.append("\(node): \(RedisConnection.describe(error))")
+            }
+        }
+        throw RedisError.unreachable("no node of the Redis cluster says which serves slot \(slot) (\(tried.joined(separator: "; ")))")
+    }
+
+    /// Keeps the primaries of `topology` (as `asked` answered it), the slot's owner first; returns it.
+    private func learn(_ topology: [ClusterSlots.Range], from asked: Node) throws -> Node {
+        func node(_ endpoint: ClusterSlots.Endpoint) -> Node {
+            // An empty host: the node that answered ("unknown endpoint" in Redis's own words).
+            Node(host: endpoint.host.isEmpty || endpoint.host == "?" ? asked.host : endpoint.host, port: endpoint.port)
+        }
+        guard let serving = topology.first(where: { $0.slots.contains(slot) }) else {
+            throw RedisError.server("the Redis cluster (asked at \(asked)) has no node serving slot \(slot): is it still being set up?")
+        }
+        let owner = node(serving.primary)
+        var primaries = [owner]
+        for range in topology where !primaries.contains(node(range.primary)) { primaries.append(node(range.primary)) }
+        known.withLock { $0 = primaries }
+        return owner
+    }
+
+    /// `CLUSTER SLOTS` at `node`, over a connection of its own; nil (with `standaloneIsNil`)
+    /// when the node is not in cluster mode.
+    private static func slots(at node: Node, _ configuration: RedisBrokerConfiguration, tls: RedisTLS?, logger: Logger,
+                              standaloneIsNil: Bool) async throws -> [ClusterSlots.Range]? {
+        var settings = configuration
+        settings.host = node.host
+        settings.port = node.port
+        // A cluster has database 0 only (`discover` says so if another is configured).
+        settings.database = 0
+        let connection = RedisConnection(configuration: settings, role: "cluster", logger: logger, tls: tls?.naming(node.host))
+        defer { Task { await connection.close() } }
+        try await connection.connect()
+        let reply = try await connection.send([RedisCommand("CLUSTER", "SLOTS")])[0]
+        if let message = reply.errorMessage {
+            // "ERR This instance has cluster support disabled", or a proxy that knows no CLUSTER.
+            if standaloneIsNil { return nil }
+            throw RedisError.server("CLUSTER SLOTS at \(node): \(message)")
+        }
+        return try ClusterSlots.parse(reply)
+    }
+}
+
+/// The answer to `CLUSTER SLOTS`: which primary (and replicas) serve which range of slots.
+enum ClusterSlots {
+    struct Endpoint: Hashable, Sendable {
+        var host: String
+        var port: Int
+    }
+
+    struct Range: Hashable, Sendable {
+        var slots: ClosedRange<Int>
+        var primary: Endpoint
+    }
+
+    /// `[[start, end, [host, port, id, …], replica…], …]`; the host is the node's preferred
+    /// endpoint (an IP address, or its host name when the cluster announces those).
+    static func parse(_ reply: RESPValue) throws -> [Range] {
+        guard let ranges = reply.array else { throw RedisError.protocolViolation("CLUSTER SLOTS answered \(reply)") }
+        return try ranges.map { range in
+            guard let parts = range.array, parts.count >= 3, let start = parts[0].integer, let end = parts[1].integer, start <= end,
+                  let primary = parts[2].array, primary.count >= 2, let host = primary[0].string, let port = primary[1].integer
+            else { throw RedisError.protocolViolation("CLUSTER SLOTS answered a range that is not [start, end, [host, port, …], …]: \(range)") }
+            return Range(slots: Int(start)...Int(end), primary: Endpoint(host: host, port: Int(port)))
+        }
+    }
+}
+
+/// Redis Cluster's key hash slots: CRC16 (XMODEM) of the key, or of its hash tag, modulo 16384.
+enum HashSlot {
+    static let count = 16_384
+
+    /// The slot of `key`.
+    static func of(_ key: String) -> Int {
+        Int(crc16(Array((tag(of: key) ?? key).utf8)) % UInt16(count))
+    }
+
+    /// What is hashed of `key` when it has a hash tag: the text between its first `{` and the
+    /// first `}` after it, if that is not empty; nil when the whole key is hashed.
+    static func tag(of key: String) -> String? {
+        let bytes = Array(key.utf8)
+        guard let open = bytes.firstIndex(of: UInt8(ascii: "{")),
+              let close = bytes[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 else { return nil }
+        return String(decoding: bytes[(open + 1)..<close], as: UTF8.self)
+    }
+
+    /// CRC-16/XMODEM (polynomial 0x1021, initial value 0), as Redis Cluster's specification.
+    static func crc16(_ bytes: [UInt8]) -> UInt16 {
+        var crc: UInt16 = 0
+        for byte in bytes {
+            crc ^= UInt16(byte) << 8
+            for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+        }
+        return crc
+    }
+}
