@@ -2,15 +2,17 @@ import Logging
 import Synchronization
 
 /// Where the broker's connections go when Redis is a cluster (Redis Cluster, or a managed
-/// Redis in cluster mode).
+/// Redis in cluster mode). Its ACL user needs `+cluster|slots` (the broker asks at start
+/// whether Redis is a cluster; without it the broker warns and takes Redis for one server).
 ///
 /// Every key the broker writes starts with its prefix, and in a cluster the prefix must hold a
 /// hash tag (`{webchat}:`): then every key is in one hash slot, so the presence scripts, which
 /// touch several keys, run on one node, and both connections go to the primary that serves
 /// that slot. Pub/sub needs nothing more: a cluster carries every `PUBLISH` to every node. Each
 /// (re)connection asks the nodes it knows (the last owner first, the URL's node last) which
-/// one serves the slot now, so a failover or a moved slot costs one reconnection; a command
-/// answered `MOVED` ends its connection for that (``RedisChannelHandler``).
+/// one serves the slot now, so a failover or a moved slot costs a reconnection; a command
+/// answered `MOVED` ends its connection for that (``RedisChannelHandler``). While a slot is
+/// being migrated (`ASK`, `TRYAGAIN`) commands fail until the migration is done.
 final class ClusterRoute: Sendable {
     /// The slot of every key of the broker.
     let slot: Int
@@ -21,6 +23,8 @@ final class ClusterRoute: Sendable {
     private let logger: Logger
     /// The primaries of the last topology read, the slot's owner first.
     private let known: Mutex<[Node]>
+    /// The lookup under way, shared by both connections.
+    private let lookup = Mutex<Task<Node, any Error>?>(nil)
 
     struct Node: Hashable, Sendable, CustomStringConvertible {
         var host: String
@@ -42,7 +46,7 @@ final class ClusterRoute: Sendable {
     /// when it is a cluster and the prefix has no hash tag or a database other than 0 is asked for.
     static func discover(_ configuration: RedisBrokerConfiguration, tls: RedisTLS?, logger: Logger) async throws -> ClusterRoute? {
         let seed = Node(host: configuration.host, port: configuration.port)
-        guard let topology = try await slots(at: seed, configuration, tls: tls, logger: logger, standaloneIsNil: true) else { return nil }
+        guard let topology = try await slots(at: seed, configuration, tls: tls, logger: logger, detecting: true) else { return nil }
         guard let tag = HashSlot.tag(of: configuration.prefix) else {
             throw RedisError.invalidConfiguration(
                 "Redis at \(configuration.endpoint) is a cluster: the key prefix must hold a hash tag, so that every key of webchat is "
@@ -56,27 +60,48 @@ final class ClusterRoute: Sendable {
         return route
     }
 
-    /// The primary that serves the slot now, asking the known nodes and then the URL's node.
+    /// The primary that serves the slot now, asking the known nodes and then the URL's node
+    /// (one lookup at a time: a caller arriving meanwhile shares it).
     func owner() async throws -> Node {
+        let task = lookup.withLock { lookup in
+            if let running = lookup { return running }
+            let task = Task { [self] in
+                defer { self.lookup.withLock { $0 = nil } }
+                return try await self.ask()
+            }
+            lookup = task
+            return task
+        }
+        return try await task.value
+    }
+
+    private func ask() async throws -> Node {
         let candidates = known.withLock { $0 }
-        var tried: [String] = []
+        var failed: [Node] = []
+        var errors: [String] = []
         for node in candidates + (candidates.contains(seed) ? [] : [seed]) {
+            try Task.checkCancellation()
             do {
-                if let topology = try await Self.slots(at: node, configuration, tls: tls, logger: logger, standaloneIsNil: false) {
-                    return try learn(topology, from: node)
+                if let topology = try await Self.slots(at: node, configuration, tls: tls, logger: logger, detecting: false) {
+                    let owner = try learn(topology, from: node)
+                    // Nodes that did not answer are asked last next time (a dead primary is still
+                    // listed until its replica takes over).
+                    known.withLock { known in known = known.filter { !failed.contains($0) } + known.filter { failed.contains($0) } }
+                    return owner
                 }
             } catch {
-                tried.append("\(node): \(RedisConnection.describe(error))")
+                failed.append(node)
+                errors.append(RedisConnection.describe(error))
             }
         }
-        throw RedisError.unreachable("no node of the Redis cluster says which serves slot \(slot) (\(tried.joined(separator: "; ")))")
+        throw RedisError.unreachable("no node of the Redis cluster says which serves slot \(slot) (\(errors.joined(separator: "; ")))")
     }
 
     /// Keeps the primaries of `topology` (as `asked` answered it), the slot's owner first; returns it.
     private func learn(_ topology: [ClusterSlots.Range], from asked: Node) throws -> Node {
         func node(_ endpoint: ClusterSlots.Endpoint) -> Node {
-            // An empty host: the node that answered ("unknown endpoint" in Redis's own words).
-            Node(host: endpoint.host.isEmpty || endpoint.host == "?" ? asked.host : endpoint.host, port: endpoint.port)
+            // No host (empty or null): the node that answered, as the specification says.
+            Node(host: endpoint.host ?? asked.host, port: endpoint.port)
         }
         guard let serving = topology.first(where: { $0.slots.contains(slot) }) else {
             throw RedisError.server("the Redis cluster (asked at \(asked)) has no node serving slot \(slot): is it still being set up?")
@@ -88,32 +113,48 @@ final class ClusterRoute: Sendable {
         return owner
     }
 
-    /// `CLUSTER SLOTS` at `node`, over a connection of its own; nil (with `standaloneIsNil`)
-    /// when the node is not in cluster mode.
+    /// `CLUSTER SLOTS` at `node`, over a connection of its own. When `detecting`, nil if the
+    /// node is not in cluster mode (or is a proxy that knows no `CLUSTER`), and also, with a
+    /// warning, if the ACL user may not ask.
     private static func slots(at node: Node, _ configuration: RedisBrokerConfiguration, tls: RedisTLS?, logger: Logger,
-                              standaloneIsNil: Bool) async throws -> [ClusterSlots.Range]? {
+                              detecting: Bool) async throws -> [ClusterSlots.Range]? {
         var settings = configuration
         settings.host = node.host
         settings.port = node.port
         // A cluster has database 0 only (`discover` says so if another is configured).
         settings.database = 0
         let connection = RedisConnection(configuration: settings, role: "cluster", logger: logger, tls: tls?.naming(node.host))
-        defer { Task { await connection.close() } }
-        try await connection.connect()
-        let reply = try await connection.send([RedisCommand("CLUSTER", "SLOTS")])[0]
-        if let message = reply.errorMessage {
-            // "ERR This instance has cluster support disabled", or a proxy that knows no CLUSTER.
-            if standaloneIsNil { return nil }
-            throw RedisError.server("CLUSTER SLOTS at \(node): \(message)")
+        let reply: RESPValue
+        do {
+            try await connection.connect()
+            reply = try await connection.send([RedisCommand("CLUSTER", "SLOTS")])[0]
+            await connection.close()
+        } catch {
+            await connection.close()
+            throw error
         }
-        return try ClusterSlots.parse(reply)
+        guard let message = reply.errorMessage else { return try ClusterSlots.parse(reply) }
+        guard detecting else { throw RedisError.server("CLUSTER SLOTS at \(node) answered \(message)") }
+        if message.hasPrefix("NOPERM") {
+            logger.warning("""
+                Redis refuses CLUSTER SLOTS to the broker's user: taking it for a single server. If it is a cluster,                 grant the user +cluster|slots, or the broker will fail on the first key another node serves
+                """, metadata: ["redis": "\(configuration.endpoint)", "reply": "\(message)"])
+            return nil
+        }
+        // "ERR This instance has cluster support disabled", or a proxy that knows no CLUSTER.
+        if message.contains("cluster support disabled") || message.lowercased().contains("unknown command")
+            || message.lowercased().contains("unknown subcommand") {
+            return nil
+        }
+        throw RedisError.server("Redis at \(configuration.endpoint) answered CLUSTER SLOTS with \(message)")
     }
 }
 
 /// The answer to `CLUSTER SLOTS`: which primary (and replicas) serve which range of slots.
 enum ClusterSlots {
     struct Endpoint: Hashable, Sendable {
-        var host: String
+        /// Nil: the node that answered.
+        var host: String?
         var port: Int
     }
 
@@ -122,14 +163,25 @@ enum ClusterSlots {
         var primary: Endpoint
     }
 
-    /// `[[start, end, [host, port, id, …], replica…], …]`; the host is the node's preferred
-    /// endpoint (an IP address, or its host name when the cluster announces those).
+    /// `[[start, end, [endpoint, port, id, metadata?], replica…], …]`. The endpoint is the
+    /// node's preferred one: an IP address, or its host name when the cluster announces those;
+    /// empty or null for the node that answered; `?` when unknown, and then the metadata's
+    /// `ip` is used (a flat list of names and values).
     static func parse(_ reply: RESPValue) throws -> [Range] {
         guard let ranges = reply.array else { throw RedisError.protocolViolation("CLUSTER SLOTS answered \(reply)") }
         return try ranges.map { range in
             guard let parts = range.array, parts.count >= 3, let start = parts[0].integer, let end = parts[1].integer, start <= end,
-                  let primary = parts[2].array, primary.count >= 2, let host = primary[0].string, let port = primary[1].integer
+                  let primary = parts[2].array, primary.count >= 2, let port = primary[1].integer
             else { throw RedisError.protocolViolation("CLUSTER SLOTS answered a range that is not [start, end, [host, port, …], …]: \(range)") }
+            var host = primary[0].string.flatMap { $0.isEmpty ? nil : $0 }
+            if host == "?" {
+                let metadata = primary.count > 3 ? primary[3].array ?? [] : []
+                let ip = stride(from: 0, to: metadata.count - 1, by: 2).first { metadata[$0].string == "ip" }.flatMap { metadata[$0 + 1].string }
+                guard let ip else {
+                    throw RedisError.protocolViolation("CLUSTER SLOTS answered an unknown endpoint ('?') without its ip for slots \(start)-\(end)")
+                }
+                host = ip
+            }
             return Range(slots: Int(start)...Int(end), primary: Endpoint(host: host, port: Int(port)))
         }
     }

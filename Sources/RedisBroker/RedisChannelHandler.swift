@@ -49,6 +49,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private let onPush: (@Sendable (RESPFrame) -> Void)?
     private let onInactive: @Sendable () -> Void
     private let replyTimeout: TimeAmount
+    /// The connection goes where a cluster's topology says (``ClusterRoute``).
+    private let routed: Bool
     /// The next look for an overdue reply.
     private var overdueCheck: Scheduled<Void>?
     /// Error replies to unchecked writes since the last one logged (logged at most every 10 s).
@@ -57,8 +59,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     /// `onPush` receives values no write waits for (nil: such a value is a protocol error);
     /// `onInactive` is called once when the connection has ended.
-    init(endpoint: String, logger: Logger, replyTimeout: Duration,
+    init(endpoint: String, logger: Logger, replyTimeout: Duration, routed: Bool = false,
          onPush: (@Sendable (RESPFrame) -> Void)?, onInactive: @escaping @Sendable () -> Void) {
+        self.routed = routed
         self.endpoint = endpoint
         self.logger = logger
         self.replyTimeout = TimeAmount(replyTimeout)
@@ -100,12 +103,13 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             return self.errorCaught(context: context, error: error)
         }
         let value = frame.value
-        // In a cluster, the slot moved or this node is a primary no more (a failover): the
-        // reply goes to its caller as any error does, and the connection starts over, asking
-        // the cluster where the slot is now (``ClusterRoute``).
+        // The node is a primary no more (a failover: READONLY), or, in a cluster, no longer
+        // serves the broker's slot (MOVED): the reply goes to its caller as any error does, and
+        // the connection starts over, reaching the primary again (through the cluster's
+        // topology, ``ClusterRoute``, or a name that follows the primary).
         defer {
-            if let message = value.errorMessage, message.hasPrefix("MOVED ") || message.hasPrefix("READONLY ") {
-                self.logger.notice("Redis cluster node no longer serves the broker's slot; reconnecting",
+            if let message = value.errorMessage, message.hasPrefix("READONLY ") || (self.routed && message.hasPrefix("MOVED ")) {
+                self.logger.notice("Redis node no longer takes the broker's writes; reconnecting",
                                    metadata: ["redis": "\(self.endpoint)", "reply": "\(message)"])
                 context.close(promise: nil)
             }

@@ -8,7 +8,6 @@ extension RedisConnection {
     /// Opens a channel and runs the setup commands (`AUTH`, `SELECT`, `CLIENT SETNAME`, `PING`):
     /// connecting, the TLS handshake (with `rediss://`) and the setup each within the connect timeout.
     func open(epoch: UInt64) async throws -> any Channel {
-        let endpoint = self.endpoint
         let logger = self.logger
         let onPush: (@Sendable (RESPFrame) -> Void)?
         if let delegate = self.delegate as? any RedisPushDelegate {
@@ -25,7 +24,12 @@ extension RedisConnection {
         let replyTimeout = self.configuration.replyTimeout
         // In a cluster, the node that serves the broker's slot now.
         let node = try await self.route?.owner()
+        if let node {
+            logger.debug("connecting to the Redis cluster's node for the broker's slot", metadata: ["node": "\(node)", "connection": "\(self.role)"])
+        }
         let tls = node.map { self.tls?.naming($0.host) } ?? self.tls
+        // Errors and logs name the node connected to.
+        let endpoint = node.map { "\($0) (cluster node, through \(self.endpoint))" } ?? self.endpoint
         // Completed once the TLS session is up (or could not be set up): only then the setup commands.
         let handshake = tls.map { _ in self.group.next().makePromise(of: Void.self) }
         let channel = try await ClientBootstrap(group: self.group)
@@ -39,7 +43,8 @@ extension RedisConnection {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(RESPFrameDecoder()),
                         RedisChannelHandler(
-                            endpoint: endpoint, logger: logger, replyTimeout: replyTimeout, onPush: onPush, onInactive: onInactive
+                            endpoint: endpoint, logger: logger, replyTimeout: replyTimeout, routed: node != nil, onPush: onPush,
+                            onInactive: onInactive
                         )
                     )
                 }

@@ -9,7 +9,7 @@ import TestSupport
 /// Redis Cluster: the hash slot arithmetic, and brokers on a real cluster of redis-servers
 /// (three primaries with a replica each), reached through nodes that do not serve their slot,
 /// and again after the primary that does dies.
-@Suite("Redis broker: Redis Cluster")
+@Suite("Redis broker: Redis Cluster", .serialized)
 struct RedisClusterTests {
     @Test("hash slots and hash tags as Redis Cluster's specification has them")
     func hashSlots() {
@@ -34,8 +34,17 @@ struct RedisClusterTests {
         ])
         #expect(try ClusterSlots.parse(reply) == [
             .init(slots: 0...5460, primary: .init(host: "10.0.0.1", port: 7000)),
-            .init(slots: 5461...16383, primary: .init(host: "", port: 7001)),
+            .init(slots: 5461...16383, primary: .init(host: nil, port: 7001)),
         ])
+        // No endpoint (null): the node asked; unknown ('?'): the ip of the metadata, which is needed then.
+        let unknown = RESPValue.array([
+            .array([.integer(0), .integer(100), .array([.bulkString(nil), .integer(7000), bulk("id1")])]),
+            .array([.integer(101), .integer(200), .array([bulk("?"), .integer(7001), bulk("id2"), .array([bulk("ip"), bulk("10.0.0.2")])])]),
+        ])
+        #expect(try ClusterSlots.parse(unknown).map(\.primary) == [.init(host: nil, port: 7000), .init(host: "10.0.0.2", port: 7001)])
+        #expect(throws: RedisError.self) {
+            try ClusterSlots.parse(.array([.array([.integer(0), .integer(1), .array([bulk("?"), .integer(7000), bulk("id1")])])]))
+        }
         #expect(throws: RedisError.self) { try ClusterSlots.parse(.array([.array([.integer(1)])])) }
         #expect(throws: RedisError.self) { try ClusterSlots.parse(.simpleString("OK")) }
     }
@@ -91,7 +100,7 @@ struct RedisClusterTests {
 
         let owner = try await cluster.owner(of: slot)
         cluster.kill(port: owner)
-        // The replica is promoted once the others hold the primary for dead (node timeout 1 s).
+        // The replica is promoted once the others hold the primary for dead (node timeout 2 s).
         // Meanwhile publishing fails; then it reaches bob again, after the resync that tells his
         // subscriber what it may have missed.
         let delivered = await eventually(timeout: .seconds(30)) {
@@ -99,7 +108,7 @@ struct RedisClusterTests {
             return atB.all.contains(event(2))
         }
         #expect(delivered, "received: \(atB.all)")
-        #expect(try await cluster.owner(of: slot) != owner)
+        #expect(await eventually(timeout: .seconds(10)) { (try? await cluster.owner(of: slot)).map { $0 != owner } ?? false })
         // Each broker's command connection comes back on its own backoff: the claims once it has.
         #expect(await eventually(timeout: .seconds(10)) { (try? await a.claim("after-failover", for: .seconds(10))) == true })
         #expect(await eventually(timeout: .seconds(10)) { (try? await b.claim("after-failover", for: .seconds(10))) == false })
@@ -107,6 +116,52 @@ struct RedisClusterTests {
         await subscription.cancel()
         for broker in [a, b] { await broker.shutdown() }
         cluster.stop()
+    }
+}
+
+extension RedisClusterTests {
+    @Test("a manual failover: the old primary answers MOVED, and the broker reconnects to the new one")
+    func movedAfterManualFailover() async throws {
+        let cluster = try await RedisCluster.start()
+        let prefix = "{\(RedisTest.uniquePrefix("moved"))}:"
+        let slot = HashSlot.of(HashSlot.tag(of: prefix)!)
+        let broker = try await RedisBroker(configuration: RedisTest.configuration(port: cluster.nodes[0].port, prefix: prefix),
+                                           logger: RedisTest.logger)
+        #expect(try await broker.claim("before", for: .seconds(10)))
+        let owner = try await cluster.owner(of: slot)
+        // A replica is listed once every node has seen it in sync.
+        var replica: Int?
+        _ = await eventually(timeout: .seconds(15)) {
+            replica = try? await cluster.replica(of: slot)
+            return replica != nil
+        }
+        guard let replica else { Issue.record("slot \(slot)'s primary has no replica"); return }
+        // The replica takes over with the old primary's consent; the old one stays up, a replica now.
+        let failover = try await ProcessRunner.run(RedisCluster.cli, ["-p", "\(replica)", "CLUSTER", "FAILOVER"], timeout: .seconds(10))
+        #expect(failover.output.contains("OK"), "\(failover.output)")
+        #expect(await eventually(timeout: .seconds(20)) { (try? await cluster.owner(of: slot)) == replica })
+        // The broker's connection to the old primary is still up: its next write there is
+        // refused with MOVED, which ends that connection; the one after goes to the new primary.
+        #expect(await eventually(timeout: .seconds(10)) { (try? await broker.claim("after", for: .seconds(10))) == true })
+        #expect(try await cluster.owner(of: slot) != owner)
+        await broker.shutdown()
+        cluster.stop()
+    }
+
+    @Test("an ACL user refused CLUSTER SLOTS: the broker warns, takes Redis for one server and works")
+    func refusedClusterSlots() async throws {
+        let redis = try await TestServices.sharedRedis()
+        let admin = try await RedisTest.connection(port: redis.port)
+        let user = "nocluster\(Int.random(in: 1000...9999))"
+        try await admin.send(RedisCommand("ACL", "SETUSER", user, "on", ">secret", "~*", "&*", "+@all", "-cluster"))
+        var configuration = RedisTest.configuration(port: redis.port)
+        configuration.username = user
+        configuration.password = "secret"
+        let broker = try await RedisBroker(configuration: configuration, logger: RedisTest.logger)
+        #expect(try await broker.claim("job", for: .seconds(10)))
+        await broker.shutdown()
+        try await admin.send(RedisCommand("ACL", "DELUSER", user))
+        await admin.close()
     }
 }
 
@@ -121,6 +176,9 @@ final class RedisCluster: Sendable {
         self.directory = directory
     }
 
+    /// redis-cli beside the redis-server the tests run (the same version).
+    static let cli = URL(fileURLWithPath: RedisTest.executable).deletingLastPathComponent().appending(path: "redis-cli").path
+
     static func start(primaries: Int = 3) async throws -> RedisCluster {
         let directory = try TemporaryDirectory()
         var nodes: [ServiceProcess] = []
@@ -130,13 +188,13 @@ final class RedisCluster: Sendable {
                 // Files of its own in the test's folder (a replica writes what it syncs to disk).
                 ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no",
                  "--dir", directory.path, "--dbfilename", "dump-\(port).rdb", "--repl-diskless-sync-delay", "0",
-                 "--cluster-enabled", "yes", "--cluster-port", "\(bus)", "--cluster-node-timeout", "1000",
+                 "--cluster-enabled", "yes", "--cluster-port", "\(bus)", "--cluster-node-timeout", "2000",
                  "--cluster-config-file", "nodes-\(port).conf"]
             })
         }
         let cluster = RedisCluster(nodes: nodes, directory: directory)
         let create = try await ProcessRunner.run(
-            "/usr/bin/env", ["redis-cli", "--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" } + ["--cluster-replicas", "1", "--cluster-yes"],
+            cli, ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" } + ["--cluster-replicas", "1", "--cluster-yes"],
             timeout: .seconds(60))
         guard create.exitCode == 0 else {
             cluster.stop()
@@ -146,8 +204,8 @@ final class RedisCluster: Sendable {
         // will not take over), before a test relies on any of them.
         for node in nodes {
             let ready = await eventually(timeout: .seconds(30)) {
-                let cluster = try? await ProcessRunner.run("/usr/bin/env", ["redis-cli", "-p", "\(node.port)", "CLUSTER", "INFO"], timeout: .seconds(10))
-                let replication = try? await ProcessRunner.run("/usr/bin/env", ["redis-cli", "-p", "\(node.port)", "INFO", "replication"], timeout: .seconds(10))
+                let cluster = try? await ProcessRunner.run(cli, ["-p", "\(node.port)", "CLUSTER", "INFO"], timeout: .seconds(10))
+                let replication = try? await ProcessRunner.run(cli, ["-p", "\(node.port)", "INFO", "replication"], timeout: .seconds(10))
                 return cluster?.output.contains("cluster_state:ok") == true
                     && (replication?.output.contains("role:master") == true || replication?.output.contains("master_link_status:up") == true)
             }
@@ -159,15 +217,32 @@ final class RedisCluster: Sendable {
         return cluster
     }
 
-    /// The slot ranges as the first live node tells them.
-    private func topology() async throws -> [ClusterSlots.Range] {
+    /// `CLUSTER SLOTS` as the first live node answers it.
+    private func slots() async throws -> RESPValue {
         for node in nodes {
             guard let connection = try? await RedisTest.connection(port: node.port) else { continue }
-            defer { Task { await connection.close() } }
-            guard let reply = try? await connection.send(RedisCommand("CLUSTER", "SLOTS")) else { continue }
-            return try ClusterSlots.parse(reply)
+            let reply = try? await connection.send(RedisCommand("CLUSTER", "SLOTS"))
+            await connection.close()
+            if let reply { return reply }
         }
         throw LiveServerError(message: "no node of the Redis cluster answered CLUSTER SLOTS")
+    }
+
+    /// The slot ranges as the first live node tells them.
+    private func topology() async throws -> [ClusterSlots.Range] {
+        try ClusterSlots.parse(try await slots())
+    }
+
+    /// The port of a replica of the primary that serves `slot`.
+    func replica(of slot: Int) async throws -> Int {
+        let range = try await slots().array?.first { range in
+            guard let parts = range.array, let start = parts[0].integer, let end = parts[1].integer else { return false }
+            return (Int(start)...Int(end)).contains(slot)
+        }
+        guard let parts = range?.array, parts.count > 3, let port = parts[3].array?[1].integer else {
+            throw LiveServerError(message: "slot \(slot)'s primary has no replica")
+        }
+        return Int(port)
     }
 
     /// The port of the primary that serves `slot`.
