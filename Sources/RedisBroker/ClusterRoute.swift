@@ -29,7 +29,7 @@ final class ClusterRoute: Sendable {
     struct Node: Hashable, Sendable, CustomStringConvertible {
         var host: String
         var port: Int
-        var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+        var description: String { RedisBrokerConfiguration.endpoint(host: host, port: port) }
     }
 
     private init(slot: Int, seed: Node, known: [Node], configuration: RedisBrokerConfiguration, tls: RedisTLS?, logger: Logger) {

@@ -68,7 +68,10 @@ public struct RedisBrokerConfiguration: Sendable, Hashable {
     }
 
     /// `host:port`, for messages.
-    public var endpoint: String {
+    public var endpoint: String { Self.endpoint(host: host, port: port) }
+
+    /// `host:port`, with an IPv6 address in brackets.
+    static func endpoint(host: String, port: Int) -> String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }
