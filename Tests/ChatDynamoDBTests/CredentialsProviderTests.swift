@@ -12,6 +12,13 @@ import TestSupport
 struct CredentialsProviderTests {
     typealias Source = DynamoDBConfiguration.CredentialSource
 
+    /// The test's token files, removed after it.
+    private let folder: TemporaryDirectory
+
+    init() throws {
+        folder = try TemporaryDirectory()
+    }
+
     @Test("the instance role, through IMDSv2's session token, signs a store's requests")
     func instanceRole() async throws {
         let moto = try await TestServices.sharedDynamoDB()
@@ -83,7 +90,7 @@ struct CredentialsProviderTests {
     }
 
     private func tokenFile(_ token: String, at path: String? = nil) throws -> String {
-        let path = path ?? FileManager.default.temporaryDirectory.appending(path: "webchat-token-\(UUID().uuidString.prefix(8))").path
+        let path = path ?? folder.path + "/token-\(UUID().uuidString.prefix(8))"
         try (token + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

@@ -16,12 +16,15 @@ public final class ServiceProcess: Sendable {
     public let port: Int
     private let watchdog: Process
     private let pidFile: String
+    /// The service's output, removed with it.
+    private let logFile: String
 
-    private init(name: String, port: Int, watchdog: Process, pidFile: String) {
+    private init(name: String, port: Int, watchdog: Process, pidFile: String, logFile: String) {
         self.name = name
         self.port = port
         self.watchdog = watchdog
         self.pidFile = pidFile
+        self.logFile = logFile
     }
 
     /// Starts `executable arguments(port)` on a free port and returns once the port accepts
@@ -32,13 +35,15 @@ public final class ServiceProcess: Sendable {
         let port = try port ?? FreePort.find()
         let files = FileManager.default.temporaryDirectory.appending(path: "webchat-\(name)-\(port)-\(UUID().uuidString.prefix(8))")
         let pidFile = files.path + ".pid"
-        // The watchdog: runs the service, writes its pid, and ends it once the test process is gone.
+        // The watchdog: runs the service, writes its pid, and ends it (and removes its files) once
+        // the test process is gone.
         let script = """
             parent=$1; pidfile=$2; shift 2
             "$@" & child=$!
             echo $child > "$pidfile"
             while kill -0 "$parent" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.2; done
             kill -KILL $child 2>/dev/null
+            rm -f "$pidfile" "${pidfile%.pid}.log"
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -53,12 +58,12 @@ public final class ServiceProcess: Sendable {
         } catch {
             throw LiveServerError(message: "cannot start \(name) (\(executable)): \(error)")
         }
-        let service = ServiceProcess(name: name, port: port, watchdog: process, pidFile: pidFile)
+        let service = ServiceProcess(name: name, port: port, watchdog: process, pidFile: pidFile, logFile: log.path)
         let deadline = ContinuousClock.now + timeout
         while !FreePort.accepts(port) {
             guard process.isRunning, ContinuousClock.now < deadline else {
-                service.stop()
                 let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                service.stop()
                 throw LiveServerError(message: "\(name) did not start listening on port \(port): \(output.suffix(2000))")
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -75,6 +80,7 @@ public final class ServiceProcess: Sendable {
         watchdog.waitUntilExit()
         for _ in 0..<100 where FreePort.accepts(port) { usleep(20_000) }
         try? FileManager.default.removeItem(atPath: pidFile)
+        try? FileManager.default.removeItem(atPath: logFile)
     }
 
     deinit {

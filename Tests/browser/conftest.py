@@ -6,6 +6,7 @@ Swift test suite (ChatServerTests/BrowserTests) sets it; without it the tests fa
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -57,8 +58,20 @@ class Server:
         self.log.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, for fixtures to see whether it failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def _failed(request) -> bool:
+    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
+
+
 @pytest.fixture
-def server():
+def server(request):
     binary = os.environ.get("WEBCHAT_BIN")
     if not binary:
         pytest.fail("set WEBCHAT_BIN to the webchat binary (swift build puts it in .build/debug/webchat)")
@@ -68,15 +81,24 @@ def server():
         yield s
     finally:
         s.stop()
+        # Its data and log are kept for a failed test, and said where.
+        if _failed(request):
+            print(f"server data and log kept in {s.data_dir}")
+        else:
+            shutil.rmtree(s.data_dir, ignore_errors=True)
 
 
 @pytest.fixture
 def browsers():
     """Factory: browsers(width=..., profile_dir=...) → a new headless Chromium; all checked for script errors at the end."""
     drivers = []
+    profiles = []
 
     def make(**kwargs):
-        d = make_driver(**kwargs)
+        # Every profile is the fixture's to remove, also one a test made to reuse across browsers.
+        profile = kwargs.pop("profile_dir", None) or tempfile.mkdtemp(prefix="webchat-profile-")
+        profiles.append(profile)
+        d = make_driver(profile_dir=profile, **kwargs)
         drivers.append(d)
         return d
 
@@ -93,4 +115,6 @@ def browsers():
                 d.quit()
             except Exception:  # noqa: BLE001
                 pass
+    for profile in set(profiles):
+        shutil.rmtree(profile, ignore_errors=True)
     assert not problems, f"script errors in the page: {problems}"

@@ -26,8 +26,8 @@ def sio_server():
         proc.wait()
 
 
-def test_socketio_client_interoperates_with_python_socketio(sio_server):
-    driver = make_driver()
+def test_socketio_client_interoperates_with_python_socketio(sio_server, tmp_path):
+    driver = make_driver(profile_dir=str(tmp_path / "profile"))
     try:
         driver.get(sio_server + "/test/socketio_test.html")
         deadline = time.monotonic() + 90
