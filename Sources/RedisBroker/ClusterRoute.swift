@@ -137,7 +137,8 @@ final class ClusterRoute: Sendable {
         guard detecting else { throw RedisError.server("CLUSTER SLOTS at \(node) answered \(message)") }
         if message.hasPrefix("NOPERM") {
             logger.warning("""
-                Redis refuses CLUSTER SLOTS to the broker's user: taking it for a single server. If it is a cluster,                 grant the user +cluster|slots, or the broker will fail on the first key another node serves
+                Redis refuses CLUSTER SLOTS to the broker's user: taking it for a single server. If it is a cluster, \
+                grant the user +cluster|slots, or the broker will fail on the first key another node serves
                 """, metadata: ["redis": "\(configuration.endpoint)", "reply": "\(message)"])
             return nil
         }
