@@ -96,12 +96,13 @@ final class CredentialsProvider: Sendable {
         }
     }
 
-    /// The instance metadata service is where the chain ends when nothing else is set: off EC2,
-    /// its silence means no source was set.
+    /// The instance metadata service is where the chain ends when nothing else is set: off EC2
+    /// its silence, or a refusal from whatever answers at its address (a proxy, a container's
+    /// hop limit, an instance without a role), usually means that no source was set.
     private func hint(_ code: DynamoDBError.Code) -> String {
-        guard case .instanceMetadata = source, code == .unreachable else { return "" }
-        return " (not on EC2? set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a profile in ~/.aws; "
-            + "docs/OPERATIONS.md, \"DynamoDB credentials\", lists every source)"
+        guard case .instanceMetadata = source else { return "" }
+        return " (not on EC2, or no role for this instance? set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
+            + "for a profile in ~/.aws; docs/OPERATIONS.md, \"DynamoDB credentials\", lists every source)"
     }
 
     private func startRefresh(_ state: inout State) {

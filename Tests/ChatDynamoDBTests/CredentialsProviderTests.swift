@@ -202,8 +202,27 @@ struct CredentialsProviderTests {
         } catch let error as DynamoDBError {
             #expect(error.message.contains("no AWS credentials from the instance role, from instance metadata at http://127.0.0.1:\(closed)"),
                     "\(error.message)")
-            #expect(error.message.contains("not on EC2? set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"), "\(error.message)")
+            #expect(error.message.contains("not on EC2, or no role for this instance? set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"),
+                    "\(error.message)")
         }
+    }
+
+    @Test("instance metadata refused (a proxy or an instance without a role): the error names the status and the settings")
+    func instanceMetadataRefused() async throws {
+        // The stand-in knows no /nowhere/latest/api/token: 404, as a proxy or a role-less path answers.
+        let endpoint = try await standIn(token: "unused", lifetime: 3600)
+        let url = "http://127.0.0.1:\(endpoint.port)/nowhere"
+        let provider = CredentialsProvider(source: .instanceMetadata(endpoint: url), logger: Moto.logger)
+        do {
+            _ = try await provider.credentials()
+            Issue.record("credentials from a refusing instance metadata service")
+        } catch let error as DynamoDBError {
+            #expect(error.code == .service)
+            #expect(error.message.contains("no AWS credentials from the instance role, from instance metadata at \(url)") && error.message.contains("404"),
+                    "\(error.message)")
+            #expect(error.message.contains("not on EC2, or no role for this instance? set AWS_ACCESS_KEY_ID"), "\(error.message)")
+        }
+        endpoint.stop()
     }
 
     @Test("a container endpoint over plain http must be local", arguments: [
