@@ -18,6 +18,8 @@ public func buildApplication(
     logger: Logger,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    // The certificate first: a wrong file stops the server before it opens any storage.
+    let tls = try configuration.tls?.serverConfiguration(logger: logger)
     let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     let metrics = ServerMetrics()
     let backends = try await Backends.open(configuration, metrics: metrics, logger: logger)
@@ -60,7 +62,7 @@ public func buildApplication(
 
     return Application(
         router: router,
-        server: socketIO.httpServerBuilder(),
+        server: try serverBuilder(socketIO.httpServerBuilder(), tls: tls),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "webchat"),
         services: backends.services(for: chat, logger: logger) + [
             RetentionService(chat: chat, logger: logger),
@@ -70,7 +72,7 @@ public func buildApplication(
         ],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
-            logger.info("webchat listening on http://\(configuration.host):\(port)")
+            logger.info("webchat listening on \(configuration.tls == nil ? "http" : "https")://\(configuration.host):\(port)")
             await onServerRunning(channel)
         },
         logger: logger

@@ -33,8 +33,20 @@ public struct ServerConfiguration: Sendable {
         case redis(RedisBrokerConfiguration)
     }
 
+    /// A PEM certificate chain (the server's certificate first) and its PEM private key.
+    public struct TLSFiles: Sendable, Equatable {
+        public var certificateChain: String
+        public var privateKey: String
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
     public var host = "127.0.0.1"
     public var port = 8080
+    /// Serve HTTPS and secure WebSockets with these files instead of plain HTTP.
+    public var tls: TLSFiles? = nil
     public var auth = AuthMode.password
     public var store = StoreLocation.sqlite(path: "data/webchat.sqlite")
     public var broker = BrokerLocation.memory

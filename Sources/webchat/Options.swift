@@ -10,6 +10,8 @@ enum Options {
     static let all: [(flag: String, key: String, help: String)] = [
         ("host", "host", "address to listen on (default 127.0.0.1)"),
         ("port", "port", "port to listen on; 0 picks a free one (default 8080)"),
+        ("tls-cert-file", "tlsCertFile", "PEM certificate chain, server certificate first: serve HTTPS (with --tls-key-file)"),
+        ("tls-key-file", "tlsKeyFile", "PEM private key of that certificate"),
         ("auth", "auth", "password | open (default password; open is for development only)"),
         ("store", "store", "sqlite:PATH | dynamodb://REGION?endpoint=URL&prefix=NAME | memory (default sqlite:data/webchat.sqlite)"),
         ("broker", "broker", "memory | redis[s]://[[user]:password@]host[:port][/db][?prefix=NAME&ca-file=PEM&cert-file=PEM&key-file=PEM] (default memory)"),
@@ -68,6 +70,12 @@ enum Options {
         }
         if let v = string("host") { c.host = v }
         if let v = try int("port", 0...65535) { c.port = v }
+        switch (string("tlsCertFile"), string("tlsKeyFile")) {
+        case (nil, nil): break
+        case (let chain?, let key?): c.tls = .init(certificateChain: chain, privateKey: key)
+        case (nil, _): throw ConfigurationError("--tls-key-file needs --tls-cert-file, the certificate chain it belongs to")
+        case (_, nil): throw ConfigurationError("--tls-cert-file needs --tls-key-file, the certificate's private key")
+        }
         if let v = string("auth") {
             guard let mode = ServerConfiguration.AuthMode(rawValue: v) else { throw ConfigurationError("--auth must be password or open, not '\(v)'") }
             c.auth = mode

@@ -27,7 +27,7 @@ struct LiveChatServer {
         try await LiveServer.withApplication({ onServerRunning in
             try await buildApplication(configuration: configuration, logger: logger, onServerRunning: onServerRunning)
         }) { port in
-            try await body(LiveChatServer(url: "http://127.0.0.1:\(port)"))
+            try await body(LiveChatServer(url: "\(configuration.tls == nil ? "http" : "https")://127.0.0.1:\(port)"))
         }
     }
 }
@@ -35,7 +35,13 @@ struct LiveChatServer {
 /// Runs one scenario of `Tests/e2e/run_scenario.py`; it must exit 0.
 enum E2E {
     static func run(_ arguments: String...) async throws {
-        let result = try await PythonScript.run(path: "Tests/e2e/run_scenario.py", arguments: arguments, timeout: .seconds(180))
+        try await run(arguments)
+    }
+
+    /// `environment` is added to the script's (e.g. `WEBCHAT_TEST_CA_FILE` for a server with TLS).
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws {
+        let result = try await PythonScript.run(path: "Tests/e2e/run_scenario.py", arguments: arguments, environment: environment,
+                                                timeout: .seconds(180))
         #expect(result.exitCode == 0, "\(arguments[0]) failed:\n\(result.output)")
     }
 }

@@ -23,7 +23,7 @@ struct RedisTLSTests {
         static func start(names: String = "IP:127.0.0.1,DNS:localhost", clientCertificates: Bool = false) async throws -> TLSRedis {
             let folder = FileManager.default.temporaryDirectory.appending(path: "webchat-redis-tls-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try await makeCertificates(in: folder, names: names)
+            try await TestCertificates.make(in: folder.path, names: names)
             let process = try await ServiceProcess.start("redis-tls", executable: RedisTest.executable) { port in
                 [
                     "--port", "0", "--tls-port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -36,26 +36,6 @@ struct RedisTLSTests {
             return TLSRedis(process: process, folder: folder)
         }
 
-        /// A CA, a server and a client certificate it signed, and a second CA that signed nothing here.
-        private static func makeCertificates(in folder: URL, names: String) async throws {
-            let steps: [[String]] = [
-                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=webchat test CA"],
-                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2", "-subj", "/CN=another CA"],
-                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
-                ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
-                 "-extfile", "san.cnf"],
-                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=webchat node"],
-                ["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem", "-days", "2"],
-            ]
-            try "subjectAltName=\(names)\n".write(to: folder.appending(path: "san.cnf"), atomically: true, encoding: .utf8)
-            for step in steps {
-                let result = try await ProcessRunner.run("/usr/bin/env", ["openssl"] + step, directory: folder.path, timeout: .seconds(60))
-                guard result.exitCode == 0 else {
-                    throw LiveServerError(message: "openssl \(step[0]) failed (install Debian's openssl; scripts/test does): \(result.output)")
-                }
-            }
-        }
-
         func url(host: String = "127.0.0.1", caFile: String?, client: (certificate: String, key: String)? = nil,
                  prefix: String = RedisTest.uniquePrefix("tls")) -> String {
             "rediss://:s3cret@\(host):\(process.port)?prefix=\(prefix)" + (caFile.map { "&ca-file=\($0)" } ?? "")
@@ -63,7 +43,7 @@ struct RedisTLSTests {
         }
 
         func stop() async {
-            await process.stop()
+            process.stop()
             try? FileManager.default.removeItem(at: folder)
         }
     }

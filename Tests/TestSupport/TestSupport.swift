@@ -100,10 +100,12 @@ public enum PythonScript {
 
     /// Runs the script at `path` (relative to the repository root). Throws (never skips) when
     /// python or a required package is missing, saying how to install it.
-    public static func run(path: String, arguments: [String] = [], timeout: Duration = .seconds(60)) async throws -> ProcessResult {
+    /// `environment` is added to this process's.
+    public static func run(path: String, arguments: [String] = [], environment: [String: String] = [:],
+                           timeout: Duration = .seconds(60)) async throws -> ProcessResult {
         try await requirePackages()
         let script = RepositoryRoot.url.appending(path: path).path
-        return try await ProcessRunner.run("/usr/bin/env", interpreter + ["-u", script] + arguments, timeout: timeout)
+        return try await ProcessRunner.run("/usr/bin/env", interpreter + ["-u", script] + arguments, environment: environment, timeout: timeout)
     }
 
     /// Runs `python -m <module>` in the repository root with extra environment variables.

@@ -71,6 +71,15 @@ struct OptionsTests {
         #expect(fromEnvironment.broker == .redis(RedisBrokerConfiguration()))
     }
 
+    @Test("TLS: both files, from the command line or the environment; none means plain HTTP")
+    func tls() throws {
+        #expect(try resolve([]).tls == nil)
+        let files = ServerConfiguration.TLSFiles(certificateChain: "/etc/webchat/chain.pem", privateKey: "/etc/webchat/key.pem")
+        #expect(try resolve(["--tls-cert-file", "/etc/webchat/chain.pem", "--tls-key-file", "/etc/webchat/key.pem"]).tls == files)
+        let fromEnvironment = try resolve([], environment: ["WEBCHAT_TLS_CERT_FILE": "/etc/webchat/chain.pem", "WEBCHAT_TLS_KEY_FILE": "/etc/webchat/key.pem"])
+        #expect(fromEnvironment.tls == files)
+    }
+
     @Test("bad input stops with a message naming the option", arguments: [
         (["--prot", "9"], "unknown option --prot"),
         (["--port", "abc"], "--port must be a whole number from 0 to 65535"),
@@ -88,6 +97,8 @@ struct OptionsTests {
         (["--trusted-proxies", "10.0.0.0/33"], "--trusted-proxies takes IP addresses or CIDR ranges"),
         (["--trusted-proxies", "proxy.example"], "not 'proxy.example'"),
         (["--max-failed-sign-ins-per-address", "-1"], "--max-failed-sign-ins-per-address must be a whole number from 0"),
+        (["--tls-cert-file", "chain.pem"], "--tls-cert-file needs --tls-key-file"),
+        (["--tls-key-file", "key.pem"], "--tls-key-file needs --tls-cert-file"),
     ])
     func refused(_ arguments: [String], _ message: String) {
         #expect {

@@ -5,6 +5,8 @@ test on a free port with a fresh SQLite store, and can be killed and restarted. 
 Swift test suite (ChatServerTests/BrowserTests) sets it; without it the tests fail.
 """
 
+import base64
+import hashlib
 import os
 import shutil
 import signal
@@ -24,18 +26,21 @@ EXPECTED_CONSOLE = ("Failed to load resource", "WebSocket connection to", "ERR_C
 class Server:
     """A webchat server process on a fixed port and data directory, restartable."""
 
-    def __init__(self, argv_prefix: list[str], data_dir: str):
+    def __init__(self, argv_prefix: list[str], data_dir: str, tls: "Certificates | None" = None):
         self.port = free_port()
         self.data_dir = data_dir
         self.argv = argv_prefix + ["--host", "127.0.0.1", "--port", str(self.port),
                                    "--store", f"sqlite:{data_dir}/chat.sqlite", "--auth", "password"]
-        self.url = f"http://127.0.0.1:{self.port}"
+        if tls:
+            self.argv += ["--tls-cert-file", tls.chain, "--tls-key-file", tls.key]
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.proc = None
         self.log = open(os.path.join(data_dir, "server.log"), "ab")
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_http(self.url + "/healthz", timeout=60)
+        wait_http(self.url + "/healthz", timeout=60, ca_file=self.tls.ca if self.tls else None)
 
     def kill(self) -> None:
         """SIGKILL, like a crash."""
@@ -70,12 +75,32 @@ def _failed(request) -> bool:
     return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
 
 
-@pytest.fixture
-def server(request):
+class Certificates:
+    """A CA of the test's own and a server certificate it signed for 127.0.0.1, made by openssl in
+    `folder`; `spki` is the server key's SHA-256 fingerprint, which Chromium is told to trust."""
+
+    def __init__(self, folder: str):
+        self.ca, self.chain, self.key = (os.path.join(folder, name) for name in ("ca.pem", "server.pem", "server.key"))
+        with open(os.path.join(folder, "san.cnf"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        for step in (
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=webchat test CA"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
+             "-days", "2", "-extfile", "san.cnf"],
+        ):
+            subprocess.run(["openssl"] + step, cwd=folder, check=True, capture_output=True)
+        public_key = subprocess.run(["openssl", "x509", "-in", self.chain, "-pubkey", "-noout"], check=True, capture_output=True).stdout
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=public_key, check=True, capture_output=True).stdout
+        self.spki = base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def _server(request, tls: bool = False):
     binary = os.environ.get("WEBCHAT_BIN")
     if not binary:
         pytest.fail("set WEBCHAT_BIN to the webchat binary (swift build puts it in .build/debug/webchat)")
-    s = Server([binary, "--bcrypt-cost", "4"], tempfile.mkdtemp(prefix="webchat-test-"))
+    data_dir = tempfile.mkdtemp(prefix="webchat-test-")
+    s = Server([binary, "--bcrypt-cost", "4"], data_dir, tls=Certificates(data_dir) if tls else None)
     s.start()
     try:
         yield s
@@ -86,6 +111,17 @@ def server(request):
             print(f"server data and log kept in {s.data_dir}")
         else:
             shutil.rmtree(s.data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def server(request):
+    yield from _server(request)
+
+
+@pytest.fixture
+def tls_server(request):
+    """The server with --tls-cert-file and --tls-key-file; its URL is https."""
+    yield from _server(request, tls=True)
 
 
 @pytest.fixture

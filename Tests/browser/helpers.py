@@ -2,6 +2,7 @@
 
 import os
 import socket
+import ssl
 import tempfile
 import time
 import urllib.request
@@ -26,13 +27,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    """Waits until GET url answers 200."""
+def wait_http(url: str, timeout: float = 30.0, ca_file: str | None = None) -> None:
+    """Waits until GET url answers 200 (over https, trusting `ca_file`)."""
     deadline = time.monotonic() + timeout
     last = None
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
+            with urllib.request.urlopen(url, timeout=2, context=context) as r:
                 if r.status == 200:
                     return
         except Exception as e:  # noqa: BLE001 - any failure means "not yet"
@@ -41,13 +43,17 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise TimeoutError(f"{url} not ready: {last}")
 
 
-def make_driver(width: int = 1200, height: int = 800, profile_dir: str | None = None) -> webdriver.Chrome:
-    """A headless Chromium with its own profile (so localStorage is per person)."""
+def make_driver(width: int = 1200, height: int = 800, profile_dir: str | None = None,
+                trust_spki: str | None = None) -> webdriver.Chrome:
+    """A headless Chromium with its own profile (so localStorage is per person); `trust_spki`: the
+    SHA-256 fingerprint (base64) of the one server key to accept without a trusted CA."""
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 f"--window-size={width},{height}", "--force-device-scale-factor=1"):
         opts.add_argument(arg)
+    if trust_spki:
+        opts.add_argument(f"--ignore-certificate-errors-spki-list={trust_spki}")
     opts.add_argument(f"--user-data-dir={profile_dir or tempfile.mkdtemp(prefix='webchat-profile-')}")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)

@@ -35,6 +35,20 @@ def test_two_people_sign_up_and_chat(server, browsers):
     assert [m["from"] for m in alice.snapshot()] == [alice.id, bob.id]
 
 
+def test_chat_over_https(tls_server, browsers):
+    """Served with --tls-cert-file: the page is https, so its socket must be wss (a browser
+    refuses ws:// from an https page); a message and its receipts go both ways."""
+    alice = Person(browsers(trust_spki=tls_server.tls.spki), tls_server.url, unique("alice")).sign_up()
+    bob = Person(browsers(trust_spki=tls_server.tls.spki), tls_server.url, unique("bob")).sign_up()
+    assert alice.d.execute_script("return location.protocol") == "https:"
+    alice.start_chat(bob.id)
+    mid = alice.send("over TLS")
+    alice.wait_status(mid, "delivered")
+    bob.open(dm(alice.id, bob.id))
+    bob.wait_body("over TLS")
+    alice.wait_status(mid, "read")
+
+
 def test_sent_delivered_read_and_unread_badge(server, browsers):
     alice, bob = pair(server, browsers)
     conv = dm(alice.id, bob.id)

@@ -5,7 +5,7 @@ import time
 
 import requests
 
-from harness import Api, Chat, Failure, ServerProcess, check, dm, error_code, new_id, online, scenario, synced
+from harness import CA_FILE, Api, Chat, Failure, ServerProcess, check, dm, error_code, new_id, online, scenario, synced
 
 
 @scenario
@@ -763,3 +763,32 @@ def graceful_shutdown(ctx):
         bob.disconnect()
     finally:
         server.stop()
+
+
+@scenario
+def https_and_wss(ctx):
+    """A server with TLS (the test's own CA signed its certificate, and the clients here trust
+    that CA): REST, a WebSocket connection (wss) and a polling one that upgrades carry a message
+    and its receipt. A client that does not trust the CA, and plain HTTP, get nowhere."""
+    check(ctx.url.startswith("https://") and CA_FILE, "an https URL and a CA to trust", ctx.url, CA_FILE)
+    alice = online(ctx, "alice")
+    bob = ctx.chat("bob", transports=("polling", "websocket"))
+    synced(bob)
+    reply = alice.send(to="bob", body="over TLS")
+    check(reply.get("ok"), "sent over wss", reply)
+    message = bob.expect("message", lambda p: p["body"] == "over TLS")
+    alice.expect("receipt", lambda p: p["status"] == "delivered" and message["id"] in p["ids"])
+    check(bob.sio.transport() == "websocket", "the polling connection upgraded to wss", bob.sio.transport())
+    status, history = ctx.user_api("bob").call("GET", f"/conversations/{dm('alice', 'bob')}/messages", expect=200)
+    check([m["body"] for m in history["messages"]] == ["over TLS"], "history over https", history)
+    try:
+        requests.get(ctx.url + "/healthz", timeout=5)
+        raise Failure("a client that does not trust the CA was answered")
+    except requests.exceptions.SSLError:
+        pass
+    try:
+        answer = requests.get(ctx.url.replace("https://", "http://", 1) + "/healthz", timeout=5)
+        raise Failure(f"plain HTTP on the TLS port was answered {answer.status_code}")
+    except requests.exceptions.ConnectionError:
+        pass
+

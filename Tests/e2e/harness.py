@@ -43,6 +43,10 @@ class Failure(AssertionError):
     pass
 
 
+# A server with TLS whose certificate a test's own CA signed: REST and sockets trust that CA.
+CA_FILE = os.environ.get("WEBCHAT_TEST_CA_FILE") or None
+
+
 def check(condition, message, *details):
     if not condition:
         raise Failure(message + ("".join("\n  " + repr(d) for d in details)))
@@ -64,7 +68,7 @@ class Api:
         token = token if token is not None else self.token
         if token:
             headers["Authorization"] = "Bearer " + token
-        r = requests.request(method, self.url + "/api/v1" + path, json=body, headers=headers, timeout=10)
+        r = requests.request(method, self.url + "/api/v1" + path, json=body, headers=headers, timeout=10, verify=CA_FILE or True)
         data = r.json() if r.content else None
         if expect is not None:
             check(r.status_code == expect, f"{method} {path}: expected {expect}, got {r.status_code}", data)
@@ -104,7 +108,15 @@ class Chat:
         self.events = queue.Queue()
         self.log = []
         self.connect_error = None
-        self.sio = socketio.Client(reconnection=False)
+        options = {}
+        if CA_FILE:
+            # Polling takes its verification from ssl_verify, the WebSocket from the session's
+            # verify, which REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE would override if trusted.
+            http = requests.Session()
+            http.trust_env = False
+            http.verify = CA_FILE
+            options = {"http_session": http, "ssl_verify": CA_FILE}
+        self.sio = socketio.Client(reconnection=False, **options)
         self.sio.on("*", self._on_event)
         self.sio.on("connect_error", self._on_connect_error)
         self.transports = list(transports)
