@@ -19,7 +19,7 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     // The certificate first: a wrong file stops the server before it opens any storage.
-    let tls = try configuration.tls?.serverConfiguration(logger: logger)
+    let tls = try configuration.tls.map { try ServerTLS($0, logger: logger) }
     let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     let metrics = ServerMetrics()
     let backends = try await Backends.open(configuration, metrics: metrics, logger: logger)
@@ -62,14 +62,14 @@ public func buildApplication(
 
     return Application(
         router: router,
-        server: try serverBuilder(socketIO.httpServerBuilder(), tls: tls),
+        server: tls.map { tls in socketIO.httpServerBuilder(wrapping: tls.wrap) } ?? socketIO.httpServerBuilder(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "webchat"),
         services: backends.services(for: chat, logger: logger) + [
             RetentionService(chat: chat, logger: logger),
             SocketShutdownService(socketIO: socketIO, gateway: gateway, logger: logger),
             MemoryTrimService { [setupLimit = gateway.setupLimit] in setupLimit.finishedCount },
             TokenRecheckService(sockets: accounts.sockets, chat: chat, interval: .milliseconds(configuration.tokenRecheckMS), logger: logger),
-        ],
+        ] + (tls.map { [TLSReloadService(tls: $0, logger: logger)] } ?? []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             logger.info("webchat listening on \(configuration.tls == nil ? "http" : "https")://\(configuration.host):\(port)")

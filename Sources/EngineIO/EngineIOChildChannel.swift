@@ -182,18 +182,25 @@ extension EngineIOServer {
 
     /// A ready-made server builder for apps whose only WebSocket endpoint is this one: HTTP/1 through
     /// the router, and the WebSocket transport in channel handlers (no task per idle connection).
+    /// `wrapping` puts something in front of each connection's channel, e.g. TLS.
     public func httpServerBuilder(http1: HTTP1Channel.Configuration = .init(),
-                                  firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout) -> HTTPServerBuilder {
-        Self.httpServerBuilder(for: [self], http1: http1, firstHeadTimeout: firstHeadTimeout)
+                                  firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout,
+                                  wrapping: @escaping ChildChannelWrapper = { $0 }) -> HTTPServerBuilder {
+        Self.httpServerBuilder(for: [self], http1: http1, firstHeadTimeout: firstHeadTimeout, wrapping: wrapping)
     }
+
+    /// Puts something in front of each connection's channel (TLS, say): given the Engine.IO and
+    /// HTTP channel, returns the one the server runs.
+    public typealias ChildChannelWrapper = @Sendable (any ServerChildChannel) throws -> any ServerChildChannel
 
     /// A server builder for several Engine.IO endpoints (on different paths) on one server: each
     /// WebSocket upgrade goes to the first endpoint whose path it asks for; others are refused.
     public static func httpServerBuilder(for endpoints: [EngineIOServer], http1: HTTP1Channel.Configuration = .init(),
-                                         firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout) -> HTTPServerBuilder {
+                                         firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout,
+                                         wrapping: @escaping ChildChannelWrapper = { $0 }) -> HTTPServerBuilder {
         precondition(!endpoints.isEmpty, "no Engine.IO endpoint")
         return HTTPServerBuilder { responder in
-            EngineIOChildChannel(responder: responder, servers: endpoints, http1: http1, firstHeadTimeout: firstHeadTimeout)
+            try wrapping(EngineIOChildChannel(responder: responder, servers: endpoints, http1: http1, firstHeadTimeout: firstHeadTimeout))
         }
     }
 }

@@ -66,8 +66,9 @@ public final class SocketIOServer: Sendable {
 
     /// A ready-made server builder for apps whose only WebSocket endpoint is this server:
     /// `Application(router: router, server: io.httpServerBuilder())`.
-    public func httpServerBuilder() -> HTTPServerBuilder {
-        self.engine.httpServerBuilder()
+    /// `wrapping` puts something in front of each connection's channel, e.g. TLS.
+    public func httpServerBuilder(wrapping: @escaping EngineIOServer.ChildChannelWrapper = { $0 }) -> HTTPServerBuilder {
+        self.engine.httpServerBuilder(wrapping: wrapping)
     }
 
     /// The number of open Engine.IO connections.

@@ -19,6 +19,66 @@ struct TLSTests {
         }
     }
 
+    @Test("SIGHUP reads the certificate again: new connections get the new one; unusable files keep the old one")
+    func reloadOnSighup() async throws {
+        let folder = try TemporaryDirectory()
+        try await TestCertificates.make(in: folder.path, names: "IP:127.0.0.1")
+        let live = (certificate: folder.path + "/live.pem", key: folder.path + "/live.key")
+        func install(_ certificate: String, _ key: String) throws {
+            for (from, to) in [(certificate, live.certificate), (key, live.key)] {
+                try? FileManager.default.removeItem(atPath: to)
+                try FileManager.default.copyItem(atPath: folder.path + "/" + from, toPath: to)
+            }
+        }
+        try install("server.pem", "server.key")
+        let server = try await ServiceProcess.start("webchat-tls", executable: try Executables.path(of: "webchat")) { port in
+            ["--port", "\(port)", "--auth", "open", "--store", "memory", "--log-level", "info",
+             "--tls-cert-file", live.certificate, "--tls-key-file", live.key]
+        }
+        defer { server.stop() }
+        let first = try await Self.serial(ofFile: folder.path + "/server.pem")
+        let second = try await Self.serial(ofFile: folder.path + "/client.pem")
+        #expect(first != second)
+        #expect(try await Self.presentedSerial(port: server.port) == first)
+
+        // Another certificate and key (the test CA's client pair), then SIGHUP.
+        try install("client.pem", "client.key")
+        #expect(try await Self.presentedSerial(port: server.port) == first, "read again before SIGHUP")
+        kill(try #require(server.pid), SIGHUP)
+        #expect(try await Self.eventually { try await Self.presentedSerial(port: server.port) == second }, "\(server.log)")
+
+        // A key that is not one: the server goes on with the certificate it has.
+        try "not a key\n".write(toFile: live.key, atomically: true, encoding: .utf8)
+        kill(try #require(server.pid), SIGHUP)
+        #expect(try await Self.eventually { server.log.contains("TLS certificate not reloaded, the previous one stays") }, "\(server.log)")
+        #expect(try await Self.presentedSerial(port: server.port) == second)
+    }
+
+    private static func serial(ofFile path: String) async throws -> String {
+        try await openssl("openssl x509 -noout -serial -in '\(path)'")
+    }
+
+    /// The serial number of the certificate the server presents to a new connection.
+    private static func presentedSerial(port: Int) async throws -> String {
+        try await openssl("openssl s_client -connect 127.0.0.1:\(port) </dev/null 2>/dev/null | openssl x509 -noout -serial")
+    }
+
+    private static func openssl(_ command: String) async throws -> String {
+        let result = try await ProcessRunner.run("/bin/sh", ["-c", command], timeout: .seconds(20))
+        let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard result.exitCode == 0, output.hasPrefix("serial=") else { throw LiveServerError(message: "\(command): \(result.output)") }
+        return output
+    }
+
+    /// Whether `condition` holds within 5 s.
+    private static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<50 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
     /// Which files, and what the start-up error must say.
     static let unusable: [(certificate: String, key: String, message: String)] = [
         ("missing.pem", "server.key", "--tls-cert-file FOLDER/missing.pem: no such file"),

@@ -71,11 +71,19 @@ public final class ServiceProcess: Sendable {
         return service
     }
 
+    /// The service's process id, while it runs.
+    public var pid: Int32? {
+        (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// What the service has written to its standard output and error so far.
+    public var log: String {
+        (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+    }
+
     /// Ends the service (SIGKILL, as a crash would) and its watchdog, and waits until its port is free.
     public func stop() {
-        if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            Foundation.kill(pid, SIGKILL)
-        }
+        if let pid { Foundation.kill(pid, SIGKILL) }
         if watchdog.isRunning { Foundation.kill(watchdog.processIdentifier, SIGKILL) }
         watchdog.waitUntilExit()
         for _ in 0..<100 where FreePort.accepts(port) { usleep(20_000) }

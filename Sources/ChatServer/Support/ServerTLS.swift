@@ -1,9 +1,11 @@
 import Foundation
-import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
 
 extension ServerConfiguration.TLSFiles {
     /// The server's side of TLS from the two files. Everything is checked here, so that a wrong
@@ -35,7 +37,8 @@ extension ServerConfiguration.TLSFiles {
         if expiry <= now {
             logger.error("the TLS certificate has expired: browsers will refuse this server until it is renewed", metadata: metadata)
         } else if expiry.timeIntervalSince(now) < 14 * 86_400 {
-            logger.warning("the TLS certificate expires in less than 14 days; the server reads it only at start", metadata: metadata)
+            logger.warning("the TLS certificate expires in less than 14 days: renew it, then send the server SIGHUP to read it again",
+                           metadata: metadata)
         } else {
             logger.info("serving TLS", metadata: metadata)
         }
@@ -51,8 +54,69 @@ extension ServerConfiguration.TLSFiles {
     }
 }
 
-/// Plain HTTP, or HTTPS with `tls`: the same channel either way, TLS first when asked for.
-func serverBuilder(_ plain: HTTPServerBuilder, tls: TLSConfiguration?) throws -> HTTPServerBuilder {
-    guard let tls else { return plain }
-    return try .tls(plain, tlsConfiguration: tls)
+/// The server's TLS context, read from the files at start and again on SIGHUP: new connections
+/// get the current one, established ones keep theirs.
+final class ServerTLS: Sendable {
+    let files: ServerConfiguration.TLSFiles
+    private let current: Mutex<NIOSSLContext>
+
+    /// Reads and checks the files (see ``ServerConfiguration/TLSFiles/serverConfiguration(logger:now:)``).
+    init(_ files: ServerConfiguration.TLSFiles, logger: Logger) throws {
+        self.files = files
+        self.current = Mutex(try NIOSSLContext(configuration: files.serverConfiguration(logger: logger)))
+    }
+
+    var context: NIOSSLContext { current.withLock { $0 } }
+
+    /// Reads the files again; if they cannot be used the previous certificate stays, and the
+    /// error is logged.
+    func reload(logger: Logger) {
+        do {
+            let context = try NIOSSLContext(configuration: files.serverConfiguration(logger: logger))
+            current.withLock { $0 = context }
+            logger.notice("TLS certificate reloaded", metadata: ["certificate": "\(files.certificateChain)"])
+        } catch {
+            logger.error("TLS certificate not reloaded, the previous one stays: \(error)")
+        }
+    }
+
+    /// Puts TLS in front of a connection's channel, with the context current when it opens.
+    func wrap(_ base: any ServerChildChannel) -> any ServerChildChannel {
+        wrapOpened(base)
+    }
+
+    private func wrapOpened<Base: ServerChildChannel>(_ base: Base) -> any ServerChildChannel {
+        ReloadableTLSChannel(base: base, tls: self)
+    }
+}
+
+/// TLS first, then `base` (HummingbirdTLS's `TLSChannel` takes one fixed context).
+private struct ReloadableTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+    let base: Base
+    let tls: ServerTLS
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+        }.flatMap {
+            base.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+/// Reads the certificate files again on every SIGHUP, as long as the server runs.
+struct TLSReloadService: Service {
+    let tls: ServerTLS
+    let logger: Logger
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            tls.reload(logger: logger)
+        }
+    }
 }
