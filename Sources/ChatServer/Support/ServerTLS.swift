@@ -10,7 +10,7 @@ import UnixSignals
 extension ServerConfiguration.TLSFiles {
     /// The server's side of TLS from the two files. Everything is checked here, so that a wrong
     /// file stops the server at start, named, rather than failing every handshake later.
-    func serverConfiguration(logger: Logger, now: Date = Date()) throws -> TLSConfiguration {
+    func serverContext(logger: Logger, now: Date = Date()) throws -> NIOSSLContext {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificateChain)
@@ -27,8 +27,9 @@ extension ServerConfiguration.TLSFiles {
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         // NIOSSL's server default still admits TLS 1.0 and 1.1, which browsers dropped in 2020.
         configuration.minimumTLSVersion = .tlsv12
+        let context: NIOSSLContext
         do {
-            _ = try NIOSSLContext(configuration: configuration)
+            context = try NIOSSLContext(configuration: configuration)
         } catch {
             throw ConfigurationError("--tls-key-file \(privateKey) does not go with the first certificate in \(certificateChain) (\(error))")
         }
@@ -42,7 +43,7 @@ extension ServerConfiguration.TLSFiles {
         } else {
             logger.info("serving TLS", metadata: metadata)
         }
-        return configuration
+        return context
     }
 
     /// Why a file could not be used: missing or unreadable, else not what it should hold.
@@ -60,10 +61,10 @@ final class ServerTLS: Sendable {
     let files: ServerConfiguration.TLSFiles
     private let current: Mutex<NIOSSLContext>
 
-    /// Reads and checks the files (see ``ServerConfiguration/TLSFiles/serverConfiguration(logger:now:)``).
+    /// Reads and checks the files (see ``ServerConfiguration/TLSFiles/serverContext(logger:now:)``).
     init(_ files: ServerConfiguration.TLSFiles, logger: Logger) throws {
         self.files = files
-        self.current = Mutex(try NIOSSLContext(configuration: files.serverConfiguration(logger: logger)))
+        self.current = Mutex(try files.serverContext(logger: logger))
     }
 
     var context: NIOSSLContext { current.withLock { $0 } }
@@ -72,7 +73,7 @@ final class ServerTLS: Sendable {
     /// error is logged.
     func reload(logger: Logger) {
         do {
-            let context = try NIOSSLContext(configuration: files.serverConfiguration(logger: logger))
+            let context = try files.serverContext(logger: logger)
             current.withLock { $0 = context }
             logger.notice("TLS certificate reloaded", metadata: ["certificate": "\(files.certificateChain)"])
         } catch {
