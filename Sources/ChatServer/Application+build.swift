@@ -19,7 +19,9 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     // The certificate first: a wrong file stops the server before it opens any storage.
+    try configuration.checkTLSSettings()
     let tls = try configuration.tls.map { try ServerTLS($0, logger: logger) }
+    let redirect = configuration.httpRedirectPort.map { HTTPSRedirect(host: configuration.host, port: $0, httpsPort: configuration.port) }
     let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     let metrics = ServerMetrics()
     let backends = try await Backends.open(configuration, metrics: metrics, logger: logger)
@@ -39,7 +41,8 @@ public func buildApplication(
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: CORSPolicyMiddleware(policy: originPolicy(configuration.corsOrigins)))
-    router.add(middleware: HardeningMiddleware())
+    router.add(middleware: HardeningMiddleware(
+        strictTransportSecurity: configuration.hstsMaxAgeSeconds > 0 ? "max-age=\(configuration.hstsMaxAgeSeconds)" : nil))
     let routeMethods = RouteMethods()
     router.add(middleware: APIErrorMiddleware(routes: routeMethods))
     if let publicDirectory = configuration.publicDirectory ?? locatePublicDirectory() {
@@ -69,9 +72,11 @@ public func buildApplication(
             SocketShutdownService(socketIO: socketIO, gateway: gateway, logger: logger),
             MemoryTrimService { [setupLimit = gateway.setupLimit] in setupLimit.finishedCount },
             TokenRecheckService(sockets: accounts.sockets, chat: chat, interval: .milliseconds(configuration.tokenRecheckMS), logger: logger),
-        ] + (tls.map { [TLSReloadService(tls: $0, logger: logger)] } ?? []),
+        ] + (tls.map { [TLSReloadService(tls: $0, logger: logger)] } ?? [])
+            + (redirect.map { [$0.service(logger: logger)] } ?? []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
+            redirect?.httpsListening(on: port)
             logger.info("webchat listening on \(configuration.tls == nil ? "http" : "https")://\(configuration.host):\(port)")
             await onServerRunning(channel)
         },

@@ -47,6 +47,12 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Serve HTTPS and secure WebSockets with these files instead of plain HTTP.
     public var tls: TLSFiles? = nil
+    /// With `tls`: also listen for plain HTTP on this port (same host) and answer every request
+    /// there with a permanent redirect to the same host and path over HTTPS.
+    public var httpRedirectPort: Int? = nil
+    /// With `tls`: every HTTPS answer says `Strict-Transport-Security: max-age=` this many seconds
+    /// (browsers then use only HTTPS for this host for that long); 0 for none.
+    public var hstsMaxAgeSeconds = 0
     public var auth = AuthMode.password
     public var store = StoreLocation.sqlite(path: "data/webchat.sqlite")
     public var broker = BrokerLocation.memory
@@ -82,6 +88,18 @@ public struct ServerConfiguration: Sendable {
     public var logLevel = Logger.Level.info
 
     public init() {}
+
+    /// Refuses the HTTPS-only settings without TLS files, and a redirect port that is the
+    /// HTTPS port itself.
+    public func checkTLSSettings() throws {
+        if tls == nil {
+            if httpRedirectPort != nil { throw ConfigurationError("--http-redirect-port needs --tls-cert-file and --tls-key-file: it redirects plain HTTP to the server's HTTPS") }
+            if hstsMaxAgeSeconds != 0 { throw ConfigurationError("--hsts-max-age needs --tls-cert-file and --tls-key-file: browsers ignore it over plain HTTP") }
+        }
+        if let redirect = httpRedirectPort, redirect == port, port != 0 {
+            throw ConfigurationError("--http-redirect-port must differ from --port (\(port)), where HTTPS listens")
+        }
+    }
 
     /// Parses `sqlite:PATH`, `memory` or `dynamodb://REGION?…` as given to `--store`; DynamoDB's
     /// credentials come from `environment` (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, …).

@@ -12,6 +12,8 @@ enum Options {
         ("port", "port", "port to listen on; 0 picks a free one (default 8080)"),
         ("tls-cert-file", "tlsCertFile", "PEM certificate chain, server certificate first: serve HTTPS (with --tls-key-file)"),
         ("tls-key-file", "tlsKeyFile", "PEM private key of that certificate"),
+        ("http-redirect-port", "httpRedirectPort", "with TLS: also listen for plain HTTP on this port and redirect it to HTTPS (default none)"),
+        ("hsts-max-age", "hstsMaxAge", "with TLS: seconds browsers should reach this host only over HTTPS (Strict-Transport-Security; default 0, not sent)"),
         ("auth", "auth", "password | open (default password; open is for development only)"),
         ("store", "store", "sqlite:PATH | dynamodb://REGION?endpoint=URL&prefix=NAME | memory (default sqlite:data/webchat.sqlite)"),
         ("broker", "broker", "memory | redis[s]://[[user]:password@]host[:port][/db][?prefix=NAME&ca-file=PEM&cert-file=PEM&key-file=PEM] (default memory)"),
@@ -76,6 +78,8 @@ enum Options {
         case (nil, _): throw ConfigurationError("--tls-key-file needs --tls-cert-file, the certificate chain it belongs to")
         case (_, nil): throw ConfigurationError("--tls-cert-file needs --tls-key-file, the certificate's private key")
         }
+        if let v = try int("httpRedirectPort", 0...65535) { c.httpRedirectPort = v }
+        if let v = try int("hstsMaxAge", 0...63_072_000) { c.hstsMaxAgeSeconds = v }
         if let v = string("auth") {
             guard let mode = ServerConfiguration.AuthMode(rawValue: v) else { throw ConfigurationError("--auth must be password or open, not '\(v)'") }
             c.auth = mode
@@ -110,6 +114,7 @@ enum Options {
             guard let level = Logger.Level(rawValue: v) else { throw ConfigurationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
             c.logLevel = level
         }
+        try c.checkTLSSettings()
         return c
     }
 

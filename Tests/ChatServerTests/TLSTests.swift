@@ -19,6 +19,38 @@ struct TLSTests {
         }
     }
 
+    @Test("--http-redirect-port sends plain HTTP to the same host and path over HTTPS; --hsts-max-age marks HTTPS answers")
+    func redirectAndHSTS() async throws {
+        let folder = try TemporaryDirectory()
+        try await TestCertificates.make(in: folder.path, names: "IP:127.0.0.1,DNS:localhost")
+        var configuration = LiveChatServer.openAuth
+        configuration.tls = .init(certificateChain: folder.path + "/server.pem", privateKey: folder.path + "/server.key")
+        let redirectPort = try FreePort.find()
+        configuration.httpRedirectPort = redirectPort
+        configuration.hstsMaxAgeSeconds = 31_536_000
+        try await LiveChatServer.with(configuration) { server in
+            // The redirect listener is a service of its own: it may bind a moment after HTTPS.
+            for _ in 0..<100 where !FreePort.accepts(redirectPort) { try await Task.sleep(for: .milliseconds(50)) }
+            try await E2E.run(["https_redirect_and_hsts", "--url", server.url], environment: [
+                "WEBCHAT_TEST_CA_FILE": folder.path + "/ca.pem", "WEBCHAT_TEST_REDIRECT_URL": "http://127.0.0.1:\(redirectPort)",
+            ])
+        }
+    }
+
+    @Test("a redirect port that is taken stops the server, saying so")
+    func redirectPortTaken() async throws {
+        let folder = try TemporaryDirectory()
+        try await TestCertificates.make(in: folder.path, names: "IP:127.0.0.1")
+        try await LiveChatServer.with(LiveChatServer.openAuth) { server in
+            let taken = try #require(URLComponents(string: server.url)?.port)
+            let result = try await ProcessRunner.run(try Executables.path(of: "webchat"), [
+                "--port", "0", "--auth", "open", "--store", "memory",
+                "--tls-cert-file", folder.path + "/server.pem", "--tls-key-file", folder.path + "/server.key", "--http-redirect-port", "\(taken)",
+            ], timeout: .seconds(30))
+            #expect(result.exitCode == 1 && result.output.contains("Address already in use"), "\(result.output)")
+        }
+    }
+
     @Test("SIGHUP reads the certificate again: new connections get the new one; unusable files keep the old one")
     func reloadOnSighup() async throws {
         let folder = try TemporaryDirectory()

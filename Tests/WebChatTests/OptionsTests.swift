@@ -80,6 +80,17 @@ struct OptionsTests {
         #expect(fromEnvironment.tls == files)
     }
 
+    @Test("with TLS: a plain-HTTP port that redirects, and Strict-Transport-Security; neither by default")
+    func httpsExtras() throws {
+        let tls = ["--tls-cert-file", "chain.pem", "--tls-key-file", "key.pem"]
+        let plain = try resolve(tls)
+        #expect(plain.httpRedirectPort == nil && plain.hstsMaxAgeSeconds == 0)
+        let c = try resolve(tls + ["--port", "443", "--http-redirect-port", "80", "--hsts-max-age", "31536000"])
+        #expect(c.httpRedirectPort == 80 && c.hstsMaxAgeSeconds == 31_536_000)
+        let fromEnvironment = try resolve(tls, environment: ["WEBCHAT_HTTP_REDIRECT_PORT": "8081", "WEBCHAT_HSTS_MAX_AGE": "600"])
+        #expect(fromEnvironment.httpRedirectPort == 8081 && fromEnvironment.hstsMaxAgeSeconds == 600)
+    }
+
     @Test("bad input stops with a message naming the option", arguments: [
         (["--prot", "9"], "unknown option --prot"),
         (["--port", "abc"], "--port must be a whole number from 0 to 65535"),
@@ -99,6 +110,11 @@ struct OptionsTests {
         (["--max-failed-sign-ins-per-address", "-1"], "--max-failed-sign-ins-per-address must be a whole number from 0"),
         (["--tls-cert-file", "chain.pem"], "--tls-cert-file needs --tls-key-file"),
         (["--tls-key-file", "key.pem"], "--tls-key-file needs --tls-cert-file"),
+        (["--http-redirect-port", "80"], "--http-redirect-port needs --tls-cert-file and --tls-key-file"),
+        (["--hsts-max-age", "600"], "--hsts-max-age needs --tls-cert-file and --tls-key-file"),
+        (["--tls-cert-file", "c.pem", "--tls-key-file", "k.pem", "--http-redirect-port", "8080"], "--http-redirect-port must differ from --port (8080)"),
+        (["--tls-cert-file", "c.pem", "--tls-key-file", "k.pem", "--hsts-max-age", "-1"], "--hsts-max-age must be a whole number from 0 to 63072000"),
+        (["--tls-cert-file", "c.pem", "--tls-key-file", "k.pem", "--http-redirect-port", "http"], "--http-redirect-port must be a whole number from 0 to 65535"),
     ])
     func refused(_ arguments: [String], _ message: String) {
         #expect {

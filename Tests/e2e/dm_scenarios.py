@@ -2,6 +2,7 @@
 
 import os
 import time
+import urllib.parse
 
 import requests
 
@@ -791,4 +792,41 @@ def https_and_wss(ctx):
         raise Failure(f"plain HTTP on the TLS port was answered {answer.status_code}")
     except requests.exceptions.ConnectionError:
         pass
+
+
+@scenario
+def https_redirect_and_hsts(ctx):
+    """A TLS server started with --http-redirect-port (its URL in WEBCHAT_TEST_REDIRECT_URL) and
+    --hsts-max-age 31536000: plain HTTP there is sent to the same host, path and query over HTTPS
+    (308: a POST stays a POST), without Strict-Transport-Security; the HTTPS answers carry it; a
+    Host header that names no host gets a 400 and no Location."""
+    redirect = os.environ.get("WEBCHAT_TEST_REDIRECT_URL")
+    check(ctx.url.startswith("https://") and CA_FILE and redirect, "an https URL, a CA and a redirect URL", ctx.url, CA_FILE, redirect)
+    https_port = urllib.parse.urlsplit(ctx.url).port
+    redirect_port = urllib.parse.urlsplit(redirect).port
+    for host, location in [
+        (None, f"https://127.0.0.1:{https_port}/api/v1/users?prefix=al"),
+        (f"localhost:{redirect_port}", f"https://localhost:{https_port}/api/v1/users?prefix=al"),
+        ("chat.example.com", f"https://chat.example.com:{https_port}/api/v1/users?prefix=al"),
+        ("[::1]:80", f"https://[::1]:{https_port}/api/v1/users?prefix=al"),
+    ]:
+        answer = requests.get(redirect + "/api/v1/users?prefix=al", headers={"Host": host} if host else {}, allow_redirects=False, timeout=5)
+        check(answer.status_code == 308 and answer.headers.get("Location") == location, f"Host {host}: 308 to {location}",
+              answer.status_code, answer.headers)
+        check("Strict-Transport-Security" not in answer.headers, "no HSTS over plain HTTP", answer.headers)
+    for host in ["evil.example/path", "user@evil.example", "[::1", "chat.example.com:http", "chat.example.com:123456"]:
+        answer = requests.get(redirect + "/", headers={"Host": host}, allow_redirects=False, timeout=5)
+        check(answer.status_code == 400 and "Location" not in answer.headers, f"Host {host!r}: 400, no Location", answer.status_code, answer.headers)
+
+    http = requests.Session()
+    http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+    http.verify = CA_FILE
+    answer = http.post(redirect + "/api/v1/sessions", json={"id": "carol"}, timeout=10)
+    check(answer.status_code == 200 and answer.json().get("token") and [r.status_code for r in answer.history] == [308],
+          "a sign-in POSTed to plain HTTP is sent on, as a POST, and answered over HTTPS", answer.status_code, answer.history, answer.text)
+    check(answer.url.startswith(ctx.url) and answer.headers.get("Strict-Transport-Security") == "max-age=31536000",
+          "HSTS on the HTTPS answer", answer.url, answer.headers)
+    page = http.get(redirect + "/", timeout=10)
+    check(page.status_code == 200 and "<html" in page.text.lower() and page.headers.get("Strict-Transport-Security") == "max-age=31536000",
+          "the web client over HTTPS, with HSTS", page.status_code, page.headers)
 

@@ -6,8 +6,12 @@ import Hummingbird
 ///   before the NUL, with the type of the name after it);
 /// - `X-Content-Type-Options: nosniff`, so browsers do not guess content types;
 /// - a Content-Security-Policy allowing only this origin's scripts, styles and connections
-///   (the web client builds its DOM with text nodes; this is the second line if that slips).
+///   (the web client builds its DOM with text nodes; this is the second line if that slips);
+/// - with `--hsts-max-age` (HTTPS only), Strict-Transport-Security.
 struct HardeningMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The Strict-Transport-Security value, if any.
+    var strictTransportSecurity: String? = nil
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
         // The HTTP parser refuses a raw NUL in the request line, so only its escape can bring one.
@@ -23,6 +27,7 @@ struct HardeningMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         response.headers[HardeningHeaders.contentTypeOptions] = "nosniff"
         response.headers[HardeningHeaders.contentSecurityPolicy] = Self.policy(host: request.head.authority)
+        if let strictTransportSecurity { response.headers[HardeningHeaders.strictTransportSecurity] = strictTransportSecurity }
         return response
     }
 
@@ -43,4 +48,5 @@ struct HardeningMiddleware<Context: RequestContext>: RouterMiddleware {
 private enum HardeningHeaders {
     static let contentTypeOptions = HTTPFields.Element.Name("X-Content-Type-Options")!
     static let contentSecurityPolicy = HTTPFields.Element.Name("Content-Security-Policy")!
+    static let strictTransportSecurity = HTTPFields.Element.Name("Strict-Transport-Security")!
 }
