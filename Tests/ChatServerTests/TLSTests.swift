@@ -9,10 +9,7 @@ import TestSupport
 struct TLSTests {
     @Test("REST, wss and an upgraded polling connection over TLS; an untrusting client and plain HTTP get nowhere")
     func endToEnd() async throws {
-        let folder = try TemporaryDirectory()
-        try await TestCertificates.make(in: folder.path, names: "IP:127.0.0.1,DNS:localhost")
-        var configuration = LiveChatServer.openAuth
-        configuration.tls = .init(certificateChain: folder.path + "/server.pem", privateKey: folder.path + "/server.key")
+        let (folder, configuration) = try await Self.serverWithCertificate()
         try await LiveChatServer.with(configuration) { server in
             #expect(server.url.hasPrefix("https://"))
             try await E2E.run(["https_and_wss", "--url", server.url], environment: ["WEBCHAT_TEST_CA_FILE": folder.path + "/ca.pem"])
@@ -21,10 +18,8 @@ struct TLSTests {
 
     @Test("--http-redirect-port sends plain HTTP to the same host and path over HTTPS; --hsts-max-age marks HTTPS answers")
     func redirectAndHSTS() async throws {
-        let folder = try TemporaryDirectory()
-        try await TestCertificates.make(in: folder.path, names: "IP:127.0.0.1,DNS:localhost")
-        var configuration = LiveChatServer.openAuth
-        configuration.tls = .init(certificateChain: folder.path + "/server.pem", privateKey: folder.path + "/server.key")
+        let (folder, tls) = try await Self.serverWithCertificate()
+        var configuration = tls
         let redirectPort = try FreePort.find()
         configuration.httpRedirectPort = redirectPort
         configuration.hstsMaxAgeSeconds = 31_536_000
@@ -84,6 +79,16 @@ struct TLSTests {
         kill(try #require(server.pid), SIGHUP)
         #expect(try await Self.eventually { server.log.contains("TLS certificate not reloaded, the previous one stays") }, "\(server.log)")
         #expect(try await Self.presentedSerial(port: server.port) == second)
+    }
+
+    /// A folder with the test CA and a server certificate it signed for 127.0.0.1 and localhost,
+    /// and an open-auth configuration that serves TLS with them.
+    private static func serverWithCertificate() async throws -> (TemporaryDirectory, ServerConfiguration) {
+        let folder = try TemporaryDirectory()
+        try await TestCertificates.make(in: folder.path, names: "IP:127.0.0.1,DNS:localhost")
+        var configuration = LiveChatServer.openAuth
+        configuration.tls = .init(certificateChain: folder.path + "/server.pem", privateKey: folder.path + "/server.key")
+        return (folder, configuration)
     }
 
     private static func serial(ofFile path: String) async throws -> String {
