@@ -380,7 +380,8 @@ public final class EngineSession: Sendable {
             case .message(.binary(let bytes)):
                 frame = Frame(isText: false, data: bytes)
             default:
-                var buffer = ByteBuffer()
+                // Sized for the packet: an empty buffer grew twice for it (its first byte, then the data).
+                var buffer = ByteBufferAllocator().buffer(capacity: packet.byteCount)
                 packet.encodeText(into: &buffer)
                 frame = Frame(isText: true, data: buffer)
             }
