@@ -106,8 +106,11 @@ final class AckCoalescer: Sendable {
         state.withLock { state in
             let acks = state.order.map { state.acks[$0]! }
             let waiters = state.waiters
-            state.order = []
-            state.acks = [:]
+            // The next batch is usually about as large: its users go into the same storage
+            // rather than into a table grown from nothing again (unless a burst made it large).
+            let keep = acks.count <= 256
+            state.order.removeAll(keepingCapacity: keep)
+            state.acks.removeAll(keepingCapacity: keep)
             state.waiters = []
             if acks.isEmpty { state.flushing = false }
             return (acks, waiters)

@@ -116,7 +116,13 @@ final class GroupCommitWriter: Sendable {
                 let jobs = state.betweenBatches
                 state.betweenBatches.removeAll()
                 let batch = Array(state.queue.prefix(maxBatch))
-                state.queue.removeFirst(batch.count)
+                if batch.count == state.queue.count {
+                    // The batch now shares the queue's buffer: the queue gets one of the same size
+                    // at once, rather than one that the next batch's submissions grow from nothing.
+                    state.queue.removeAll(keepingCapacity: true)
+                } else {
+                    state.queue.removeFirst(batch.count)
+                }
                 if jobs.isEmpty, batch.isEmpty { state.draining = false }
                 return (jobs, batch)
             }
