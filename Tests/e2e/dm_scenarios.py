@@ -6,7 +6,7 @@ import urllib.parse
 
 import requests
 
-from harness import CA_FILE, Api, Chat, Failure, ServerProcess, check, dm, error_code, new_id, online, scenario, synced
+from harness import CA_FILE, Api, Chat, Failure, ServerProcess, check, dm, error_code, new_id, online, scenario, synced, trusting_session
 
 
 @scenario
@@ -818,9 +818,7 @@ def https_redirect_and_hsts(ctx):
         answer = requests.get(redirect + "/", headers={"Host": host}, allow_redirects=False, timeout=5)
         check(answer.status_code == 400 and "Location" not in answer.headers, f"Host {host!r}: 400, no Location", answer.status_code, answer.headers)
 
-    http = requests.Session()
-    http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
-    http.verify = CA_FILE
+    http = trusting_session()
     answer = http.post(redirect + "/api/v1/sessions", json={"id": "carol"}, timeout=10)
     check(answer.status_code == 200 and answer.json().get("token") and [r.status_code for r in answer.history] == [308],
           "a sign-in POSTed to plain HTTP is sent on, as a POST, and answered over HTTPS", answer.status_code, answer.history, answer.text)

@@ -47,6 +47,15 @@ class Failure(AssertionError):
 CA_FILE = os.environ.get("WEBCHAT_TEST_CA_FILE") or None
 
 
+def trusting_session():
+    """A requests session that trusts CA_FILE alone: REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, set on
+    many machines, would otherwise override its verify."""
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = CA_FILE
+    return http
+
+
 def check(condition, message, *details):
     if not condition:
         raise Failure(message + ("".join("\n  " + repr(d) for d in details)))
@@ -110,12 +119,8 @@ class Chat:
         self.connect_error = None
         options = {}
         if CA_FILE:
-            # Polling takes its verification from ssl_verify, the WebSocket from the session's
-            # verify, which REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE would override if trusted.
-            http = requests.Session()
-            http.trust_env = False
-            http.verify = CA_FILE
-            options = {"http_session": http, "ssl_verify": CA_FILE}
+            # Polling takes its verification from ssl_verify, the WebSocket from the session's.
+            options = {"http_session": trusting_session(), "ssl_verify": CA_FILE}
         self.sio = socketio.Client(reconnection=False, **options)
         self.sio.on("*", self._on_event)
         self.sio.on("connect_error", self._on_connect_error)
