@@ -79,10 +79,11 @@ public actor InMemoryChatStore: ChatStore {
 
     public func appendMessage(_ draft: MessageDraft, encode: @escaping PayloadEncoder<Message>) throws -> AppendOutcome {
         let senderKey = "\(draft.from)\u{0}\(draft.id)"
+        // As the durable stores: an unknown recipient is `notFound` before the id is looked up.
+        if let to = draft.to, accounts[to] == nil { throw ChatError.notFound("no such user") }
         if let key = senderIndex[senderKey] { return .existing(message(key)) }
         let recipients: [UserID]
         if let to = draft.to {
-            guard accounts[to] != nil else { throw ChatError.notFound("no such user") }
             recipients = [to]
             if conversations[draft.conversation] == nil {
                 conversations[draft.conversation] = Conversation(members: [draft.from, to].map { Member(user: $0, updatedAt: draft.ts) })

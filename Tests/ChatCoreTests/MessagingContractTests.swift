@@ -29,6 +29,10 @@ import Testing
         #expect(again == first)
         #expect(try await f.timeline(u[1]).count == 1)
         await expectError(.conflict) { try await f.send(u[0], to: u[1], "other", id: "m-1") }
+        // The same id to someone else is other content; to nobody, the recipient is checked first.
+        let carol = try await f.users("carol")[0]
+        await expectError(.conflict) { try await f.send(u[0], to: carol, "hello", id: "m-1") }
+        await expectError(.notFound) { try await f.send(u[0], to: uid("nobody"), "hello", id: "m-1") }
         // Another sender may use the same id.
         #expect(try await f.send(u[1], to: u[0], "hello", id: "m-1").pos == 2)
     }
