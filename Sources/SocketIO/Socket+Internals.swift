@@ -13,9 +13,14 @@ extension Socket {
             switch state.phase {
             case .disconnected:
                 throw .socketClosed
-            case .connecting(var buffered):
+            case .connecting(_, leaving: true):
+                throw .socketClosed
+            case .connecting(var buffered, leaving: false):
                 buffered += messages
-                state.phase = .connecting(buffered)
+                state.phase = .connecting(buffered, leaving: false)
+            case .accepted(var buffered):
+                buffered += messages
+                state.phase = .accepted(buffered)
             case .connected:
                 guard self.connection.session.send(messages) else { throw .socketClosed }
             }
@@ -82,17 +87,26 @@ extension Socket {
         var body = ByteBuffer()
         answer.write(to: &body)
         let connect = EncodedEvent.messages(body: body, attachments: [], kind: .connect, namespace: self.namespace, ackID: nil)
-        let (wasConnecting, hasBuffered) = self.state.withLock { state -> (Bool, Bool) in
-            guard case .connecting(let buffered) = state.phase else { return (false, false) }
+        let (wasConnecting, hasBuffered, leaving) = self.state.withLock { state -> (Bool, Bool, Bool) in
+            guard case .connecting(let buffered, let leaving) = state.phase else { return (false, false, false) }
             self.connection.session.send(connect)
-            if buffered.isEmpty { state.phase = .connected }
-            return (true, !buffered.isEmpty)
+            if leaving {
+                // Disconnected by the server while the handler ran: the client gets its CONNECT
+                // answer, what was emitted, and the DISCONNECT, at once.
+                self.connection.session.send(buffered)
+                state.phase = .connected
+            } else {
+                state.phase = buffered.isEmpty ? .connected : .accepted(buffered)
+            }
+            return (true, !buffered.isEmpty, leaving)
         }
-        if wasConnecting { self.connection.accepted() }
+        guard wasConnecting else { return }
+        self.connection.accepted()
+        if leaving { return self.closed(reason: .serverNamespaceDisconnect) }
         guard hasBuffered else { return }
         _ = self.connection.session.schedule(after: Self.connectFlushDelay) { [self] in
             self.state.withLock { state in
-                guard case .connecting(let buffered) = state.phase else { return }
+                guard case .accepted(let buffered) = state.phase else { return }
                 state.phase = .connected
                 self.connection.session.send(buffered)
             }

@@ -139,8 +139,29 @@ public final class Socket: Sendable, Hashable, Identifiable {
         }
     }
 
-    /// Leaves the namespace: the client gets DISCONNECT, the disconnect handlers run.
+    /// Leaves the namespace: the client gets DISCONNECT, the disconnect handlers run. Called
+    /// while the connection handler still runs, it takes effect once the handler returns: the
+    /// client gets the CONNECT answer and then the DISCONNECT (or CONNECT_ERROR if the handler
+    /// refuses), and the handler's disconnect handlers run.
     public func disconnect() async {
+        let now = self.state.withLock { state -> Bool in
+            switch state.phase {
+            case .connecting(var buffered, leaving: false):
+                buffered += EncodedEvent.disconnect(namespace: self.namespace)
+                state.phase = .connecting(buffered, leaving: true)
+                return false
+            case .connecting(_, leaving: true):
+                return false
+            case .accepted(let buffered):
+                // The CONNECT answer is out: what waited for it goes now, before the DISCONNECT.
+                state.phase = .connected
+                self.connection.session.send(buffered)
+                return true
+            case .connected, .disconnected:
+                return true
+            }
+        }
+        guard now else { return }
         self.send(EncodedEvent.disconnect(namespace: self.namespace))
         self.closed(reason: .serverNamespaceDisconnect)
     }

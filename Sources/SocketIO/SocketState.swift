@@ -5,7 +5,11 @@ struct SocketState {
     /// Where the socket stands.
     enum Phase {
         /// The connection handler runs; emits wait here until the CONNECT answer is sent.
-        case connecting([EngineMessage])
+        /// `leaving`: the server disconnected the socket meanwhile (the DISCONNECT is the last of
+        /// the waiting messages), which takes effect once the handler accepted the client.
+        case connecting([EngineMessage], leaving: Bool)
+        /// The CONNECT answer is sent; the emits made before it follow a moment later (``Socket/accept()``).
+        case accepted([EngineMessage])
         /// Connected.
         case connected
         /// Gone.
@@ -30,7 +34,7 @@ struct SocketState {
     }
 
     let maxPendingAcks: Int
-    var phase = Phase.connecting([])
+    var phase = Phase.connecting([], leaving: false)
     var handlers: [String: Socket.EventHandler] = [:]
     var fallbackHandler: Socket.EventHandler?
     var immediateHandler: Socket.ImmediateEventHandler?
