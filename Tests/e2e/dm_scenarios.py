@@ -1,5 +1,6 @@
 """One-to-one chat, accounts and REST scenarios (PROTOCOL.md §2-§5)."""
 
+import json
 import os
 import time
 import urllib.parse
@@ -606,6 +607,30 @@ def tokens_end_sockets(ctx):
         except (websocket.WebSocketConnectionClosedException, websocket.WebSocketTimeoutException, ConnectionError, OSError) as error:
             closed = not isinstance(error, websocket.WebSocketTimeoutException)
         check(closed and time.time() - began < 3, "the refused session closes at the connect timeout", time.time() - began)
+
+        # A sign-out racing a CONNECT with its token: the CONNECT is refused (44), or answered and
+        # then ended (40, then 41). Never a socket left connected, nor one answered without its 41.
+        outcomes = {}
+        for attempt in range(40):
+            token = api.call("POST", "/sessions", {"id": "alice", "password": pw}, expect=200)[1]["token"]
+            ws = websocket.create_connection(server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", timeout=5)
+            check(ws.recv().startswith("0"), "Engine.IO open")
+            ws.send("40" + json.dumps({"token": token}))
+            time.sleep(0.0005 * (attempt % 8))
+            api.call("DELETE", "/sessions/current", token=token, expect=204)
+            frames, deadline = [], time.time() + 1.5
+            ws.settimeout(0.1)
+            while time.time() < deadline and not any(f.startswith(("41", "44")) for f in frames):
+                try:
+                    frames.append(ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    pass
+            ws.close()
+            answers = [f[:2] for f in frames if f.startswith(("40", "41", "44"))]
+            check(answers in (["44"], ["40", "41"]), "a CONNECT racing its token's sign-out is refused, or answered and ended",
+                  attempt, frames)
+            outcomes[tuple(answers)] = outcomes.get(tuple(answers), 0) + 1
+        print("CONNECT racing sign-out:", outcomes)
     finally:
         server.stop()
 

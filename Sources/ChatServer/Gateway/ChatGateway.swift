@@ -54,12 +54,21 @@ final class ChatGateway: Sendable {
             logger.error("could not open endpoint", metadata: ["user": "\(user)", "error": "\(error)"])
             throw ConnectError(message: "unavailable")
         }
+        if let tokenHash {
+            accounts.sockets.add(socket, tokenHash: tokenHash)
+            // A sign-out since the token was checked found no socket of it to end: now that this
+            // one is listed, a later sign-out ends it, and an earlier one shows in the store.
+            if try await !stillValid(tokenHash) {
+                accounts.sockets.remove(socket, tokenHash: tokenHash)
+                await endpoint.close()
+                throw ConnectError(message: "unauthorized")
+            }
+        }
         metrics.endpointOpenLatency.recordInterval(since: start)
         metrics.connections.increment()
         openEndpoints.add(1, ordering: .relaxed)
 
         connection.registerHandlers()
-        if let tokenHash { accounts.sockets.add(socket, tokenHash: tokenHash) }
         socket.onDisconnect { [self] reason in
             if let tokenHash { self.accounts.sockets.remove(socket, tokenHash: tokenHash) }
             await self.setupLimit.run { await endpoint.close() }
@@ -76,6 +85,16 @@ final class ChatGateway: Sendable {
         let deadline = ContinuousClock.now + limit
         while openEndpoints.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Whether the token with this hash is still accepted; CONNECT_ERROR `unavailable` when the
+    /// store cannot say.
+    private func stillValid(_ tokenHash: String) async throws -> Bool {
+        do {
+            return try await chat.user(forTokenHash: tokenHash) != nil
+        } catch {
+            throw ConnectError(message: "unavailable")
         }
     }
 
