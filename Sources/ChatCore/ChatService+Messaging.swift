@@ -73,13 +73,14 @@ extension ChatService {
         guard ids.count <= configuration.maxReadIds else { throw .tooLarge("at most \(configuration.maxReadIds) ids") }
         for id in ids { try Validation.messageID(id) }
         try await requireParticipant(reader, in: conversation)
-        guard !ids.isEmpty else { return }
         let ts = clock()
-        let entries = try await storage("markRead") {
+        let entries = ids.isEmpty ? [] : try await storage("markRead") {
             try await store.markRead(reader: reader, conversation: conversation, ids: ids, at: ts, delivered: Self.deliveredReceipt(at: ts)) { _, readIDs in
                 JSONPayload.receipt(ReceiptEvent(conversation: conversation, ids: readIDs, by: reader, status: .read, ts: ts))
             }
         }
+        // Nothing newly read: a direct conversation may be one with nobody (looked up only then).
+        if entries.isEmpty { try await requirePeerExists(viewer: reader, in: conversation) }
         await publish(entries)
     }
 
@@ -184,10 +185,7 @@ extension ChatService {
     /// with delivered/read lists. `not_found` unless `viewer` participates (current member for groups).
     public func history(of conversation: ConversationID, viewer: UserID, before: Int64?, limit: Int) async throws(ChatError) -> HistoryPage {
         try await requireParticipant(viewer, in: conversation)
-        // A direct conversation exists (empty until the first message) only with a user who does.
-        if let peer = conversation.peer(of: viewer), try await storage("user", { try await store.user(peer) }) == nil {
-            throw .notFound("no such conversation")
-        }
+        try await requirePeerExists(viewer: viewer, in: conversation)
         return try await storage("history") {
             try await store.history(of: conversation, before: before, limit: min(max(limit, 1), 100))
         }

@@ -111,6 +111,13 @@ public final class ChatService: Sendable {
         }
     }
 
+    /// `not_found` for a direct conversation of `viewer`'s with a user who does not exist: one
+    /// exists (empty until the first message) only with a user who does.
+    func requirePeerExists(viewer: UserID, in conversation: ConversationID) async throws(ChatError) {
+        guard let peer = conversation.peer(of: viewer) else { return }
+        if try await storage("user", { try await store.user(peer) }) == nil { throw .notFound("no such conversation") }
+    }
+
     /// The group, or `not_found` unless `viewer` is a current member (so ids don't leak).
     func memberGroup(_ id: GroupID, viewer: UserID) async throws(ChatError) -> Group {
         let group = try await storage("group") { try await store.group(id) }

@@ -180,6 +180,19 @@ import Testing
         }
     }
 
+    /// As history: a direct conversation with a user who does not exist is not found, whether
+    /// the read names ids or none; one with a user who does (no message yet) reads nothing.
+    @Test(arguments: StoreKind.allCases)
+    func readOfAConversationWithNobodyIsNotFound(kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let u = try await f.users("alice", "bob")
+        for ids in [["m1"], []] {
+            await expectError(.notFound) { try await f.service.markRead(by: u[0], conversation: .direct(u[0], uid("nobody")), ids: ids) }
+            try await f.service.markRead(by: u[0], conversation: .direct(u[0], u[1]), ids: ids)
+        }
+        #expect(try await f.events(u[1], "receipt").isEmpty)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func readBeforeTheAckIsDeliveredFirst(kind: StoreKind) async throws {
         let f = try await Fixture(kind)
