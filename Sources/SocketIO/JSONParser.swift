@@ -235,19 +235,30 @@ struct JSONParser {
         return value
     }
 
+    /// A `\uXXXX` escape, or a surrogate pair of two. A lone surrogate (valid JSON, and what
+    /// `JSON.stringify` writes for half of an emoji cut in two) has no scalar of its own: it
+    /// reads as U+FFFD, as a decoder of UTF-16 would, rather than failing the whole packet.
     private mutating func parseUnicodeEscape(into utf8: inout [UInt8]) throws(JSONParseError) {
         var scalar = try self.readHex4()
         if (0xD800...0xDBFF).contains(scalar) {
-            // A high surrogate must be followed by an escaped low surrogate.
-            guard self.index + 2 <= self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\\"),
+            let next = self.index
+            if self.index + 2 <= self.bytes.count, self.bytes[self.index] == UInt8(ascii: "\\"),
                 self.bytes[self.index + 1] == UInt8(ascii: "u")
-            else { throw .invalidEscape(self.index) }
-            self.index += 2
-            let low = try self.readHex4()
-            guard (0xDC00...0xDFFF).contains(low) else { throw .invalidEscape(self.index - 4) }
-            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            {
+                self.index += 2
+                let low = try self.readHex4()
+                if (0xDC00...0xDFFF).contains(low) {
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    // The next escape is not this one's other half: it is read on its own.
+                    self.index = next
+                    scalar = 0xFFFD
+                }
+            } else {
+                scalar = 0xFFFD
+            }
         } else if (0xDC00...0xDFFF).contains(scalar) {
-            throw .invalidEscape(self.index - 4)
+            scalar = 0xFFFD
         }
         guard let unicode = Unicode.Scalar(scalar) else { throw .invalidEscape(self.index - 4) }
         UTF8.encode(unicode) { utf8.append($0) }

@@ -26,6 +26,16 @@ struct JSONValueTests {
         #expect(try JSONValue(parsing: value.jsonString) == value)
     }
 
+    /// Valid JSON (RFC 8259 §8.2), what `JSON.stringify` writes for half of an emoji cut in
+    /// two: each lone surrogate reads as U+FFFD, and the text around it is kept.
+    @Test(arguments: [
+        (#""\ud83d""#, "\u{FFFD}"), (#""\ude00""#, "\u{FFFD}"), (#""a\ud83db""#, "a\u{FFFD}b"),
+        (#""\ud83d\u0041""#, "\u{FFFD}A"), (#""\ud83d\ud83d\ude00""#, "\u{FFFD}😀"), (#""\ude00\ud83d""#, "\u{FFFD}\u{FFFD}"),
+    ])
+    func loneSurrogatesReadAsReplacementCharacters(_ text: String, _ expected: String) throws {
+        #expect(try JSONValue(parsing: text).stringValue == expected)
+    }
+
     @Test func largeIntegersStayExact() throws {
         #expect(try JSONValue(parsing: "9007199254740993").intValue == 9_007_199_254_740_993)
         #expect(try JSONValue(parsing: "1e400").doubleValue == .infinity)
@@ -34,7 +44,7 @@ struct JSONValueTests {
 
     @Test(arguments: [
         "", " ", "{", "}", "[1,]", "[1 2]", "{\"a\"}", "{\"a\":}", "{a:1}", "{\"a\":1,}", "tru", "nul", "01", "-", "1.",
-        "1e", ".5", "+1", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\u{01}\"", "[1]x", "NaN", "'a'",
+        "1e", ".5", "+1", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\\u12\"", "\"a\u{01}\"", "[1]x", "NaN", "'a'",
         String(repeating: "[", count: 200) + String(repeating: "]", count: 200),
     ])
     func malformedJSONIsRejected(_ text: String) {
