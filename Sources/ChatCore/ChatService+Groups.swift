@@ -29,7 +29,7 @@ extension ChatService {
         try await requireUsersExist(added)
         let ts = clock()
         let (group, entries) = try await storage("addMembers") {
-            try await store.addMembers(added, to: id, at: ts, limit: configuration.maxGroupMembers) { group, joined in
+            try await store.addMembers(added, to: id, by: by, at: ts, limit: configuration.maxGroupMembers) { group, joined in
                 JSONPayload.encode(GroupEvent(conversation: .group(id), change: .joined, group: group, users: joined, by: by, ts: ts))
             }
         }
@@ -40,12 +40,11 @@ extension ChatService {
     /// Removes `member` from a group: `by == member` leaves; otherwise only the owner may remove
     /// (`forbidden`). `by` not a member, or `member` not in the group → `not_found`.
     public func removeMember(by: UserID, group id: GroupID, member: UserID) async throws(ChatError) {
-        let current = try await memberGroup(id, viewer: by)
-        guard by == member || by == current.owner else { throw .forbidden("only the owner may remove members") }
-        guard current.members.contains(member) else { throw .notFound("not a member") }
+        // Checked here for an answer without a write, and by the store on the group it changes.
+        try await memberGroup(id, viewer: by).requireRemovable(member, by: by)
         let ts = clock()
         let entries = try await storage("removeMember") {
-            try await store.removeMember(member, from: id, at: ts) { group in
+            try await store.removeMember(member, from: id, by: by, at: ts) { group in
                 JSONPayload.encode(GroupEvent(conversation: .group(id), change: .left, group: group, users: [member], by: by, ts: ts))
             }
         }

@@ -164,13 +164,15 @@ public protocol ChatStore: Sendable {
                   delivered: @escaping PayloadEncoder<DeliveredMessages>, receipt: @escaping PayloadEncoder<(UserID, [String])>) async throws -> [TimelineEntry]
     /// Creates a group with its members and appends `event` to each member's timeline.
     func createGroup(_ group: Group, at ts: Int64, event: [UInt8]) async throws -> [TimelineEntry]
-    /// Adds those of `members` not yet in the group (throws `notFound` if the group is unknown,
-    /// `tooLarge` if the result would exceed `limit`), and appends `event((group, added))` to
-    /// every member's timeline, the new ones included. No entries when nobody was added.
-    func addMembers(_ members: [UserID], to group: GroupID, at ts: Int64, limit: Int, event: @escaping PayloadEncoder<(Group, [UserID])>) async throws -> (Group, [TimelineEntry])
-    /// Removes `member` (throws `notFound` if not a member) and appends `event(groupAfter)` to the
-    /// remaining members and to `member`.
-    func removeMember(_ member: UserID, from group: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry]
+    /// Adds, on behalf of the member `by`, those of `members` not yet in the group (throws
+    /// `notFound` if the group is unknown or `by` is not in it as the write finds it, `tooLarge`
+    /// if the result would exceed `limit`), and appends `event((group, added))` to every member's
+    /// timeline, the new ones included. No entries when nobody was added.
+    func addMembers(_ members: [UserID], to group: GroupID, by: UserID, at ts: Int64, limit: Int,
+                    event: @escaping PayloadEncoder<(Group, [UserID])>) async throws -> (Group, [TimelineEntry])
+    /// Removes `member` on behalf of `by` (`Group.requireRemovable`, checked on the group as the
+    /// write finds it) and appends `event(groupAfter)` to the remaining members and to `member`.
+    func removeMember(_ member: UserID, from group: GroupID, by: UserID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry]
 
     // MARK: Queries (each served by an index, never a scan of a user's history)
 

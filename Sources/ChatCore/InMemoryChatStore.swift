@@ -163,10 +163,11 @@ public actor InMemoryChatStore: ChatStore {
         return group.members.map { append(to: $0, event: "group", payload: event, ts: ts, ref: nil) }
     }
 
-    public func addMembers(_ members: [UserID], to groupID: GroupID, at ts: Int64, limit: Int,
+    public func addMembers(_ members: [UserID], to groupID: GroupID, by: UserID, at ts: Int64, limit: Int,
                            event: @escaping PayloadEncoder<(Group, [UserID])>) throws -> (Group, [TimelineEntry]) {
         let id = ConversationID.group(groupID)
-        guard let conversation = conversations[id] else { throw ChatError.notFound("no such group") }
+        guard let conversation = conversations[id], let current = group(groupID) else { throw ChatError.notFound("no such group") }
+        try current.requireMember(by)
         let added = members.reduce(into: [UserID]()) { list, m in
             if conversation.memberIndex(m) == nil, !list.contains(m) { list.append(m) }
         }
@@ -181,8 +182,10 @@ public actor InMemoryChatStore: ChatStore {
         return (group, group.members.map { append(to: $0, event: "group", payload: payload, ts: ts, ref: nil) })
     }
 
-    public func removeMember(_ member: UserID, from groupID: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) throws -> [TimelineEntry] {
+    public func removeMember(_ member: UserID, from groupID: GroupID, by: UserID, at ts: Int64, event: @escaping PayloadEncoder<Group>) throws -> [TimelineEntry] {
         let id = ConversationID.group(groupID)
+        guard let current = group(groupID) else { throw ChatError.notFound("no such group") }
+        try current.requireRemovable(member, by: by)
         guard let index = conversations[id]?.memberIndex(member) else { throw ChatError.notFound("not a member") }
         update(id) { conversation in
             _ = conversation.members.remove(at: index)

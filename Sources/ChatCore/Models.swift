@@ -130,6 +130,20 @@ public struct Group: Hashable, Sendable, Codable {
         self.owner = owner
         self.members = members
     }
+
+    /// `not_found` unless `user` is a current member (so group ids don't leak). Stores check it
+    /// on the group as their write finds it: a member removed meanwhile acts no more.
+    public func requireMember(_ user: UserID) throws(ChatError) {
+        guard members.contains(user) else { throw .notFound("no such group") }
+    }
+
+    /// Whether `by` may remove `member`: a member leaves, the owner removes others
+    /// (`forbidden` otherwise); `not_found` if either is not in the group.
+    public func requireRemovable(_ member: UserID, by: UserID) throws(ChatError) {
+        try requireMember(by)
+        guard by == member || by == owner else { throw .forbidden("only the owner may remove members") }
+        guard members.contains(member) else { throw .notFound("not a member") }
+    }
 }
 
 /// One row of a user's call log:

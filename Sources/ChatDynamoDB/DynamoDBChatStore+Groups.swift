@@ -30,7 +30,7 @@ extension DynamoDBChatStore {
     }
 
     /// `ChatStore` requirement: adds the new ones of `members` (within `limit`) and tells every member.
-    public func addMembers(_ members: [UserID], to groupID: GroupID, at ts: Int64, limit: Int,
+    public func addMembers(_ members: [UserID], to groupID: GroupID, by: UserID, at ts: Int64, limit: Int,
                            event: @escaping PayloadEncoder<(Group, [UserID])>) async throws -> (Group, [TimelineEntry]) {
         let id = ConversationID.group(groupID)
         return try await locks.withLock(Self.conversationLock(id)) {
@@ -43,6 +43,8 @@ extension DynamoDBChatStore {
                         try await settle(pending, of: id)
                         continue
                     }
+                    // On the version the write is conditioned on: a member removed meanwhile acts no more.
+                    try current.requireMember(by)
                     let added = members.reduce(into: [UserID]()) { list, m in
                         if !current.members.contains(m), !list.contains(m) { list.append(m) }
                     }
@@ -63,17 +65,21 @@ extension DynamoDBChatStore {
     }
 
     /// `ChatStore` requirement: removes `member` and tells the remaining members and `member`.
-    public func removeMember(_ member: UserID, from groupID: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
+    public func removeMember(_ member: UserID, from groupID: GroupID, by: UserID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
         let id = ConversationID.group(groupID)
         return try await locks.withLock(Self.conversationLock(id)) {
             try await retrying("removeMember") {
                 while true {
-                    guard let conversation = try await groupConversation(id), var group = conversation.group,
-                          let index = group.members.firstIndex(of: member) else { throw ChatError.notFound("not a member") }
+                    guard let conversation = try await groupConversation(id), var group = conversation.group else {
+                        throw ChatError.notFound("no such group")
+                    }
                     if let pending = conversation.pending {
                         try await settle(pending, of: id)
                         continue
                     }
+                    // On the version the write is conditioned on (see addMembers).
+                    try group.requireRemovable(member, by: by)
+                    guard let index = group.members.firstIndex(of: member) else { throw ChatError.notFound("not a member") }
                     group.members.remove(at: index)
                     // An owner who leaves hands the group to the longest-standing member.
                     if group.owner == member, let heir = group.members.first { group.owner = heir }

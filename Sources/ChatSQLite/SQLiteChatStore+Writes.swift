@@ -287,10 +287,11 @@ extension SQLiteChatStore {
         }
     }
 
-    public func addMembers(_ members: [UserID], to groupID: GroupID, at ts: Int64, limit: Int,
+    public func addMembers(_ members: [UserID], to groupID: GroupID, by: UserID, at ts: Int64, limit: Int,
                            event: @escaping PayloadEncoder<(Group, [UserID])>) async throws -> (Group, [TimelineEntry]) {
         try await writer.write { [memory] db in
             guard let current = try Self.group(groupID, db) else { throw ChatError.notFound("no such group") }
+            try current.requireMember(by)
             let added = members.reduce(into: [UserID]()) { list, m in
                 if !current.members.contains(m), !list.contains(m) { list.append(m) }
             }
@@ -310,8 +311,10 @@ extension SQLiteChatStore {
         }
     }
 
-    public func removeMember(_ member: UserID, from groupID: GroupID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
+    public func removeMember(_ member: UserID, from groupID: GroupID, by: UserID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
         try await writer.write { [memory] db in
+            guard let before = try Self.group(groupID, db) else { throw ChatError.notFound("no such group") }
+            try before.requireRemovable(member, by: by)
             let cid = ConversationID.group(groupID).rawValue
             try db.cachedStatement(sql: "DELETE FROM members WHERE conversation = ? AND user = ?").execute(arguments: [cid, member.rawValue])
             guard db.changesCount == 1, var group = try Self.group(groupID, db) else { throw ChatError.notFound("not a member") }

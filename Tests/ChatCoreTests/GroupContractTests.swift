@@ -61,6 +61,28 @@ import Testing
         #expect(try await f.service.group(group.id, viewer: bob).members == [bob])
     }
 
+    /// The service checks who acts on a read before the write; a member removed in between
+    /// must not act on that stale read. Each store checks again on the group its write finds:
+    /// here the store is called as a request that read the group before the removal would.
+    @Test(arguments: StoreKind.allCases)
+    func storesCheckTheActorOnTheGroupTheyWrite(kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let u = try await f.users("alice", "bob", "carol", "dave")
+        let (alice, bob, carol, dave) = (u[0], u[1], u[2], u[3])
+        let group = try await f.service.createGroup(by: alice, name: "Team", members: [bob, carol])
+        try await f.service.removeMember(by: alice, group: group.id, member: carol)
+        let ignore: PayloadEncoder<(Group, [UserID])> = { _ in [] }
+        await expectError(.notFound) { try await f.store.addMembers([dave], to: group.id, by: carol, at: 1, limit: 100, event: ignore) }
+        await expectError(.notFound) { try await f.store.removeMember(bob, from: group.id, by: carol, at: 1) { _ in [] } }
+        // The owner who left removes nobody; the remaining member still may not remove others.
+        try await f.service.removeMember(by: alice, group: group.id, member: alice)
+        await expectError(.notFound) { try await f.store.removeMember(bob, from: group.id, by: alice, at: 1) { _ in [] } }
+        _ = try await f.service.invite(by: bob, group: group.id, members: [carol])
+        await expectError(.forbidden) { try await f.store.removeMember(bob, from: group.id, by: carol, at: 1) { _ in [] } }
+        #expect(try await f.service.group(group.id, viewer: bob).members == [bob, carol])
+        #expect(try await f.events(dave, "group").isEmpty)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func memberLimit(kind: StoreKind) async throws {
         let f = try await Fixture(kind, configuration: ChatConfiguration(maxGroupMembers: 3, maxGroupNameChars: 5))
