@@ -38,8 +38,10 @@ enum Options {
 
     static var usage: String {
         var text = "usage: webchat [--option value ...]\n\nOptions (each also from the environment as WEBCHAT_<OPTION>, e.g. WEBCHAT_PORT):\n"
+        // Padded to the longest flag: `padding(toLength:)` also cuts a longer one short.
+        let width = all.map(\.flag.count).max() ?? 0
         for option in all {
-            text += "  --\(option.flag.padding(toLength: 20, withPad: " ", startingAt: 0)) \(option.help)\n"
+            text += "  --\(option.flag.padding(toLength: width, withPad: " ", startingAt: 0))  \(option.help)\n"
         }
         return text
     }

@@ -25,6 +25,19 @@ struct OptionsTests {
         #expect(c.maxFailedSignInsPerAddress == 100 && c.trustedProxies.isEmpty)
     }
 
+    @Test("--help names every option in full, its help in one column")
+    func usageNamesEveryFlagInFull() {
+        let lines = Options.usage.split(separator: "\n").filter { $0.hasPrefix("  --") }
+        #expect(lines.count == Options.all.count)
+        var helpColumns = Set<Int>()
+        for (line, option) in zip(lines, Options.all) {
+            #expect(line.hasPrefix("  --\(option.flag) "), "\(line)")
+            #expect(line.hasSuffix(option.help), "\(line)")
+            helpColumns.insert(line.count - option.help.count)
+        }
+        #expect(helpColumns.count == 1, "help starts in columns \(helpColumns)")
+    }
+
     @Test("the command line wins over the environment, which wins over defaults")
     func precedence() throws {
         let c = try resolve(["--port", "9001"], environment: ["WEBCHAT_PORT": "9002", "WEBCHAT_RETENTION_DAYS": "7"])
