@@ -48,7 +48,14 @@ final class DatabaseFileLock: Sendable {
             }
             defer { free(resolved) }
             var target = stat()
-            if stat(resolved, &target) == 0, target.st_nlink > 1 {
+            guard stat(resolved, &target) == 0 else {
+                throw DatabaseLockError(message: "cannot read \(databasePath): \(String(cString: strerror(errno)))")
+            }
+            guard target.st_mode & S_IFMT == S_IFREG else {
+                let kind = target.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file"
+                throw DatabaseLockError(message: "\(databasePath) is \(kind): --store sqlite:PATH names the database file")
+            }
+            if target.st_nlink > 1 {
                 throw DatabaseLockError(message: """
                     \(databasePath) has \(target.st_nlink) hard links: webchat cannot tell whether another process uses it \
                     under another name; give it a file of its own (a copy, or `sqlite3 … ".backup …"`)

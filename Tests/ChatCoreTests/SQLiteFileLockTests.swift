@@ -33,7 +33,7 @@ import TestSupport
         withExtendedLifetime(first) {}
     }
 
-    @Test("a database with another hard link, or a link to a missing file, is refused with the reason")
+    @Test("a database with another hard link, a link to a missing file, or a directory is refused with the reason")
     func hardLinksAndDanglingLinks() throws {
         let folder = try TemporaryDirectory()
         let path = folder.path + "/chat.sqlite"
@@ -44,5 +44,7 @@ import TestSupport
         try FileManager.default.createSymbolicLink(atPath: folder.path + "/dangling.sqlite", withDestinationPath: folder.path + "/gone.sqlite")
         let dangling = #expect(throws: DatabaseLockError.self) { _ = try SQLiteChatStore(path: folder.path + "/dangling.sqlite") }
         #expect(dangling?.message.contains("symbolic link to a missing file") == true, "\(String(describing: dangling))")
+        let directory = #expect(throws: DatabaseLockError.self) { _ = try SQLiteChatStore(path: folder.path) }
+        #expect(directory?.message.contains("is a directory") == true, "\(String(describing: directory))")
     }
 }
