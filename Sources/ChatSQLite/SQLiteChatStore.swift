@@ -106,6 +106,18 @@ public final class SQLiteChatStore: ImmediateSubmitting {
         checkpointTask.cancel()
     }
 
+    /// Finishes the writes queued before it and closes the database, the WAL copied into the
+    /// file and removed: the file alone is then the whole database. Operations after it fail.
+    public func close() async throws {
+        try await writer.write { _ in }
+        checkpointTask.cancel()
+        try checkpointer.close()
+        try pool.close()
+        // The pool's read-only readers close last, and such a connection leaves the WAL as it
+        // is: one more connection, then the only one, copies it into the file and removes it.
+        try DatabaseQueue(path: pool.path).close()
+    }
+
     /// A PASSIVE checkpoint. With `syncingFrom`, one that leaves a WAL at least that long
     /// prepares the catch-up that follows, so that it holds the writer for less: under steady
     /// writes a checkpoint never reaches the WAL's end, and SQLite syncs the database only

@@ -10,12 +10,13 @@ import ServiceLifecycle
 /// Embedded (the default): a SQLite file and the in-process broker, nothing to run beside the
 /// application. Scale-out: DynamoDB tables and a Redis broker shared by every process; the
 /// broker heartbeats and reaps dead nodes, the store's recovery service finishes fan-outs a
-/// dead node left, and both are closed when the application stops.
+/// dead node left, and both are closed when the application stops (the SQLite file too).
 struct Backends {
     let store: any ChatStore
     let broker: any Broker
     private let redis: RedisBroker?
     private let dynamo: DynamoDBChatStore?
+    private var sqlite: SQLiteChatStore? { store as? SQLiteChatStore }
 
     /// Opens the store and connects the broker; throws with a message for the operator when
     /// either cannot be reached.
@@ -76,6 +77,10 @@ struct Backends {
     /// stops these last (the sockets' closes still update presence through the broker).
     func services(for chat: ChatService, logger: Logger) -> [any Service] {
         var services: [any Service] = []
+        if let sqlite {
+            // Last to stop: the sockets' closes still write (last seen) before it.
+            services.append(ClosingService("SQLiteChatStore") { try await sqlite.close() })
+        }
         if let dynamo {
             services.append(ClosingService("DynamoDBChatStore") { try await dynamo.shutdown() })
             services.append(DynamoDBFanOutRecoveryService(store: dynamo, logger: logger) { entries in

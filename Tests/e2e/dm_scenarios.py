@@ -764,7 +764,7 @@ def cors_and_origins(ctx):
 @scenario
 def graceful_shutdown(ctx):
     """SIGTERM: acked messages are kept, clients are told (close packet) before the process
-    exits 0, and it says so in its log."""
+    exits 0, it says so in its log, and the SQLite file is closed (no WAL left)."""
     import signal
     server = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "open").start()
     try:
@@ -783,6 +783,12 @@ def graceful_shutdown(ctx):
         check(not alice.sio.connected, "the WebSocket client was disconnected")
         check(not carol.sio.connected, "the polling client was disconnected")
         check("webchat stopped" in server.logs(), "logged the stop", server.logs()[-500:])
+        # The store was closed: its WAL is in the file, which alone holds every message.
+        check(not os.path.exists(server.store + "-wal"), "no WAL left beside the database")
+        import sqlite3
+        with sqlite3.connect(f"file:{server.store}?mode=ro&immutable=1", uri=True) as db:
+            stored = [row[0] for row in db.execute("SELECT client_id FROM messages ORDER BY id")]
+        check(stored == ids, "the database file alone holds every message", stored)
         server.start()
         bob = Chat(server.url, {"token": Api(server.url).session("bob")}).connect()
         check([bob.expect("message")["id"] for _ in ids] == ids, "everything acked before SIGTERM is there")
