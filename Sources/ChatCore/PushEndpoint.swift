@@ -8,6 +8,19 @@ public protocol EndpointReceiver: Sendable {
     /// The store failed during the replay or a gap fill: no more deliveries follow, and the
     /// application should close the connection.
     func endpointFailed()
+    /// Deliveries wait in numbers: the client reads or acks slower than its events come. The
+    /// endpoint then takes no more live events and catches up from the store once there is room.
+    /// Called with the endpoint's lock held; it must not block.
+    var isBacklogged: Bool { get }
+    /// Returns once few deliveries wait (at once when the connection is gone): every read of
+    /// the store waits for it, so a client that falls behind costs a bounded amount of memory.
+    func waitForRoom() async
+}
+
+extension EndpointReceiver {
+    /// A receiver that takes everything at once (a stream, a test) is never behind.
+    public var isBacklogged: Bool { false }
+    public func waitForRoom() async {}
 }
 
 /// One connection's endpoint that pushes its deliveries to an ``EndpointReceiver``: the replay
@@ -17,6 +30,12 @@ public protocol EndpointReceiver: Sendable {
 /// lock, so an idle endpoint holds no task and no stream buffer: a task runs only while the
 /// replay or a gap fill reads the store, and live envelopes arriving meanwhile wait in `inbox`.
 /// Call ``close()`` when the connection goes away (presence depends on it).
+///
+/// Memory stays bounded for a client that falls behind (reads or acks slower than its events
+/// come, or not at all): the store is read a page at a time, each page once the receiver has
+/// room; live envelopes are not taken while the receiver is backlogged, and at most
+/// `inboxLimit` wait during a read. What is not taken stays in the timeline and is caught up
+/// from the store (ephemeral events, typing and presence, are skipped meanwhile).
 public final class PushEndpoint: Sendable {
     /// Whose endpoint this is.
     public let user: UserID
@@ -50,6 +69,9 @@ public final class PushEndpoint: Sendable {
     }
 
     private static let replayPageSize = 500
+    /// The most live envelopes kept while the store is read; beyond, they are dropped and
+    /// caught up from the store afterwards.
+    public static let inboxLimit = 1_000
     /// The most entries one read of a gap fill asks for; a longer gap is read in several.
     static let gapPageSize = 10_000
 
@@ -91,8 +113,19 @@ public final class PushEndpoint: Sendable {
                 return state.busy ? nil : self.process([], &state)
             }
             if state.busy {
-                state.inbox.append(envelope)
+                if state.inbox.count < Self.inboxLimit {
+                    state.inbox.append(envelope)
+                } else {
+                    // Everything in the inbox is in the store too: read it from there afterwards.
+                    state.inbox = []
+                    state.resyncWanted = true
+                }
                 return nil
+            }
+            if self.receiver.isBacklogged {
+                // The client is behind: this and what follows stay in the store until it has room.
+                state.busy = true
+                return .catchUp
             }
             return self.process(state.ordering.live(envelope)[...], &state)
         }
@@ -117,6 +150,7 @@ public final class PushEndpoint: Sendable {
             var truncated = false
             var first = true
             while true {
+                await self.receiver.waitForRoom()
                 let page = try await self.service.catchUps.run {
                     let last = self.state.withLock { $0.ordering.last }
                     return try await store.timeline(of: self.user, after: last, limit: Self.replayPageSize)
@@ -161,6 +195,7 @@ public final class PushEndpoint: Sendable {
         let store = self.service.store
         var next: StoreRead? = read
         while let read = next {
+            await self.receiver.waitForRoom()
             switch read {
             case .gap(let after, let pending, let rest):
                 let limit = Int(min(pending.seq - after - 1, Int64(Self.gapPageSize)))

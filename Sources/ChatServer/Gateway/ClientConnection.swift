@@ -14,6 +14,19 @@ final class ClientConnection: EndpointReceiver {
     let gateway: ChatGateway
     private let limiter: Mutex<RateLimiter>
     private let deliveries = SerialJobQueue()
+    private let backlog = Mutex(Backlog())
+
+    /// Deliveries queued behind the socket (it had no room, or at most `maxPendingAcks` of its
+    /// events were unacknowledged), and the endpoint's reads waiting for fewer of them.
+    private struct Backlog {
+        var waiting = 0
+        var readers: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// From this many queued deliveries the endpoint takes no more live events (``isBacklogged``).
+    static let backlogLimit = 500
+    /// The endpoint reads the store again once at most this many are queued.
+    static let roomBelow = 100
 
     init(socket: Socket, user: UserID, gateway: ChatGateway) {
         self.socket = socket
@@ -29,7 +42,35 @@ final class ClientConnection: EndpointReceiver {
     func deliver(_ delivery: EndpointDelivery) {
         let (event, onAck) = encode(delivery)
         if deliveries.isIdle, socket.tryEmit(event, onAck: onAck) { return }
-        deliveries.enqueue { [self] in await self.emit(event, onAck: onAck) }
+        backlog.withLock { $0.waiting += 1 }
+        deliveries.enqueue { [self] in
+            await self.emit(event, onAck: onAck)
+            self.dequeued()
+        }
+    }
+
+    var isBacklogged: Bool { backlog.withLock { $0.waiting >= Self.backlogLimit } }
+
+    func waitForRoom() async {
+        await withCheckedContinuation { reader in
+            let now = backlog.withLock { backlog -> Bool in
+                guard backlog.waiting > Self.roomBelow else { return true }
+                backlog.readers.append(reader)
+                return false
+            }
+            if now { reader.resume() }
+        }
+    }
+
+    /// One queued delivery was emitted (or failed: the socket is gone, and the rest fail as fast).
+    private func dequeued() {
+        let readers = backlog.withLock { backlog -> [CheckedContinuation<Void, Never>] in
+            backlog.waiting -= 1
+            guard backlog.waiting <= Self.roomBelow, !backlog.readers.isEmpty else { return [] }
+            defer { backlog.readers = [] }
+            return backlog.readers
+        }
+        for reader in readers { reader.resume() }
     }
 
     func endpointFailed() {
