@@ -1,4 +1,5 @@
 import ChatCore
+import Foundation
 import ChatDynamoDB
 import ChatSQLite
 import Logging
@@ -44,6 +45,14 @@ struct Backends {
         case .redis(let settings):
             do {
                 let redis = try await RedisBroker(configuration: settings, logger: logger, observer: metrics.scaleOut.redisObserver)
+                if case .dynamodb(let tables) = configuration.store {
+                    do {
+                        try await redis.bind(toStore: storeIdentity(tables))
+                    } catch {
+                        await redis.shutdown()
+                        throw error
+                    }
+                }
                 logger.info("broker on Redis", metadata: ["redis": "\(settings.endpoint)", "node": "\(redis.nodeID)"])
                 return Backends(store: store, broker: redis, redis: redis, dynamo: dynamo)
             } catch {
@@ -51,6 +60,15 @@ struct Backends {
                 throw error
             }
         }
+    }
+
+    /// The DynamoDB tables nodes sharing a Redis prefix must share (``RedisBroker/bind(toStore:)``):
+    /// region and table prefix, and the endpoint when it is not AWS's own (a VPC endpoint and the
+    /// public one reach the same tables; two local emulators do not).
+    static func storeIdentity(_ tables: DynamoDBConfiguration) -> String {
+        let host = URL(string: tables.endpoint)?.host ?? tables.endpoint
+        let aws = host.hasSuffix(".amazonaws.com") || host.hasSuffix(".amazonaws.com.cn")
+        return "dynamodb://\(tables.region)?prefix=\(tables.tablePrefix)" + (aws ? "" : "&endpoint=\(tables.endpoint)")
     }
 
     /// A store and a broker that do not make a cluster together work for one process only; said

@@ -18,6 +18,23 @@ extension RedisBroker {
         try await self.commands.send(RedisCommand("EXISTS", self.keys.presence(user))).integer == 1
     }
 
+    /// Records that the nodes under this prefix share the store `identity`, or throws when the
+    /// first node recorded another: nodes on one prefix with different stores would number a
+    /// user's timeline each on their own and publish it on one channel, where one node's events
+    /// pass for the other's (a connection drops the real ones as repeats). Once recorded, the
+    /// key stays: a store that moved needs it deleted (the error says which).
+    public func bind(toStore identity: String) async throws {
+        let key = self.keys.store
+        let replies = try await self.commands.send([RedisCommand("SET", key, identity, "NX"), RedisCommand("GET", key)])
+        if let message = replies.lazy.compactMap(\.errorMessage).first { throw RedisError.server(message) }
+        guard let recorded = replies[1].string, recorded != identity else { return }
+        throw RedisError.invalidConfiguration("""
+            the nodes on Redis \(self.configuration.endpoint) with key prefix '\(self.configuration.prefix)' share the store \
+            \(recorded), and this node's is \(identity): give each cluster a prefix of its own (?prefix=) or this node the \
+            same --store (if that store moved, delete the key '\(key)' once every node is stopped)
+            """)
+    }
+
     /// Claims `job` with `SET NX PX`: the key names this node until it expires, and no other
     /// node's claim succeeds before then.
     public func claim(_ job: String, for duration: Duration) async throws -> Bool {

@@ -11,6 +11,7 @@ import ChatCore
 /// | `<prefix>nodes` | set | the ids of the nodes that may hold presence |
 /// | `<prefix>resync` | channel | `R\n` when a node lost more envelopes than it tracks: every subscriber resyncs |
 /// | `<prefix>claim:<job>` | string with a TTL | the node holding a cluster-wide job (``Broker/claim(_:for:)``): `retention:<hour>` |
+/// | `<prefix>store` | string | the store the nodes under this prefix share (``RedisBroker/bind(toStore:)``) |
 struct RedisKeys: Sendable {
     let prefix: String
     /// User channels are this followed by the user id.
@@ -21,6 +22,8 @@ struct RedisKeys: Sendable {
     let nodes: String
     /// The channel every node subscribes to for resyncs of all its subscribers.
     let resyncChannel: String
+    /// The store of the nodes under this prefix.
+    let store: String
 
     init(prefix: String) {
         self.prefix = prefix
@@ -28,6 +31,7 @@ struct RedisKeys: Sendable {
         self.presencePrefix = prefix + "presence:"
         self.nodes = prefix + "nodes"
         self.resyncChannel = prefix + "resync"
+        self.store = prefix + "store"
     }
 
     func channel(_ user: UserID) -> String { channelPrefix + user.rawValue }

@@ -31,6 +31,20 @@ struct RedisBrokerTests {
         await b.shutdown()
     }
 
+    @Test("nodes on one prefix share one store: the first records it, a node with another is refused")
+    func storeBinding() async throws {
+        let prefix = RedisTest.uniquePrefix("store")
+        let (a, b, c) = (try await RedisTest.broker(prefix: prefix), try await RedisTest.broker(prefix: prefix),
+                         try await RedisTest.broker(prefix: RedisTest.uniquePrefix("other")))
+        try await a.bind(toStore: "dynamodb://eu-west-1?prefix=chat_")
+        try await b.bind(toStore: "dynamodb://eu-west-1?prefix=chat_")
+        let refused = await #expect(throws: RedisError.self) { try await b.bind(toStore: "dynamodb://eu-west-1?prefix=other_") }
+        #expect(refused?.message.contains("share the store dynamodb://eu-west-1?prefix=chat_, and this node's is dynamodb://eu-west-1?prefix=other_") == true,
+                "\(String(describing: refused))")
+        try await c.bind(toStore: "dynamodb://eu-west-1?prefix=other_")  // another prefix is another cluster
+        for broker in [a, b, c] { await broker.shutdown() }
+    }
+
     @Test("presence is cluster-wide: first connection on one node, last one closing on another")
     func clusterPresence() async throws {
         let prefix = RedisTest.uniquePrefix("presence")

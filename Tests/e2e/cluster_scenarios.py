@@ -157,6 +157,17 @@ def cluster_cross_node_delivery(ctx):
         bob.disconnect()
         gone = _presence(alice, "bob", False)
         check(isinstance(gone["lastSeen"], int), "lastSeen", gone)
+        # A node on the same Redis prefix with other DynamoDB tables would number timelines of
+        # its own on the same channels: it stops at start, naming both stores.
+        other = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "open", "--broker", cluster.broker,
+                              store=cluster.store.replace("&prefix=", "&prefix=other"), env=cluster.env, name="stray")
+        try:
+            other.start()
+            raise Failure("a node with other tables joined the cluster's Redis prefix")
+        except Failure as failure:
+            check("exited at start" in str(failure), "the stray node stopped at start", str(failure))
+        check(other.exit_code() == 1, "exit status 1")
+        check("share the store" in other.logs() and "prefix=other" in other.logs(), "the reason, naming both stores", other.logs()[-1500:])
 
 
 @scenario
