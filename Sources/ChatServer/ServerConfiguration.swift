@@ -74,6 +74,8 @@ public struct ServerConfiguration: Sendable {
     /// Proxies in front of the server whose `X-Forwarded-For` names the client (for the limit
     /// above); from anyone else the header is ignored.
     public var trustedProxies: [AddressRange] = []
+    /// Socket.IO connections one user may hold on this node (0: no limit); more are refused.
+    public var maxConnectionsPerUser = 64
     /// Events a connection may send at once before it is limited.
     public var rateBurst = 100
     /// Events a connection may send per second, sustained.

@@ -42,6 +42,15 @@ struct ChatEndToEndTests {
         }
     }
 
+    @Test("a user holds at most --max-connections-per-user connections on a node")
+    func connectionsPerUser() async throws {
+        var configuration = LiveChatServer.openAuth
+        configuration.maxConnectionsPerUser = 3
+        try await LiveChatServer.with(configuration) { server in
+            try await E2E.run("connections_per_user", "--url", server.url)
+        }
+    }
+
     @Test("CORS and WebSocket origins follow --cors-origins")
     func corsAndOrigins() async throws {
         var configuration = LiveChatServer.openAuth

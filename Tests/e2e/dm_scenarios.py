@@ -327,6 +327,29 @@ def socket_requires_token(ctx):
 
 
 @scenario
+def connections_per_user(ctx):
+    """Run with --max-connections-per-user 3: a fourth connection of one user is refused with
+    rate_limited, others' are not, and a closed connection frees its slot."""
+    alice = [ctx.chat("alice") for _ in range(3)]
+    refused = Chat(ctx.url, {"token": ctx.token("alice")}).try_connect()
+    check(refused is not None and refused.get("message") == "rate_limited", "a fourth connection is refused", refused)
+    check("3 connections per user" in refused.get("data", {}).get("reason", ""), "the reason names the limit", refused)
+    check(all(chat.sio.connected for chat in alice), "the three stay connected")
+    bob = ctx.chat("bob")
+    check(bob.sio.connected, "another user still connects")
+    alice[0].disconnect()
+    deadline = time.time() + 5
+    while True:
+        fourth = Chat(ctx.url, {"token": ctx.token("alice")})
+        if fourth.try_connect() is None or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    ctx.chats.append(fourth)
+    check(fourth.sio.connected, "a closed connection frees its slot")
+    check(fourth.send(to="bob", body="still here")["ok"] is True, "and the new one sends")
+
+
+@scenario
 def typing(ctx):
     alice = ctx.chat("alice")
     bob = ctx.chat("bob")

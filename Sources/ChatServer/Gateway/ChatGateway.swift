@@ -18,6 +18,8 @@ final class ChatGateway: Sendable {
     let setupLimit = ConcurrencyLimit(32)
     /// Endpoints opened and not yet closed (a close ends with the presence update).
     private let openEndpoints = Atomic<Int>(0)
+    /// Each user's connections on this node, set up or being set up (`maxConnectionsPerUser`).
+    private let connectionsPerUser = Mutex<[UserID: Int]>([:])
 
     // A class, so that each connection holds one reference to it rather than a copy of the
     // configuration, logger and services.
@@ -38,6 +40,9 @@ final class ChatGateway: Sendable {
 
     private func accept(_ socket: Socket, request: ConnectRequest) async throws {
         let (user, tokenHash) = try await authenticate(request.auth)
+        try takeConnectionSlot(of: user)
+        var accepted = false
+        defer { if !accepted { releaseConnectionSlot(of: user) } }
         var since: Int64?
         if let value = request.auth?["since"], !value.isNull {
             guard let seq = value.intValue, seq >= 0 else {
@@ -69,7 +74,9 @@ final class ChatGateway: Sendable {
         openEndpoints.add(1, ordering: .relaxed)
 
         connection.registerHandlers()
+        accepted = true
         socket.onDisconnect { [self] reason in
+            self.releaseConnectionSlot(of: user)
             if let tokenHash { self.accounts.sockets.remove(socket, tokenHash: tokenHash) }
             await self.setupLimit.run { await endpoint.close() }
             self.openEndpoints.subtract(1, ordering: .relaxed)
@@ -85,6 +92,29 @@ final class ChatGateway: Sendable {
         let deadline = ContinuousClock.now + limit
         while openEndpoints.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Counts a connection of `user`, or CONNECT_ERROR `rate_limited` when they hold the most
+    /// allowed: each costs memory (its endpoint, up to a bounded backlog), and one user's
+    /// token should not be able to take the node's.
+    private func takeConnectionSlot(of user: UserID) throws {
+        let limit = configuration.maxConnectionsPerUser
+        let taken = connectionsPerUser.withLock { counts -> Bool in
+            let count = counts[user, default: 0]
+            guard limit == 0 || count < limit else { return false }
+            counts[user] = count + 1
+            return true
+        }
+        guard taken else {
+            throw ConnectError(message: "rate_limited", data: .object(["reason": .string("at most \(limit) connections per user")]))
+        }
+    }
+
+    private func releaseConnectionSlot(of user: UserID) {
+        connectionsPerUser.withLock { counts in
+            let count = counts[user, default: 1] - 1
+            counts[user] = count > 0 ? count : nil
         }
     }
 
