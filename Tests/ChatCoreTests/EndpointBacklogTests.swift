@@ -11,12 +11,7 @@ import Testing
     /// the endpoint's, the same on every store, and the live case below runs on all three.)
     @Test("a replay stops after a page while the client has no room, and goes on once it has", arguments: [StoreKind.memory, .sqlite])
     func replayWaitsForRoom(kind: StoreKind) async throws {
-        let f = try await Fixture(kind)
-        let u = try await f.users("alice", "bob")
-        for i in 1...520 { try await f.send(u[0], to: u[1], "m\(i)") }
-        let bob = StalledReceiver(backloggedFrom: 50, roomBelow: 10)
-        let endpoint = try await f.service.openEndpoint(user: u[1], since: 0, receiver: bob)
-        try await bob.waitFor(500)
+        let (f, u, bob, endpoint) = try await stalledReplay(kind)
         try await Task.sleep(for: .milliseconds(200))
         #expect(bob.seqs == Array(1...500), "one page, then nothing until there is room")
         for i in 521...540 { try await f.send(u[0], to: u[1], "m\(i)") }
@@ -48,12 +43,7 @@ import Testing
     /// and read from the store afterwards. (Not on moto either: 1,600 sends.)
     @Test("an inbox overflow during a read loses nothing", arguments: [StoreKind.memory, .sqlite])
     func inboxOverflowIsCaughtUp(kind: StoreKind) async throws {
-        let f = try await Fixture(kind)
-        let u = try await f.users("alice", "bob")
-        for i in 1...520 { try await f.send(u[0], to: u[1], "m\(i)") }
-        let bob = StalledReceiver(backloggedFrom: 50, roomBelow: 10)
-        let endpoint = try await f.service.openEndpoint(user: u[1], since: 0, receiver: bob)
-        try await bob.waitFor(500)
+        let (f, u, bob, endpoint) = try await stalledReplay(kind)
         let live = PushEndpoint.inboxLimit + 100
         for i in 1...live { try await f.send(u[0], to: u[1], "live \(i)") }
         #expect(bob.seqs.count == 500)
@@ -62,6 +52,18 @@ import Testing
         #expect(bob.seqs == Array(1...Int64(520 + live)))
         await endpoint.close()
     }
+}
+
+/// Alice has sent bob 520 messages; bob's endpoint replays them from seq 0 to a receiver that
+/// consumes nothing, and has handed over the first page of 500.
+private func stalledReplay(_ kind: StoreKind) async throws -> (Fixture, [UserID], StalledReceiver, PushEndpoint) {
+    let f = try await Fixture(kind)
+    let u = try await f.users("alice", "bob")
+    for i in 1...520 { try await f.send(u[0], to: u[1], "m\(i)") }
+    let bob = StalledReceiver(backloggedFrom: 50, roomBelow: 10)
+    let endpoint = try await f.service.openEndpoint(user: u[1], since: 0, receiver: bob)
+    try await bob.waitFor(500)
+    return (f, u, bob, endpoint)
 }
 
 /// Takes deliveries without consuming them until ``catchUp()``: backlogged from a number of
