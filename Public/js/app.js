@@ -1,7 +1,7 @@
 // Entry point: sign-in and sign-up screens, then the chat UI wired to the model.
 
 import { api, setToken } from "./api.js";
-import { Chat } from "./chat.js";
+import { Chat, MAX_BODY_CHARS, bodyLength } from "./chat.js";
 import * as storage from "./storage.js";
 import { MessageView, paintAvatar, renderList } from "./views.js";
 
@@ -16,6 +16,21 @@ const drafts = new Map(); // conversation id -> unsent composer text
 function showError(form, message) {
   const p = $("[data-error]", form);
   p.textContent = message || "";
+}
+
+let listErrorState = { sticky: false, at: 0 }; // the message above the call log: kind, and when shown
+
+/** The message above the call log, for errors of actions outside a form ("" clears it). A sticky one is not
+ *  about reaching the server, so only a later success of the user's own or sign-out clears it. */
+function listError(message, sticky = false) {
+  $("[data-list-error]").textContent = message || "";
+  listErrorState = { sticky, at: performance.now() };
+}
+
+// A new connection, or a request that began after the error and succeeded, shows that the server can be
+// reached again: an error of reaching it goes (one that began before proves nothing).
+function clearPassingError(requestStartedAt = Infinity) {
+  if (!listErrorState.sticky && listErrorState.at < requestStartedAt) listError("");
 }
 
 function busy(form, on) {
@@ -60,10 +75,33 @@ function endSession() {
   chat = null;
   drafts.clear();
   if (messageView) messageView.reset(null);
-  byTestId("composer").value = "";
+  clearUserInterface();
   storage.clearSession();
   setToken(null);
-  location.hash = "";
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+// Nothing of one user may stay in the page for the next one to sign in (or for a screen reader to read out):
+// forms and their errors, the announcer, the list, the header, the typing line, the composer.
+function clearUserInterface() {
+  const forms = [["new-chat", "#new-chat-form"], ["new-group", "#new-group-form"], ["group-invite", "#invite-form"]];
+  for (const [button, form] of forms) {
+    $(form).reset();
+    toggle(byTestId(button), $(form), false);
+  }
+  closeLeaveConfirm(false);
+  $("#announcer").replaceChildren();
+  listError("");
+  $("[data-conversations]").replaceChildren();
+  for (const sel of ["[data-chat-title]", "[data-chat-subtitle]", "[data-chat-avatar]", "[data-history-note]", "[data-testid=typing-indicator]"]) $(sel).textContent = "";
+  byTestId("composer").value = "";
+  composerChanged();
+  $("#app-view").classList.remove("chat-open");
+  $("[data-chat]").hidden = true;
+  $("[data-placeholder]").hidden = false;
+  const status = byTestId("connection-status");
+  status.dataset.state = "offline";
+  status.textContent = CONNECTION_TEXT.offline;
 }
 
 function wireAuth() {
@@ -120,17 +158,38 @@ function wireAuth() {
 // --- the chat UI ---
 
 function startChat(session) {
-  chat = new Chat(session);
+  const mine = new Chat(session);
+  chat = mine;
   messageView = new MessageView($("[data-messages]"), chat, { onRetry: (id) => chat.retry(id) });
   const status = byTestId("connection-status");
-  chat.addEventListener("change", (ev) => onChange(ev.detail));
-  chat.addEventListener("unauthorized", () => { endSession(); showAuth("Your session has ended. Please sign in again."); });
-  chat.addEventListener("incoming", (ev) => announce(ev.detail));
+  // A request of a signed-out session may still finish: what it reports is no longer for this page.
+  const current = (fn) => (ev) => { if (chat === mine) fn(ev); };
+  chat.addEventListener("change", current((ev) => onChange(ev.detail)));
+  chat.addEventListener("unauthorized", current(() => { endSession(); showAuth("Your session has ended. Please sign in again."); }));
+  chat.addEventListener("incoming", current((ev) => announce(ev.detail)));
   status.dataset.state = "offline";
+  hashPending = true;
   renderAll();
   chat.start();
-  const fromHash = decodeURIComponent(location.hash.slice(1));
-  if (fromHash) openConversation(fromHash);
+}
+
+// The conversation in the URL is opened once the call log has loaded: only then is it known whether it is
+// one of ours (a group's id alone does not say).
+let hashPending = false;
+
+function openFromHash() {
+  hashPending = false;
+  if (!location.hash || chat.current) return;
+  let id = null;
+  try {
+    id = decodeURIComponent(location.hash.slice(1));
+  } catch { /* malformed percent-encoding: no conversation */ }
+  if (id && chat.canOpen(id)) {
+    openConversation(id);
+  } else {
+    history.replaceState(null, "", location.pathname + location.search);
+    listError("The conversation in the address was not found.", true);
+  }
 }
 
 function onChange({ kind, conversation }) {
@@ -140,14 +199,19 @@ function onChange({ kind, conversation }) {
       const status = byTestId("connection-status");
       status.dataset.state = chat.state;
       status.textContent = CONNECTION_TEXT[chat.state];
+      if (chat.state === "connected") clearPassingError();
       break;
     }
     case "list": renderConversations(); break;
+    case "refreshed":
+      clearPassingError(conversation); // here: when that request began
+      if (hashPending) openFromHash();
+      break;
     case "messages": if (conversation === chat.current) messageView.render(); break;
     case "typing": if (conversation === chat.current) renderTyping(); break;
     case "open": renderChatPane(); break;
     case "presence": case "members": renderHeader(); break;
-    case "error": $("[data-list-error]").textContent = conversation ?? ""; break;
+    case "error": listError(conversation); break;
   }
 }
 
@@ -159,25 +223,45 @@ function renderAll() {
 
 function renderConversations() {
   const ul = $("[data-conversations]");
+  // The list is rebuilt: a keyboard user's focus on an entry moves to that entry's new button.
+  const focused = ul.contains(document.activeElement) ? document.activeElement.closest("[data-conversation]")?.dataset.conversation : null;
   renderList(ul, chat, { onOpen: openConversation });
+  if (focused) conversationButton(focused)?.focus();
   $("[data-empty-list]").hidden = chat.conversations.size > 0;
   if (chat.current) renderHeader();
 }
 
+const conversationButton = (id) => $(`[data-conversation="${CSS.escape(id)}"] button`, $("[data-conversations]"));
+
+// Where the keyboard focus goes when the conversation pane closes under it: to the entry of the conversation
+// just left if still listed, else the first one, else "New chat"; never the page body.
+function focusList(conversationId) {
+  const target = (conversationId && conversationButton(conversationId)) || $("[data-conversations] button") || byTestId("new-chat");
+  target.focus();
+}
+
 function renderChatPane() {
   const open = !!chat?.current && chat.conversations.has(chat.current);
+  const pane = $("[data-chat]");
+  const hadFocus = pane.contains(document.activeElement);
   $("#app-view").classList.toggle("chat-open", open);
-  $("[data-chat]").hidden = !open;
+  pane.hidden = !open;
   $("[data-placeholder]").hidden = open;
-  if (!open) return;
+  if (!open) {
+    // Closed under the user (removed from the group): the address no longer names an open conversation.
+    if (!hashPending && location.hash) history.replaceState(null, "", location.pathname + location.search);
+    if (hadFocus) focusList(messageView?.conversation);
+    return;
+  }
   if (messageView.conversation !== chat.current) {
     const composer = byTestId("composer");
     if (messageView.conversation) drafts.set(messageView.conversation, composer.value);
     composer.value = drafts.get(chat.current) ?? "";
-    composer.dispatchEvent(new Event("autosize"));
+    composerChanged();
     messageView.reset(chat.current);
     $("#invite-form").hidden = true;
     byTestId("group-invite").setAttribute("aria-expanded", "false");
+    closeLeaveConfirm(false);
   }
   renderHeader();
   renderTyping();
@@ -221,20 +305,18 @@ function announce(m) {
 }
 
 async function openConversation(id) {
-  if (!chat) return;
+  if (!chat || !chat.canOpen(id)) return;
   history.replaceState(null, "", `#${encodeURIComponent(id)}`);
-  if (!chat.conversations.has(id)) {
-    // A bookmarked or reloaded conversation that the call log does not list (yet).
-    if (id.startsWith("dm:")) chat._conversation(id).local = true;
-    else return;
-  }
+  // A bookmarked or reloaded direct chat of mine that the call log does not list (not written to yet).
+  if (!chat.conversations.has(id)) chat._conversation(id).local = true;
   const p = chat.open(id);
   renderConversations();
   byTestId("composer").focus();
   try {
     await p;
+    listError("");
   } catch (e) {
-    $("[data-list-error]").textContent = e.message;
+    listError(e.message);
   }
   messageView.scrollToBottom();
 }
@@ -246,9 +328,55 @@ function toggle(button, form, open = form.hidden) {
   if (open) form.querySelector("input")?.focus();
 }
 
+// Leaving a group cannot be undone by oneself (it takes someone's invitation), so Leave asks first.
+function openLeaveConfirm() {
+  const conv = chat?.conversations.get(chat.current);
+  if (!conv) return;
+  $("#invite-form").hidden = true;
+  byTestId("group-invite").setAttribute("aria-expanded", "false");
+  $("[data-leave-question]").textContent = `Leave “${conv.title}”? You will need an invitation to come back.`;
+  showError($("#leave-confirm"), "");
+  $("#leave-confirm").hidden = false;
+  byTestId("group-leave").setAttribute("aria-expanded", "true");
+  byTestId("group-leave-cancel").focus(); // the harmless choice under Enter
+}
+
+function closeLeaveConfirm(refocus) {
+  $("#leave-confirm").hidden = true;
+  showError($("#leave-confirm"), "");
+  byTestId("group-leave").setAttribute("aria-expanded", "false");
+  if (refocus) byTestId("group-leave").focus();
+}
+
+// The composer's text is counted as the server counts it; a text over the limit is kept, not cut, and said so.
+function composerChanged() {
+  const composer = byTestId("composer");
+  composer.style.height = "auto";
+  if (composer.offsetParent) { // a hidden box measures 0: it is sized when shown
+    const full = composer.scrollHeight + composer.offsetHeight - composer.clientHeight;
+    composer.style.height = `${Math.min(full, 160)}px`;
+    composer.style.overflowY = full > 160 ? "auto" : "hidden";
+  }
+  const length = bodyLength(composer.value);
+  const over = length > MAX_BODY_CHARS;
+  composer.setAttribute("aria-invalid", String(over));
+  const note = $("[data-composer-note]");
+  note.classList.toggle("over", over);
+  note.textContent = over
+    ? `Too long to send: ${length} characters, the limit is ${MAX_BODY_CHARS}. Shorten it or split it into several messages.`
+    : length > MAX_BODY_CHARS * 0.9 ? `${length} of ${MAX_BODY_CHARS} characters` : "";
+  return !over;
+}
+
 function wireChat() {
   $("[data-sign-out]").addEventListener("click", signOut);
-  $("[data-back]").addEventListener("click", () => { chat?.close(); history.replaceState(null, "", location.pathname); renderConversations(); });
+  $("[data-back]").addEventListener("click", () => {
+    const left = chat?.current;
+    chat?.close();
+    history.replaceState(null, "", location.pathname + location.search);
+    renderConversations();
+    focusList(left);
+  });
 
   const newChatForm = $("#new-chat-form");
   const newGroupForm = $("#new-group-form");
@@ -305,14 +433,25 @@ function wireChat() {
       busy(inviteForm, false);
     }
   });
-  byTestId("group-leave").addEventListener("click", async () => {
-    const conv = chat.conversations.get(chat.current);
+  byTestId("group-leave").addEventListener("click", () => {
+    if ($("#leave-confirm").hidden) openLeaveConfirm(); else closeLeaveConfirm(true);
+  });
+  byTestId("group-leave-cancel").addEventListener("click", () => closeLeaveConfirm(true));
+  byTestId("group-leave-confirm").addEventListener("click", async () => {
+    const conv = chat?.conversations.get(chat.current);
     if (!conv) return;
+    const confirm = byTestId("group-leave-confirm");
+    confirm.disabled = true;
     try {
       await chat.leave(conv.id);
-      history.replaceState(null, "", location.pathname);
+      closeLeaveConfirm(false);
+      history.replaceState(null, "", location.pathname + location.search);
+      listError("");
+      focusList();
     } catch (e) {
-      $("[data-list-error]").textContent = e.message;
+      showError($("#leave-confirm"), e.message);
+    } finally {
+      confirm.disabled = false;
     }
   });
 
@@ -321,24 +460,20 @@ function wireChat() {
   const submit = () => {
     const body = composer.value;
     if (!body.trim() || !chat?.current) return;
+    if (!composerChanged()) return; // too long: the note says so, and the text stays for the user to shorten
     chat.send(chat.current, body);
     composer.value = "";
     drafts.delete(chat.current);
-    autosize();
+    composerChanged();
     messageView.scrollToBottom();
-  };
-  const autosize = () => {
-    composer.style.height = "auto";
-    const full = composer.scrollHeight + composer.offsetHeight - composer.clientHeight;
-    composer.style.height = `${Math.min(full, 160)}px`;
-    composer.style.overflowY = full > 160 ? "auto" : "hidden";
   };
   form.addEventListener("submit", (ev) => { ev.preventDefault(); submit(); composer.focus(); });
   composer.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); submit(); }
   });
-  composer.addEventListener("autosize", autosize);
-  composer.addEventListener("input", () => { autosize(); if (composer.value) chat?.typed(); else chat?.stopTyping(); });
+  composer.addEventListener("input", () => { composerChanged(); if (composer.value) chat?.typed(); else chat?.stopTyping(); });
+  // Typing ends when the person leaves the box (the peer would otherwise see it for up to the idle timeout).
+  composer.addEventListener("blur", () => chat?.stopTyping());
 
   const messages = $("[data-messages]");
   let loadingOlder = false;
@@ -352,17 +487,24 @@ function wireChat() {
       const fromBottom = messages.scrollHeight - messages.scrollTop;
       await chat.loadHistory(id, true);
       if (chat.current === id) { messageView.render(); messages.scrollTop = messages.scrollHeight - fromBottom; renderHeader(); }
+      listError("");
     } catch (e) {
-      $("[data-list-error]").textContent = e.message;
+      listError(e.message);
     } finally {
       loadingOlder = false;
     }
   });
 
-  // Read receipts go out only when a person can actually see the conversation.
-  const maybeRead = () => chat?.markRead();
-  window.addEventListener("focus", maybeRead);
-  document.addEventListener("visibilitychange", maybeRead);
+  // Read receipts go out only when a person can actually see the conversation. Coming back to the page
+  // also refreshes the call log and the open conversation: the server tells this tab nothing of what
+  // another tab of the same user sent or read meanwhile.
+  const shown = () => {
+    if (!chat || document.visibilityState !== "visible") return;
+    chat.markRead();
+    chat.refreshSoon();
+  };
+  window.addEventListener("focus", shown);
+  document.addEventListener("visibilitychange", shown);
 }
 
 function main() {

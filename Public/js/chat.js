@@ -11,7 +11,22 @@ import * as storage from "./storage.js";
 const PERMANENT = new Set(["bad_request", "unauthorized", "forbidden", "not_found", "conflict", "too_large"]);
 const TYPING_IDLE_MS = 3000;
 const TYPING_SHOW_MS = 6000;
+// While typing goes on, "typing" is said again this often, well inside the TYPING_SHOW_MS the peer shows it for.
+const TYPING_RESEND_MS = 3000;
 const ACK_TIMEOUT_MS = 15000;
+// A gap in positions up to this big is fetched in one request (the API's page limit); a bigger one reloads the newest page.
+const GAP_FETCH_MAX = 100;
+// Refreshes asked for within this time (receipts in a burst, focus and visibility together) make one request.
+const REFRESH_COALESCE_MS = 300;
+// What another tab queued is that tab's to send; this one sends it too only if it still waits this much later.
+const OTHER_TAB_GRACE_MS = 3000;
+const USER_ID = "[a-z0-9][a-z0-9_.-]{1,31}";
+
+/** The server's default limit for a message body (--max-message-chars), in Unicode code points. */
+export const MAX_BODY_CHARS = 4000;
+
+/** Length of a text as the server counts it: code points, so an emoji is 1, not 2 UTF-16 units. */
+export const bodyLength = (text) => [...text].length;
 
 /** Conversation id of the direct chat between users a and b. */
 export const dmId = (a, b) => (a < b ? `dm:${a}:${b}` : `dm:${b}:${a}`);
@@ -26,22 +41,34 @@ export class Chat extends EventTarget {
     this.messages = new Map(); // conversation id -> {byId: Map, hasMore, loaded}
     this.users = new Map([[this.me.id, { id: this.me.id, name: this.me.name }]]);
     this.typing = new Map(); // conversation id -> Map(user -> expiry ms)
-    this.outbox = storage.loadOutbox(this.me.id);
+    this.outbox = [];
+    this._mine = new Set(); // ids of the entries this tab queued and has not seen acked
     this.seq = storage.loadSeq(this.me.id);
     this.current = null; // the open conversation id
     this.state = "offline";
     this._flushing = false;
-    this._typingOut = null; // {conversation, timer}
+    this._synced = false; // the socket's replay is over (then "synced" has refreshed the call log)
+    this._typingOut = null; // {conversation, timer, sentAt}
     this._userFetches = new Map();
-    for (const entry of this.outbox) this._putOutboxMessage(entry);
+    this._adoptOutbox(storage.loadOutbox(this.me.id));
+    // Another tab of this user changed the shared outbox: show what it queued, sent or retried; help send
+    // what it leaves waiting (it may have been closed, or have lost its connection).
+    this._onStorage = (ev) => {
+      if (ev.key !== storage.outboxKey(this.me.id)) return;
+      this._adoptOutbox(storage.loadOutbox(this.me.id));
+      clearTimeout(this._flushTimer);
+      this._flushTimer = setTimeout(() => this._flushOutbox(), OTHER_TAB_GRACE_MS);
+    };
   }
 
+  // `conversation` is the id concerned; for "error" the message, for "refreshed" when the request began (performance.now()).
   _changed(kind, conversation) { this.dispatchEvent(new CustomEvent("change", { detail: { kind, conversation } })); }
 
   // --- start and stop ---
 
   /** Loads the call log, then connects the socket. */
   async start() {
+    window.addEventListener("storage", this._onStorage);
     try {
       await this.refreshConversations();
     } catch (e) {
@@ -53,7 +80,7 @@ export class Chat extends EventTarget {
       autoConnect: false,
     });
     this.socket.onState((s) => { this.state = s; this._changed("connection"); });
-    this.socket.on("connect", () => this._flushOutbox());
+    this.socket.on("connect", () => { this._synced = false; this._flushOutbox(); });
     this.socket.on("connect_error", (err) => {
       if (err.message === "unauthorized") {
         this.socket.disconnect();
@@ -63,7 +90,7 @@ export class Chat extends EventTarget {
     this.socket.on("message", (m, ack) => this._timeline(m, ack, () => this._onMessage(m)));
     this.socket.on("receipt", (r, ack) => this._timeline(r, ack, () => this._onReceipt(r)));
     this.socket.on("group", (g, ack) => this._timeline(g, ack, () => this._onGroup(g)));
-    this.socket.on("synced", () => this.refreshConversations().catch(() => {}));
+    this.socket.on("synced", () => { this._synced = true; this.refreshConversations().catch(() => {}); });
     this.socket.on("typing", (t) => this._onTyping(t));
     this.socket.on("presence", (p) => this._onPresence(p));
     this.socket.connect();
@@ -73,6 +100,9 @@ export class Chat extends EventTarget {
   /** Disconnects for good (sign-out). */
   stop() {
     clearInterval(this._typingSweep);
+    clearTimeout(this._refreshTimer);
+    clearTimeout(this._flushTimer);
+    window.removeEventListener("storage", this._onStorage);
     this.socket?.disconnect();
   }
 
@@ -91,7 +121,9 @@ export class Chat extends EventTarget {
 
   // --- the call log ---
 
+  /** Loads the call log; also catches up the open conversation and the others whose messages are held. */
   async refreshConversations() {
+    const startedAt = performance.now();
     const data = await api("GET", "/conversations");
     const seen = new Set();
     for (const c of data?.conversations ?? []) {
@@ -102,15 +134,34 @@ export class Chat extends EventTarget {
       if (c.peer !== undefined) conv.peer = typeof c.peer === "string" ? c.peer : c.peer?.id;
       if (c.peer && typeof c.peer === "object" && "online" in c.peer) this._user(conv.peer).online = c.peer.online;
       if (c.group && typeof c.group === "object") conv.group = c.group;
-      if (c.last) { conv.last = c.last; this._putMessage(c.last); }
-      conv.updatedAt = c.updatedAt ?? conv.last?.ts ?? conv.updatedAt;
+      if (c.last) { this._putMessage(c.last); this._updateLast(conv); }
+      // Server times only (never this browser's clock, which may be off), and never backwards: a live
+      // event may have come in while this answer was on its way.
+      conv.updatedAt = Math.max(conv.updatedAt || 0, c.updatedAt ?? c.last?.ts ?? 0);
       conv.unread = c.id === this.current && this._canMarkRead() ? 0 : c.unread ?? 0;
       if (conv.peer) this.user(conv.peer);
+      // Another tab or device of this user may have written here: the last message shows the gap.
+      if (c.last && c.id !== this.current) this._fillGapsQuietly(c.id);
     }
-    // Conversations the server does not know yet (a chat opened but not written to) stay.
-    for (const [id, conv] of this.conversations) if (!seen.has(id) && !conv.local) this.conversations.delete(id);
+    // Conversations the server does not know yet (a chat opened but not written to, or with sends still queued) stay.
+    for (const [id, conv] of this.conversations) {
+      if (!seen.has(id) && !conv.local && !this.outbox.some((e) => e.conversation === id)) this.conversations.delete(id);
+    }
     this._changed("list");
-    if (this.current) this.markRead();
+    this._changed("refreshed", startedAt);
+    if (this.current) {
+      this._catchUp(this.current).catch(() => {});
+      this.markRead();
+    }
+  }
+
+  /** Refreshes the call log soon; calls close together make one request. */
+  refreshSoon() {
+    if (this._refreshTimer) return;
+    this._refreshTimer = setTimeout(() => {
+      this._refreshTimer = null;
+      this.refreshConversations().catch(() => {});
+    }, REFRESH_COALESCE_MS);
   }
 
   _conversation(id) {
@@ -130,9 +181,22 @@ export class Chat extends EventTarget {
     return conv;
   }
 
-  /** Conversations newest first. */
+  /** Conversations newest first: by the server's times; above them, ones whose newest item only this browser has yet. */
   sortedConversations() {
-    return [...this.conversations.values()].sort((a, b) => (b.updatedAt || 0) - (a.updatedAt || 0) || a.id.localeCompare(b.id));
+    return [...this.conversations.values()].sort((a, b) => {
+      const la = localSince(a);
+      const lb = localSince(b);
+      if ((la === undefined) !== (lb === undefined)) return la === undefined ? 1 : -1;
+      const newer = la === undefined ? (b.updatedAt || 0) - (a.updatedAt || 0) : lb - la;
+      return newer || a.id.localeCompare(b.id);
+    });
+  }
+
+  /** Whether `id` may be opened: a conversation in the call log, or a direct chat of mine with a well-formed other id. */
+  canOpen(id) {
+    if (this.conversations.has(id)) return true;
+    const dm = new RegExp(`^dm:(${USER_ID}):(${USER_ID})$`).exec(id);
+    return !!dm && dm[1] < dm[2] && (dm[1] === this.me.id) !== (dm[2] === this.me.id);
   }
 
   /** A user's cached profile; fetches it once in the background when unknown. */
@@ -171,7 +235,7 @@ export class Chat extends EventTarget {
     Object.assign(this._user(id), profile);
     const conv = this._conversation(dmId(this.me.id, id));
     conv.title = profile.name || id;
-    if (!conv.updatedAt) { conv.local = true; conv.updatedAt = Date.now(); }
+    if (!conv.updatedAt) { conv.local = true; conv.openedAt ??= Date.now(); }
     this._changed("list");
     return conv.id;
   }
@@ -192,8 +256,15 @@ export class Chat extends EventTarget {
   async leave(conversationId) {
     const conv = this.conversations.get(conversationId);
     await this._request("group:leave", { group: conv.groupId });
+    this._forget(conversationId);
+  }
+
+  // A group I left or was removed from. Its messages go too: if I am invited back, the history is
+  // loaded afresh, with what was said while I was away.
+  _forget(conversationId) {
     this.conversations.delete(conversationId);
-    if (this.current === conversationId) this.current = null;
+    this.messages.delete(conversationId);
+    if (this.current === conversationId) { this.stopTyping(); this.current = null; }
     this._changed("list");
     this._changed("open");
   }
@@ -220,7 +291,8 @@ export class Chat extends EventTarget {
     conv.groupId = group.id;
     conv.group = group;
     conv.title = group.name || conv.title;
-    if (!conv.updatedAt || change === "created") conv.updatedAt = Date.now();
+    // Acks carry no time; the "group" event that follows does. Until then it is listed as new here.
+    if (!conv.updatedAt) conv.openedAt ??= Date.now();
     this._changed("list");
     this._changed("members", conv.id);
     return conv;
@@ -243,28 +315,35 @@ export class Chat extends EventTarget {
       merged.delivered = union(old.delivered, m.delivered);
       merged.read = union(old.read, m.read);
     }
+    // The server's copy (it has a place): whichever tab sent it, it is no longer waiting.
+    if (typeof merged.pos === "number") { delete merged.outbox; delete merged.error; this._mine.delete(m.id); }
     s.byId.set(m.id, merged);
     return merged;
   }
 
   _putOutboxMessage(entry) {
+    const held = this.messages.get(entry.conversation)?.byId.get(entry.id);
+    if (typeof held?.pos === "number") return held; // already on the server; whoever flushes next drops the entry
     const m = this._putMessage({
       id: entry.id, conversation: entry.conversation, from: this.me.id, body: entry.body, ts: entry.ts,
       to: entry.to, group: entry.group, outbox: entry.state, error: entry.error,
     });
-    const conv = this._conversation(entry.conversation);
-    if (!conv.last || (conv.last.ts ?? 0) <= entry.ts) { conv.last = m; conv.updatedAt = Math.max(conv.updatedAt || 0, entry.ts); }
+    this._updateLast(this._conversation(entry.conversation));
     return m;
+  }
+
+  // The call log's preview: the conversation's last message in display order, of those held here (the
+  // call log's `last` is held too). Worked out afresh each time, as a message may change place: one
+  // that another tab sent comes after everything until the server's copy gives it its pos.
+  _updateLast(conv) {
+    let last = null;
+    for (const m of this.messages.get(conv.id)?.byId.values() ?? []) if (!last || byDisplayOrder(last, m) <= 0) last = m;
+    if (last) conv.last = last;
   }
 
   /** Messages of a conversation in display order (by pos; unsent ones last by time). */
   messageList(conversationId) {
-    const list = [...this._store(conversationId).byId.values()];
-    return list.sort((a, b) => {
-      const pa = a.pos ?? Infinity;
-      const pb = b.pos ?? Infinity;
-      return pa - pb || (a.ts ?? 0) - (b.ts ?? 0);
-    });
+    return [...this._store(conversationId).byId.values()].sort(byDisplayOrder);
   }
 
   /** Status of one's own message: pending|sent|delivered|read|failed. */
@@ -277,8 +356,15 @@ export class Chat extends EventTarget {
   }
 
   /** Loads the newest page, or the page before the oldest one loaded. Returns the number added. */
-  async loadHistory(conversationId, older = false) {
+  loadHistory(conversationId, older = false) {
     const s = this._store(conversationId);
+    if (older) return this._loadPage(conversationId, s, true);
+    // Opening and a refresh may both ask for the newest page at once: one request serves both.
+    s.loadingNewest ??= this._loadPage(conversationId, s, false).finally(() => { s.loadingNewest = null; });
+    return s.loadingNewest;
+  }
+
+  async _loadPage(conversationId, s, older) {
     if (older && s.hasMore === false) return 0;
     const positions = [...s.byId.values()].map((m) => m.pos).filter((p) => typeof p === "number");
     let path = `/conversations/${seg(conversationId)}/messages?limit=50`;
@@ -290,40 +376,118 @@ export class Chat extends EventTarget {
       if (e instanceof ApiError && e.status === 404) { s.hasMore = false; s.loaded = true; return 0; } // a chat not started yet
       throw e;
     }
-    for (const m of data?.messages ?? []) this._putMessage(m);
+    const page = (data?.messages ?? []).map((m) => this._putMessage(m));
+    if (page.length && this.conversations.has(conversationId)) this._touch(page[page.length - 1]);
     if (!older || s.hasMore === undefined) s.hasMore = !!data?.hasMore;
     if (older) s.hasMore = !!data?.hasMore;
     s.loaded = true;
     this._changed("messages", conversationId);
+    this._changed("list");
     if (conversationId === this.current) this.markRead();
-    return data?.messages?.length ?? 0;
+    return page.length;
+  }
+
+  // Positions are gap-free on the server, so a hole in the ones held here is messages this tab never got:
+  // sent from another tab or device of mine (the server echoes them to none of my connections), or said
+  // in a group while I was away. Fetches them, newest hole first.
+  async _fillGaps(conversationId) {
+    const s = this.messages.get(conversationId);
+    if (!s?.loaded || s.filling) return; // nothing shown yet (opening loads the newest page), or already at it
+    s.filling = true;
+    let fetched = false;
+    try {
+      for (let gap = highestGap(s); gap && this.messages.get(conversationId) === s; gap = highestGap(s)) {
+        if (gap.count > GAP_FETCH_MAX) {
+          // Too far behind to walk back: start again from the newest page, as when first opened.
+          for (const [id, m] of s.byId) if (typeof m.pos === "number") s.byId.delete(id);
+          s.hasMore = undefined;
+          s.loaded = false; // so that, should this fail, the next catch-up loads the newest page
+          await this.loadHistory(conversationId);
+          fetched = true;
+          continue;
+        }
+        const data = await api("GET", `/conversations/${seg(conversationId)}/messages?before=${gap.before}&limit=${gap.count}`);
+        const got = (data?.messages ?? []).map((m) => this._putMessage(m));
+        fetched = true;
+        if (got.length && this.conversations.has(conversationId)) this._touch(got[got.length - 1]);
+        this._changed("messages", conversationId);
+        this._changed("list");
+        if (!got.length) break; // not there after all: do not ask again and again
+      }
+    } finally {
+      s.filling = false;
+    }
+    if (fetched && conversationId === this.current) this.markRead();
+  }
+
+  _fillGapsQuietly(conversationId) { this._fillGaps(conversationId).catch(() => {}); }
+
+  // Brings a conversation's messages up to date: the newest page if none could be loaded yet, then any gap.
+  async _catchUp(conversationId) {
+    if (!this.messages.get(conversationId)?.loaded) await this.loadHistory(conversationId);
+    await this._fillGaps(conversationId);
   }
 
   /** Queues a message to the conversation; it goes out now if connected, else on reconnect. */
   send(conversationId, body) {
     const conv = this._conversation(conversationId);
+    // ts: this browser's clock, only to order unsent messages among themselves; the server's ts replaces it.
     const entry = { id: crypto.randomUUID(), conversation: conversationId, body, ts: Date.now(), state: "pending" };
     if (conv.kind === "group") entry.group = conv.groupId; else entry.to = conv.peer;
-    this.outbox.push(entry);
-    storage.saveOutbox(this.me.id, this.outbox);
-    this._putOutboxMessage(entry);
+    this._mine.add(entry.id);
+    this._editOutbox((list) => [...list, entry]);
     conv.local = false;
     this.stopTyping();
-    this._changed("messages", conversationId);
-    this._changed("list");
     this._flushOutbox();
   }
 
   /** Puts a failed message back into the queue. */
   retry(id) {
-    const entry = this.outbox.find((e) => e.id === id);
-    if (!entry) return;
-    entry.state = "pending";
-    delete entry.error;
-    storage.saveOutbox(this.me.id, this.outbox);
-    this._putOutboxMessage(entry);
-    this._changed("messages", entry.conversation);
+    if (!this.outbox.some((e) => e.id === id)) return;
+    this._editOutbox((list) => list.map((e) => (e.id === id ? { ...e, state: "pending", error: undefined } : e)));
     this._flushOutbox();
+  }
+
+  // Every tab of this user shares the stored outbox. A change is made to the outbox as stored now, not to
+  // this tab's copy, so that what other tabs queued or sent in the meantime is kept (the "storage" event
+  // that tells this tab about them may not have come yet). Two tabs may then both send an entry: the
+  // server acks a repeated id with the original message and delivers nothing twice.
+  _editOutbox(change) {
+    const stored = storage.loadOutbox(this.me.id);
+    let next = change([...stored, ...this._ownMissingFrom(stored)]);
+    if (!storage.saveOutbox(this.me.id, next)) next = change(this.outbox); // no usable storage: this tab's copy is all there is
+    this._adoptOutbox(next);
+  }
+
+  // This tab's own unacked entries that `list` lacks. Most likely another tab sent them; but localStorage has
+  // no atomic read-modify-write across tabs, so another tab's write may also have overwritten them. They
+  // stay queued here until this tab sees them acked: a repeat is harmless, a loss is not.
+  _ownMissingFrom(list) {
+    const ids = new Set(list.map((e) => e.id));
+    return this.outbox.filter((e) => this._mine.has(e.id) && !ids.has(e.id));
+  }
+
+  // Makes `next` this tab's outbox and shows what changed in it.
+  _adoptOutbox(next) {
+    next = [...next, ...this._ownMissingFrom(next)];
+    const before = new Map(this.outbox.map((e) => [e.id, e]));
+    const kept = new Set(next.map((e) => e.id));
+    const changed = new Set();
+    this.outbox = next;
+    for (const gone of before.values()) {
+      if (kept.has(gone.id)) continue;
+      // Another tab had it acked. It shows as sent until the server's copy (with its place) arrives.
+      const m = this.messages.get(gone.conversation)?.byId.get(gone.id);
+      if (m?.outbox) { delete m.outbox; delete m.error; changed.add(gone.conversation); this.refreshSoon(); }
+    }
+    for (const entry of next) {
+      const was = before.get(entry.id);
+      if (was && was.state === entry.state && was.error === entry.error) continue;
+      this._putOutboxMessage(entry);
+      changed.add(entry.conversation);
+    }
+    for (const id of changed) this._changed("messages", id);
+    if (changed.size) this._changed("list");
   }
 
   // Sends pending entries one at a time, in order, with their original ids (the server dedupes by id).
@@ -333,8 +497,10 @@ export class Chat extends EventTarget {
     try {
       do {
         this._flushAgain = false;
-        for (const entry of [...this.outbox]) {
-          if (entry.state !== "pending" || !this.socket?.connected) continue;
+        for (const queued of [...this.outbox]) {
+          // Looked up again each time: another tab may have sent or retried it meanwhile.
+          const entry = this.outbox.find((e) => e.id === queued.id);
+          if (entry?.state !== "pending" || !this.socket?.connected) continue;
           const payload = { id: entry.id, body: entry.body };
           if (entry.group) payload.group = entry.group; else payload.to = entry.to;
           let res;
@@ -344,15 +510,14 @@ export class Chat extends EventTarget {
             break; // offline, disconnected or no answer: stays pending for the next connect
           }
           if (res?.ok === true) {
+            // The bubble takes the server's copy first, so that dropping the entry finds nothing left to do.
+            const m = this._putMessage({ ...(res.message ?? {}), id: entry.id, conversation: res.message?.conversation ?? entry.conversation });
+            this._mine.delete(entry.id);
             this._dropFromOutbox(entry.id);
-            const m = this._putMessage({ ...(res.message ?? {}), id: entry.id, conversation: res.message?.conversation ?? entry.conversation, outbox: undefined, error: undefined });
-            delete m.outbox;
             this._touch(m);
           } else if (PERMANENT.has(res?.error?.code)) {
-            entry.state = "failed";
-            entry.error = res.error.message;
-            storage.saveOutbox(this.me.id, this.outbox);
-            this._putOutboxMessage(entry);
+            const error = res.error.message;
+            this._editOutbox((list) => list.map((e) => (e.id === entry.id ? { ...e, state: "failed", error } : e)));
           } else {
             // rate_limited, unavailable, internal: try again a little later.
             setTimeout(() => this._flushOutbox(), 2000);
@@ -368,14 +533,14 @@ export class Chat extends EventTarget {
   }
 
   _dropFromOutbox(id) {
-    this.outbox = this.outbox.filter((e) => e.id !== id);
-    storage.saveOutbox(this.me.id, this.outbox);
+    this._editOutbox((list) => list.filter((e) => e.id !== id));
   }
 
   _touch(m) {
     const conv = this._conversation(m.conversation);
-    if (!conv.last || (m.pos ?? Infinity) >= (conv.last.pos ?? -1) || !conv.last.pos) conv.last = m;
-    conv.updatedAt = Math.max(conv.updatedAt || 0, m.ts || 0);
+    this._updateLast(conv);
+    // Only the server's times order the call log; an unsent message has only this browser's.
+    if (typeof m.pos === "number") conv.updatedAt = Math.max(conv.updatedAt || 0, m.ts || 0);
     return conv;
   }
 
@@ -384,9 +549,8 @@ export class Chat extends EventTarget {
   _onMessage(m) {
     if (!m?.id || !m.conversation) return;
     const known = this._store(m.conversation).byId.has(m.id);
-    if (m.from === this.me.id) this._dropFromOutbox(m.id);
     const stored = this._putMessage(m);
-    if (m.from === this.me.id) delete stored.outbox;
+    if (m.from === this.me.id && this.outbox.some((e) => e.id === m.id)) this._dropFromOutbox(m.id);
     const conv = this._touch(stored);
     if (conv.kind === "dm" && conv.title === conv.peer) this.user(conv.peer);
     if (m.from !== this.me.id) {
@@ -400,18 +564,23 @@ export class Chat extends EventTarget {
     conv.local = false;
     this._changed("messages", m.conversation);
     this._changed("list");
+    this._fillGapsQuietly(m.conversation);
   }
 
   _onReceipt(r) {
     if (!r?.conversation || !Array.isArray(r.ids)) return;
     const s = this._store(r.conversation);
+    let unknown = false;
     for (const id of r.ids) {
       const m = s.byId.get(id);
-      if (!m) continue;
+      if (!m) { unknown = true; continue; }
       const key = r.status === "read" ? "read" : "delivered";
       m[key] = union(m[key], [r.by]);
       if (key === "read") m.delivered = union(m.delivered, [r.by]);
     }
+    // A receipt for a message of mine this tab lacks: another tab or device sent it. The call log has it
+    // (and the open conversation catches up). During a replay, "synced" refreshes once at the end instead.
+    if (unknown && this._synced) this.refreshSoon();
     this._changed("messages", r.conversation);
     this._changed("list");
   }
@@ -420,14 +589,13 @@ export class Chat extends EventTarget {
     if (!g?.conversation) return;
     const users = g.users ?? [];
     if (g.change === "left" && users.includes(this.me.id)) {
-      this.conversations.delete(g.conversation);
-      if (this.current === g.conversation) { this.current = null; this._changed("open"); }
-      this._changed("list");
+      this._forget(g.conversation);
       return;
     }
     const conv = g.group ? this._applyGroup(g.group, g.change) : this._conversation(g.conversation);
     conv.updatedAt = Math.max(conv.updatedAt || 0, g.ts || 0);
     conv.notice = describeGroupChange(g, this.me.id);
+    conv.noticeAt = g.ts || 0; // the preview shows whichever of notice and last message the server timed later
     this._changed("list");
   }
 
@@ -467,13 +635,12 @@ export class Chat extends EventTarget {
 
   // --- reading and typing out ---
 
-  /** Opens a conversation: loads history if needed and marks it read. */
+  /** Opens a conversation: loads history if needed (and what is missing from it) and marks it read. */
   async open(conversationId) {
     this.stopTyping();
     this.current = conversationId;
     this._changed("open");
-    const s = this._store(conversationId);
-    if (!s.loaded) await this.loadHistory(conversationId);
+    await this._catchUp(conversationId);
     this.markRead();
   }
 
@@ -515,7 +682,12 @@ export class Chat extends EventTarget {
     if (!conv || !this.socket?.connected) return;
     if (this._typingOut?.conversation !== conv.id) {
       this.stopTyping();
-      this._typingOut = { conversation: conv.id, timer: null };
+      this._typingOut = { conversation: conv.id, timer: null, sentAt: -Infinity };
+    }
+    // Said again every TYPING_RESEND_MS while keystrokes go on: the peer forgets it after TYPING_SHOW_MS.
+    const now = Date.now();
+    if (now - this._typingOut.sentAt >= TYPING_RESEND_MS) {
+      this._typingOut.sentAt = now;
       this.socket.emit("typing", { ...this._target(conv), typing: true }, () => {});
     }
     clearTimeout(this._typingOut.timer);
@@ -535,6 +707,36 @@ export class Chat extends EventTarget {
 }
 
 function union(a, b) { return [...new Set([...(a ?? []), ...(b ?? [])])]; }
+
+// Display order: the messages the server has placed, by pos; after them the unsent ones, by when they were
+// written (this browser's clock, compared only with itself).
+function byDisplayOrder(a, b) {
+  const pa = typeof a.pos === "number" ? a.pos : Infinity;
+  const pb = typeof b.pos === "number" ? b.pos : Infinity;
+  if (pa !== pb) return pa - pb;
+  return (a.ts ?? 0) - (b.ts ?? 0);
+}
+
+// When a conversation's newest item exists only in this browser (a message not sent yet, a chat or group
+// just made), its local time; undefined when the server has timed it.
+function localSince(conv) {
+  if (conv.last && typeof conv.last.pos !== "number") return conv.last.ts ?? 0;
+  return conv.updatedAt ? undefined : conv.openedAt;
+}
+
+// The highest hole in the positions held, as {before, count}. Below the lowest one held only when the
+// start of the conversation is known to be loaded (hasMore false); otherwise that is for scrolling back.
+function highestGap(s) {
+  const held = new Set();
+  for (const m of s.byId.values()) if (typeof m.pos === "number") held.add(m.pos);
+  const positions = [...held].sort((a, b) => a - b);
+  if (s.hasMore === false) positions.unshift(0);
+  for (let i = positions.length - 1; i > 0; i--) {
+    const count = positions[i] - positions[i - 1] - 1;
+    if (count > 0) return { before: positions[i], count };
+  }
+  return null;
+}
 
 function describeGroupChange(g, me) {
   const who = (g.users ?? []).join(", ");

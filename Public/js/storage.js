@@ -1,6 +1,7 @@
 // What the client keeps in localStorage: the session, the last timeline seq
 // seen, and the outbox of sends not yet acknowledged. Keys are per user so two
-// accounts used in one browser never mix their outboxes.
+// accounts used in one browser never mix their outboxes. Every tab of the
+// browser shares them: see Chat._editOutbox for how tabs share the outbox.
 
 const SESSION = "webchat.session";
 
@@ -13,8 +14,14 @@ function read(key, fallback) {
   }
 }
 
+/** Stores a value; false when storage is full or disabled (the caller then keeps going in memory). */
 function write(key, value) {
-  try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* storage full or disabled: keep going in memory */ }
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The saved session {token, user} or null. */
@@ -27,5 +34,10 @@ export const loadSeq = (user) => read(`webchat.seq.${user}`, undefined);
 export const saveSeq = (user, seq) => write(`webchat.seq.${user}`, seq);
 
 /** Outbox entries: {id, conversation, to?|group?, body, ts, state: "pending"|"failed", error?}. */
-export const loadOutbox = (user) => read(`webchat.outbox.${user}`, []);
-export const saveOutbox = (user, entries) => write(`webchat.outbox.${user}`, entries);
+export const outboxKey = (user) => `webchat.outbox.${user}`;
+export const loadOutbox = (user) => {
+  const entries = read(outboxKey(user), []);
+  return Array.isArray(entries) ? entries : [];
+};
+/** Returns false when the outbox could not be stored. */
+export const saveOutbox = (user, entries) => write(outboxKey(user), entries);

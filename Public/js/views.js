@@ -53,7 +53,8 @@ export function renderList(ul, chat, { onOpen }) {
     const title = conv.kind === "dm" ? peer?.name && peer.name !== conv.peer ? peer.name : conv.title : conv.title;
     const last = conv.last;
     let preview = conv.notice ?? "";
-    if (last && (!conv.notice || (last.ts ?? 0) >= (conv.updatedAt ?? 0))) {
+    // The later of the group notice and the last message, by the server's times; an unsent message is later.
+    if (last && (!conv.notice || typeof last.pos !== "number" || (last.ts ?? 0) >= (conv.noticeAt ?? 0))) {
       const prefix = last.from === chat.me.id ? "You: " : conv.kind === "group" ? `${chat.users.get(last.from)?.name ?? last.from}: ` : "";
       preview = prefix + last.body;
     }

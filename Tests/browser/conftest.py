@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers import free_port, make_driver, script_errors, wait_http
+from webchat_page import Bot, unique
 
 
 # Console noise that is expected while a server is killed or a lookup 404s.
@@ -154,3 +155,18 @@ def browsers():
     for profile in set(profiles):
         shutil.rmtree(profile, ignore_errors=True)
     assert not problems, f"script errors in the page: {problems}"
+
+
+@pytest.fixture
+def bots(server):
+    """Factory: bots("bob", connect=...) → a Bot signed up on the test's server; all disconnected at the end."""
+    made = []
+
+    def make(prefix: str, **kwargs):
+        bot = Bot(server.url, unique(prefix), **kwargs)
+        made.append(bot)
+        return bot
+
+    yield make
+    for bot in made:
+        bot.close()

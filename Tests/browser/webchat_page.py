@@ -1,8 +1,12 @@
 """A person using the web client, in terms of the data-testid hooks."""
 
+import json
 import secrets
 import time
+from urllib.parse import quote
 
+import requests
+import socketio
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -104,6 +108,24 @@ class Person:
         self.tid("new-group-members").send_keys(", ".join(members))
         self.tid("new-group-submit").click()
 
+    def leave_group(self):
+        """Leave, and confirm when asked (test_leave_asks_first_and_focus_stays_in_the_page checks that it asks)."""
+        self.tid("group-leave").click()
+        confirm = self.tids("group-leave-confirm")
+        if confirm and confirm[0].is_displayed():
+            confirm[0].click()
+
+    def conversation_ids(self) -> list[str]:
+        """The call log's conversation ids, top to bottom."""
+        return [e.get_attribute("data-conversation") for e in self.tids("conversation")]
+
+    def preview(self, conv_id: str) -> str:
+        e = self.conversation(conv_id)
+        return e.find_element(By.CSS_SELECTOR, ".conv-last").text if e else ""
+
+    def list_error(self) -> str:
+        return self.d.find_element(By.CSS_SELECTOR, "[data-list-error]").get_attribute("textContent")
+
     def conversation(self, conv_id: str):
         found = [e for e in self.tids("conversation") if e.get_attribute("data-conversation") == conv_id]
         return found[0] if found else None
@@ -167,6 +189,15 @@ class Person:
         except Exception as e:
             raise AssertionError(f"{self.id}: message {mid} never {status} (is {self.status(mid)})") from e
 
+    def outbox(self) -> list[dict]:
+        """The stored outbox of this user in this browser profile."""
+        return json.loads(self.d.execute_script(f"return localStorage.getItem('webchat.outbox.{self.id}')") or "[]")
+
+    def focused(self) -> str:
+        """What has the keyboard focus: its data-testid, else a short description."""
+        return self.d.execute_script("""const e = document.activeElement;
+            return e.dataset.testid || (e.closest('[data-conversation]') ? 'conversation:' + e.closest('[data-conversation]').dataset.conversation : e.tagName);""")
+
     def bodies(self) -> list[str]:
         return [m["body"] for m in self.snapshot()]
 
@@ -184,6 +215,49 @@ class Person:
         errs = self.errors()
         self.d.quit()
         assert not errs, errs
+
+
+class Bot:
+    """Someone on the other side without a browser, which is much cheaper than a second Chromium:
+    signed up over REST and, when `connect`, on the socket through python-socketio, which acks
+    every timeline event (so what it is sent becomes delivered)."""
+
+    def __init__(self, base_url: str, uid: str, name: str | None = None, connect: bool = True):
+        self.base = base_url
+        self.id = uid
+        self.name = name or uid.split("-")[0].capitalize()
+        r = requests.post(f"{base_url}/api/v1/users", json={"id": uid, "name": self.name, "password": PASSWORD}, timeout=10)
+        r.raise_for_status()
+        self.token = r.json()["token"]
+        self.sio = None
+        if connect:
+            self.sio = socketio.Client(reconnection=False)
+            self.sio.on("*", lambda event, *args: None)  # the empty ack every timeline event wants
+            self.sio.connect(base_url, auth={"token": self.token}, transports=["websocket"], wait_timeout=10)
+
+    def emit(self, event: str, payload: dict) -> dict:
+        return self.sio.call(event, payload, timeout=10)
+
+    def send(self, body: str, to: str | None = None, group: str | None = None) -> dict:
+        """Sends to a user or a group id (without "grp:"); returns the stored message."""
+        payload = {"id": secrets.token_hex(8), "body": body}
+        payload.update({"to": to} if to else {"group": group})
+        res = self.emit("message", payload)
+        assert res.get("ok"), res
+        return res["message"]
+
+    def get(self, path: str) -> dict:
+        r = requests.get(f"{self.base}/api/v1{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def history(self, conv_id: str) -> list[str]:
+        """The conversation's newest 100 bodies as the server has them."""
+        return [m["body"] for m in self.get(f"/conversations/{quote(conv_id, safe='')}/messages?limit=100")["messages"]]
+
+    def close(self) -> None:
+        if self.sio:
+            self.sio.disconnect()
 
 
 def settle(seconds: float = 1.0) -> None:
