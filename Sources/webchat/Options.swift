@@ -2,6 +2,7 @@ import ChatServer
 import Configuration
 import Foundation
 import Logging
+import Synchronization
 
 /// The command-line options (each also readable from `WEBCHAT_<NAME>` in the environment)
 /// and how they map onto `ServerConfiguration`.
@@ -37,7 +38,7 @@ enum Options {
     ]
 
     static var usage: String {
-        var text = "usage: webchat [--option value ...]\n\nOptions (each also from the environment as WEBCHAT_<OPTION>, e.g. WEBCHAT_PORT):\n"
+        var text = "usage: webchat [--option value | --option=value ...]\n\nOptions (each at most once; each also from the environment as WEBCHAT_<OPTION>, e.g. WEBCHAT_PORT):\n"
         // Padded to the longest flag: `padding(toLength:)` also cuts a longer one short.
         let width = all.map(\.flag.count).max() ?? 0
         for option in all {
@@ -46,35 +47,101 @@ enum Options {
         return text
     }
 
-    /// Refuses flags nobody knows, so a typo is an error rather than a silent default.
-    static func checkFlags(_ arguments: [String]) throws {
-        let known = Set(all.map { "--" + $0.flag })
-        for argument in arguments where argument.hasPrefix("--") {
-            let flag = String(argument.split(separator: "=", maxSplits: 1)[0])
-            guard known.contains(flag) else { throw ConfigurationError("unknown option \(flag)") }
-        }
+    /// The configuration from the command line `arguments` (without the program's name), then
+    /// `environment` (`WEBCHAT_<OPTION>`), then defaults. `environment` also holds what is read by
+    /// its conventional names rather than as options (DynamoDB's `AWS_ACCESS_KEY_ID` and friends).
+    static func resolve(arguments: [String], environment: [String: String]) throws -> ServerConfiguration {
+        try resolve(providers: [
+            commandLine(arguments),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "webchat"),
+        ], environment: environment)
     }
 
-    /// The configuration `reader` gives; `environment` holds what is read by its conventional
-    /// names rather than as options (DynamoDB's `AWS_ACCESS_KEY_ID` and friends).
-    static func resolve(_ reader: ConfigReader, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
+    /// The command line, read strictly into exact strings: every argument is a known `--flag`
+    /// with its value after it (`--flag value` or `--flag=value`), each flag at most once.
+    ///
+    /// swift-configuration's `CommandLineArgumentsProvider` is not used: it splits every value at
+    /// commas and gathers a repeated flag, or words after a value, into a list, which a read of one
+    /// string then takes for "not set", so the server silently started with the default (a TLS
+    /// file path or a Redis password with a comma in it). Lists (`--cors-origins`,
+    /// `--trusted-proxies`) are split by ``resolve(providers:environment:)``, and only they.
+    static func commandLine(_ arguments: [String]) throws -> InMemoryProvider {
+        let keys = Dictionary(uniqueKeysWithValues: all.map { ("--" + $0.flag, $0.key) })
+        var values: [String: String] = [:]
+        var index = arguments.startIndex
+        var previous: String?
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
+            guard argument.hasPrefix("--") else {
+                if argument.hasPrefix("-"), keys["-" + argument.split(separator: "=", maxSplits: 1)[0]] != nil {
+                    throw ConfigurationError("unknown option \(argument) (did you mean -\(argument)?)")
+                }
+                let after = previous.map { " after the value of \($0)" } ?? ""
+                throw ConfigurationError("""
+                    unexpected argument '\(argument)'\(after): options are written --name value or --name=value, \
+                    and a value with spaces needs quotes
+                    """)
+            }
+            let flag: String
+            let value: String
+            if let equals = argument.firstIndex(of: "=") {
+                flag = String(argument[..<equals])
+                value = String(argument[argument.index(after: equals)...])
+            } else {
+                flag = argument
+                // A value that starts with -- is most likely the next option: write --flag=--value for one.
+                guard index < arguments.endIndex, !arguments[index].hasPrefix("--") else {
+                    guard keys[flag] != nil else { throw ConfigurationError("unknown option \(flag)") }
+                    throw ConfigurationError("\(flag) needs a value")
+                }
+                value = arguments[index]
+                index += 1
+            }
+            guard let key = keys[flag] else { throw ConfigurationError("unknown option \(flag)") }
+            guard !value.isEmpty else { throw ConfigurationError("\(flag) needs a value") }
+            guard values.updateValue(value, forKey: key) == nil else {
+                throw ConfigurationError("\(flag) is given more than once: give it once")
+            }
+            previous = flag
+        }
+        return InMemoryProvider(name: "command line", values: Dictionary(uniqueKeysWithValues: values.map { key, value in
+            // The broker URL may hold a password: kept out of whatever lists configuration values.
+            (AbsoluteConfigKey(ConfigKey(key)), ConfigValue(.string(value), isSecret: key == "broker"))
+        }))
+    }
+
+    /// The configuration `providers` give, the first that has a value winning; `environment` is for
+    /// what is read by its conventional names rather than as options.
+    static func resolve(providers: [any ConfigProvider], environment: [String: String]) throws -> ServerConfiguration {
+        let failures = LookupFailures()
+        let reader = ConfigReader(providers: providers, accessReporter: failures)
         var c = ServerConfiguration()
-        func string(_ key: String) -> String? { reader.string(forKey: ConfigKey(key)) }
-        // The command-line provider splits `a,b` into a list itself; a single value stays a string.
-        func list(_ key: String) -> [String]? {
-            guard let values = reader.stringArray(forKey: ConfigKey(key)) ?? string(key).map({ [$0] }) else { return nil }
-            return values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // A value a provider holds but cannot give as a string is an error, not "not set": the
+        // reader's non-throwing accessor returns nil for both, and only its reports tell them apart.
+        func string(_ key: String) throws -> String? {
+            let value = reader.string(forKey: ConfigKey(key))
+            if let failure = failures.take() {
+                throw ConfigurationError("--\(flag(key)) (or WEBCHAT_\(environmentName(key))) cannot be read: \(failure)")
+            }
+            return value
+        }
+        // Lists are comma-separated strings, on the command line and in the environment alike.
+        func list(_ key: String) throws -> [String]? {
+            try string(key).map { value in
+                value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
         }
         func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let text = string(key) else { return nil }
+            guard let text = try string(key) else { return nil }
             guard let value = Int(text), range.contains(value) else {
                 throw ConfigurationError("--\(flag(key)) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
             }
             return value
         }
-        if let v = string("host") { c.host = v }
+        if let v = try string("host") { c.host = v }
         if let v = try int("port", 0...65535) { c.port = v }
-        switch (string("tlsCertFile"), string("tlsKeyFile")) {
+        switch (try string("tlsCertFile"), try string("tlsKeyFile")) {
         case (nil, nil): break
         case (let chain?, let key?): c.tls = .init(certificateChain: chain, privateKey: key)
         case (nil, _): throw ConfigurationError("--tls-key-file needs --tls-cert-file, the certificate chain it belongs to")
@@ -82,14 +149,14 @@ enum Options {
         }
         if let v = try int("httpRedirectPort", 0...65535) { c.httpRedirectPort = v }
         if let v = try int("hstsMaxAge", 0...63_072_000) { c.hstsMaxAgeSeconds = v }
-        if let v = string("auth") {
+        if let v = try string("auth") {
             guard let mode = ServerConfiguration.AuthMode(rawValue: v) else { throw ConfigurationError("--auth must be password or open, not '\(v)'") }
             c.auth = mode
         }
-        if let v = string("store") { c.store = try ServerConfiguration.parseStore(v, environment: environment) }
-        if let v = string("broker") { c.broker = try ServerConfiguration.parseBroker(v) }
-        if let origins = list("corsOrigins") { c.corsOrigins = origins }
-        if let v = string("publicDir") { c.publicDirectory = v }
+        if let v = try string("store") { c.store = try ServerConfiguration.parseStore(v, environment: environment) }
+        if let v = try string("broker") { c.broker = try ServerConfiguration.parseBroker(v) }
+        if let origins = try list("corsOrigins") { c.corsOrigins = origins }
+        if let v = try string("publicDir") { c.publicDirectory = v }
         if let v = try int("retentionDays", 1...36_500) { c.chat.retentionDays = v }
         if let v = try int("maxMessageChars", 1...1_000_000) { c.chat.maxMessageChars = v }
         if let v = try int("maxGroupMembers", 2...100_000) { c.chat.maxGroupMembers = v }
@@ -97,14 +164,14 @@ enum Options {
         if let v = try int("tokenRecheckMs", 100...86_400_000) { c.tokenRecheckMS = v }
         if let v = try int("bcryptCost", 4...31) { c.bcryptCost = v }
         if let v = try int("maxFailedSignInsPerAddress", 0...1_000_000) { c.maxFailedSignInsPerAddress = v }
-        c.trustedProxies = try (list("trustedProxies") ?? []).map { text in
+        c.trustedProxies = try (try list("trustedProxies") ?? []).map { text in
             guard let range = AddressRange(text) else {
                 throw ConfigurationError("--trusted-proxies takes IP addresses or CIDR ranges (10.0.0.0/8, ::1), not '\(text)'")
             }
             return range
         }
         if let v = try int("rateBurst", 1...1_000_000) { c.rateBurst = v }
-        if let v = string("ratePerSecond") {
+        if let v = try string("ratePerSecond") {
             guard let rate = Double(v), rate > 0 else { throw ConfigurationError("--rate-per-second must be a positive number, not '\(v)'") }
             c.ratePerSecond = rate
         }
@@ -112,7 +179,7 @@ enum Options {
         if let v = try int("pingTimeoutMs", 10...3_600_000) { c.pingTimeoutMS = v }
         if let v = try int("maxPayloadBytes", 1024...100_000_000) { c.maxPayloadBytes = v }
         if let v = try int("connectTimeoutMs", 10...3_600_000) { c.connectTimeoutMS = v }
-        if let v = string("logLevel") {
+        if let v = try string("logLevel") {
             guard let level = Logger.Level(rawValue: v) else { throw ConfigurationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
             c.logLevel = level
         }
@@ -122,5 +189,35 @@ enum Options {
 
     private static func flag(_ key: String) -> String {
         all.first { $0.key == key }?.flag ?? key
+    }
+
+    /// The environment variable's name after `WEBCHAT_`: `retentionDays` → `RETENTION_DAYS`.
+    private static func environmentName(_ key: String) -> String {
+        flag(key).uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+}
+
+/// What the configuration reader could not read: a provider's error or a value it could not
+/// convert, reported (synchronously, during the read) instead of thrown.
+private final class LookupFailures: AccessReporter {
+    private let failures = Mutex<[String]>([])
+
+    func report(_ event: AccessEvent) {
+        var found: [String] = []
+        for provider in event.providerResults {
+            if case .failure(let error) = provider.result { found.append("\(provider.providerName): \(error)") }
+        }
+        if let error = event.conversionError { found.append("\(error)") }
+        guard !found.isEmpty else { return }
+        failures.withLock { $0 += found }
+    }
+
+    /// The failures reported since the last call, joined; nil if none.
+    func take() -> String? {
+        let taken = failures.withLock { failures in
+            defer { failures = [] }
+            return failures
+        }
+        return taken.isEmpty ? nil : taken.joined(separator: "; ")
     }
 }

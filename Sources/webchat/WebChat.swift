@@ -1,5 +1,4 @@
 import ChatServer
-import Configuration
 import Foundation
 import Hummingbird
 import Logging
@@ -9,19 +8,14 @@ import Logging
 @main
 struct WebChat {
     static func main() async {
-        let arguments = CommandLine.arguments
+        let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.contains("--help") || arguments.contains("-h") {
             print(Options.usage)
             return
         }
         let configuration: ServerConfiguration
         do {
-            try Options.checkFlags(Array(arguments.dropFirst()))
-            let reader = ConfigReader(providers: [
-                CommandLineArgumentsProvider(),
-                EnvironmentVariablesProvider().prefixKeys(with: "webchat"),
-            ])
-            configuration = try Options.resolve(reader)
+            configuration = try Options.resolve(arguments: arguments, environment: ProcessInfo.processInfo.environment)
         } catch {
             FileHandle.standardError.write(Data("webchat: \(error)\nRun 'webchat --help' for the options.\n".utf8))
             exit(2)

@@ -1,6 +1,7 @@
 import ChatDynamoDB
 import ChatServer
 import Configuration
+import Foundation
 import RedisBroker
 import Testing
 @testable import webchat
@@ -8,11 +9,7 @@ import Testing
 @Suite("Command line and environment options")
 struct OptionsTests {
     private func resolve(_ arguments: [String], environment: [String: String] = [:]) throws -> ServerConfiguration {
-        try Options.checkFlags(arguments)
-        return try Options.resolve(ConfigReader(providers: [
-            CommandLineArgumentsProvider(arguments: ["webchat"] + arguments),
-            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "webchat"),
-        ]), environment: environment)
+        try Options.resolve(arguments: arguments, environment: environment)
     }
 
     @Test("defaults: 127.0.0.1:8080, password auth, SQLite under data/")
@@ -135,6 +132,95 @@ struct OptionsTests {
             _ = try resolve(arguments, environment: ["AWS_EC2_METADATA_DISABLED": "true"])
         } throws: { error in
             "\(error)".contains(message)
+        }
+    }
+
+    // The audit's silent defaults (finding 2): swift-configuration's command-line provider split
+    // every value at commas and gathered repeats and stray words into a list, which a read of
+    // one string took for "not set".
+
+    @Test("values with commas reach their settings whole, in both forms of a flag")
+    func commasInValues() throws {
+        let tls = try resolve(["--tls-cert-file", "/x,y/cert.pem", "--tls-key-file=/x,y/key.pem"]).tls
+        #expect(tls == .init(certificateChain: "/x,y/cert.pem", privateKey: "/x,y/key.pem"))
+        #expect(try resolve(["--store", "sqlite:/a,b/chat.sqlite"]).store == .sqlite(path: "/a,b/chat.sqlite"))
+        #expect(try resolve(["--store=sqlite:/a,b/chat.sqlite"]).store == .sqlite(path: "/a,b/chat.sqlite"))
+        let redis = RedisBrokerConfiguration(host: "host", password: "pa,ss")
+        #expect(try resolve(["--broker", "redis://:pa,ss@host"]).broker == .redis(redis))
+        #expect(try resolve(["--broker=redis://:pa,ss@host"]).broker == .redis(redis))
+        // A value that holds = after the first one keeps it.
+        #expect(try resolve(["--store=sqlite:/a=b/chat.sqlite"]).store == .sqlite(path: "/a=b/chat.sqlite"))
+    }
+
+    @Test("the environment's values with commas arrive whole, and the command line still wins over them")
+    func commasInEnvironment() throws {
+        let c = try resolve([], environment: [
+            "WEBCHAT_BROKER": "redis://:pa,ss@host", "WEBCHAT_STORE": "sqlite:/a,b/chat.sqlite",
+            "WEBCHAT_TLS_CERT_FILE": "/x,y/cert.pem", "WEBCHAT_TLS_KEY_FILE": "/x,y/key.pem",
+        ])
+        #expect(c.broker == .redis(RedisBrokerConfiguration(host: "host", password: "pa,ss")))
+        #expect(c.store == .sqlite(path: "/a,b/chat.sqlite"))
+        #expect(c.tls == .init(certificateChain: "/x,y/cert.pem", privateKey: "/x,y/key.pem"))
+        let overridden = try resolve(["--broker", "memory", "--store", "sqlite:/c,d.sqlite"], environment: [
+            "WEBCHAT_BROKER": "redis://:pa,ss@host", "WEBCHAT_STORE": "sqlite:/a,b/chat.sqlite",
+        ])
+        #expect(overridden.broker == .memory && overridden.store == .sqlite(path: "/c,d.sqlite"))
+    }
+
+    @Test("only the list options split at commas, from the command line and the environment alike")
+    func lists() throws {
+        let c = try resolve(["--cors-origins=https://a.example,https://b.example", "--trusted-proxies", "10.0.0.1"])
+        #expect(c.corsOrigins == ["https://a.example", "https://b.example"])
+        #expect(c.trustedProxies.map(\.description) == ["10.0.0.1/32"])
+        let fromEnvironment = try resolve([], environment: [
+            "WEBCHAT_CORS_ORIGINS": "https://a.example, https://b.example", "WEBCHAT_TRUSTED_PROXIES": "127.0.0.1,fd00::/8",
+        ])
+        #expect(fromEnvironment.corsOrigins == ["https://a.example", "https://b.example"])
+        #expect(fromEnvironment.trustedProxies.map(\.description) == ["127.0.0.1/32", "fd00::/8"])
+        let overridden = try resolve(["--cors-origins", "*"], environment: ["WEBCHAT_CORS_ORIGINS": "https://a.example,https://b.example"])
+        #expect(overridden.corsOrigins == ["*"])
+    }
+
+    @Test("every argument is a known flag with one value: anything else stops the server, saying what", arguments: [
+        (["--retention-days", "0", "--retention-days", "7"], "--retention-days is given more than once"),
+        (["--retention-days=0", "--retention-days", "7"], "--retention-days is given more than once"),
+        (["--store", "memory", "--store=memory"], "--store is given more than once"),
+        (["--retention-days"], "--retention-days needs a value"),
+        (["--retention-days", "--port", "9"], "--retention-days needs a value"),
+        (["--store="], "--store needs a value"),
+        (["--store", ""], "--store needs a value"),
+        (["--store", "memory", "-retention-days", "0"], "unknown option -retention-days (did you mean --retention-days?)"),
+        (["--store", "memory", "-retention-days=0"], "unknown option -retention-days=0 (did you mean --retention-days=0?)"),
+        (["--store", "memory", "extra"], "unexpected argument 'extra' after the value of --store"),
+        (["--store=memory", "extra"], "unexpected argument 'extra' after the value of --store"),
+        (["serve"], "unexpected argument 'serve': options are written --name value or --name=value"),
+        (["-x"], "unexpected argument '-x'"),
+        (["--"], "unknown option --"),
+        (["--prot=9"], "unknown option --prot"),
+        (["--prot"], "unknown option --prot"),
+    ])
+    func strictCommandLine(_ arguments: [String], _ message: String) {
+        #expect {
+            _ = try resolve(arguments)
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+
+    @Test("a value that starts with a dash is a value (and checked as one); --flag=--x gives one that starts with --")
+    func dashedValues() throws {
+        #expect(throws: ConfigurationError.self) { try resolve(["--max-failed-sign-ins-per-address", "-1"]) }
+        #expect(try resolve(["--host=--x"]).host == "--x")
+        #expect(try resolve(["--host", "-x"]).host == "-x")
+    }
+
+    @Test("a value a provider has but cannot give as a string stops the server instead of reading as not set")
+    func unreadableValueIsAnError() {
+        let provider = InMemoryProvider(values: [AbsoluteConfigKey(ConfigKey("retentionDays")): 7])
+        #expect {
+            _ = try Options.resolve(providers: [provider], environment: [:])
+        } throws: { error in
+            "\(error)".contains("--retention-days (or WEBCHAT_RETENTION_DAYS) cannot be read")
         }
     }
 }
