@@ -46,6 +46,10 @@ public func buildApplication(
     let routeMethods = RouteMethods()
     router.add(middleware: APIErrorMiddleware(routes: routeMethods))
     if let publicDirectory = configuration.publicDirectory ?? locatePublicDirectory() {
+        // webchat's --public-dir refuses such a folder at start; other callers hear of it here.
+        if !FileManager.default.fileExists(atPath: URL(fileURLWithPath: publicDirectory).appendingPathComponent("index.html").path) {
+            logger.warning("the web client folder has no index.html: / answers 404", metadata: ["folder": "\(publicDirectory)"])
+        }
         router.add(middleware: FileMiddleware(publicDirectory, searchForIndexHtml: true, logger: logger))
     } else {
         logger.warning("no web client folder found; set --public-dir to serve it")

@@ -19,7 +19,7 @@ enum Options {
         ("store", "store", "sqlite:PATH | dynamodb://REGION?endpoint=URL&prefix=NAME | memory (default sqlite:data/webchat.sqlite)"),
         ("broker", "broker", "memory | redis[s]://[[user]:password@]host[:port][/db][?prefix=NAME&ca-file=PEM&cert-file=PEM&key-file=PEM] (default memory)"),
         ("cors-origins", "corsOrigins", "comma-separated origins allowed from browsers, or * (default: same origin only)"),
-        ("public-dir", "publicDir", "folder of the web client (default ./Public)"),
+        ("public-dir", "publicDir", "folder of the web client, holding index.html (default ./Public)"),
         ("retention-days", "retentionDays", "days timeline events stay replayable (default 30)"),
         ("max-message-chars", "maxMessageChars", "longest message body (default 4000)"),
         ("max-group-members", "maxGroupMembers", "largest group (default 1000)"),
@@ -29,7 +29,7 @@ enum Options {
         ("max-failed-sign-ins-per-address", "maxFailedSignInsPerAddress", "failed sign-ins a client address may make in 5 minutes; 0 for no limit (default 100)"),
         ("trusted-proxies", "trustedProxies", "comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For names the client (default none)"),
         ("rate-burst", "rateBurst", "events a connection may send at once (default 100)"),
-        ("rate-per-second", "ratePerSecond", "events a connection may send per second, sustained (default 50)"),
+        ("rate-per-second", "ratePerSecond", "events a connection may send per second, sustained, up to 1000000 (default 50)"),
         ("ping-interval-ms", "pingIntervalMs", "Engine.IO ping interval (default 25000)"),
         ("ping-timeout-ms", "pingTimeoutMs", "Engine.IO ping timeout (default 20000)"),
         ("max-payload-bytes", "maxPayloadBytes", "largest Engine.IO payload (default 1000000)"),
@@ -156,7 +156,7 @@ enum Options {
         if let v = try string("store") { c.store = try ServerConfiguration.parseStore(v, environment: environment) }
         if let v = try string("broker") { c.broker = try ServerConfiguration.parseBroker(v) }
         if let origins = try list("corsOrigins") { c.corsOrigins = origins }
-        if let v = try string("publicDir") { c.publicDirectory = v }
+        if let v = try string("publicDir") { c.publicDirectory = try checkPublicDirectory(v) }
         if let v = try int("retentionDays", 1...36_500) { c.chat.retentionDays = v }
         if let v = try int("maxMessageChars", 1...1_000_000) { c.chat.maxMessageChars = v }
         if let v = try int("maxGroupMembers", 2...100_000) { c.chat.maxGroupMembers = v }
@@ -172,7 +172,10 @@ enum Options {
         }
         if let v = try int("rateBurst", 1...1_000_000) { c.rateBurst = v }
         if let v = try string("ratePerSecond") {
-            guard let rate = Double(v), rate > 0 else { throw ConfigurationError("--rate-per-second must be a positive number, not '\(v)'") }
+            // inf, nan and 1e400 parse as numbers; an infinite rate would turn the limit off.
+            guard let rate = Double(v), rate.isFinite, rate > 0, rate <= 1_000_000 else {
+                throw ConfigurationError("--rate-per-second must be a positive number up to 1000000, not '\(v)'")
+            }
             c.ratePerSecond = rate
         }
         if let v = try int("pingIntervalMs", 10...3_600_000) { c.pingIntervalMS = v }
@@ -185,6 +188,21 @@ enum Options {
         }
         try c.checkTLSSettings()
         return c
+    }
+
+    /// A `--public-dir` given explicitly must be the web client's folder: a wrong one would
+    /// start a server that answers 404 at `/`, saying nothing. (The default is looked for, and
+    /// only warned about when missing: see `buildApplication`.)
+    static func checkPublicDirectory(_ path: String) throws -> String {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw ConfigurationError("--public-dir \(path): no such folder")
+        }
+        guard isFolder.boolValue else { throw ConfigurationError("--public-dir \(path) is not a folder") }
+        guard FileManager.default.fileExists(atPath: URL(fileURLWithPath: path).appendingPathComponent("index.html").path) else {
+            throw ConfigurationError("--public-dir \(path) has no index.html: point it at the web client's folder (Public/ of the repository)")
+        }
+        return path
     }
 
     private static func flag(_ key: String) -> String {

@@ -44,13 +44,14 @@ struct OptionsTests {
 
     @Test("each option reaches its setting")
     func options() throws {
+        let web = try WebClientFolder()
         let c = try resolve([
             "--host", "0.0.0.0", "--auth", "open", "--store", "memory",
             "--cors-origins", "https://a.example, https://b.example", "--max-message-chars", "10",
             "--max-group-members", "5", "--token-ttl-days", "2", "--token-recheck-ms", "1500", "--bcrypt-cost", "4", "--rate-burst", "7",
             "--rate-per-second", "2.5", "--ping-interval-ms", "1000", "--ping-timeout-ms", "500",
             "--max-payload-bytes", "2048", "--connect-timeout-ms", "3000", "--log-level", "debug",
-            "--public-dir", "/srv/web", "--retention-days=3", "--max-failed-sign-ins-per-address", "0",
+            "--public-dir", web.path, "--retention-days=3", "--max-failed-sign-ins-per-address", "0",
             "--trusted-proxies", "127.0.0.1, 10.0.0.0/8,fd00::/8",
         ])
         #expect(c.host == "0.0.0.0" && c.auth == .open && c.store == .memory)
@@ -58,7 +59,7 @@ struct OptionsTests {
         #expect(c.chat.maxMessageChars == 10 && c.chat.maxGroupMembers == 5 && c.chat.retentionDays == 3)
         #expect(c.tokenTTLDays == 2 && c.tokenRecheckMS == 1500 && c.bcryptCost == 4 && c.rateBurst == 7 && c.ratePerSecond == 2.5)
         #expect(c.pingIntervalMS == 1000 && c.pingTimeoutMS == 500 && c.maxPayloadBytes == 2048 && c.connectTimeoutMS == 3000)
-        #expect(c.logLevel == .debug && c.publicDirectory == "/srv/web")
+        #expect(c.logLevel == .debug && c.publicDirectory == web.path)
         #expect(c.maxFailedSignInsPerAddress == 0)
         #expect(c.trustedProxies.map(\.description) == ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"])
     }
@@ -113,6 +114,11 @@ struct OptionsTests {
         (["--broker", "redis://localhost:0"], "--broker: invalid Redis URL: the port '0'"),
         (["--broker", "kafka://x"], "--broker must be memory or redis[s]://"),
         (["--rate-per-second", "0"], "--rate-per-second must be a positive number"),
+        (["--rate-per-second", "inf"], "--rate-per-second must be a positive number up to 1000000, not 'inf'"),
+        (["--rate-per-second", "-inf"], "--rate-per-second must be a positive number"),
+        (["--rate-per-second", "nan"], "--rate-per-second must be a positive number"),
+        (["--rate-per-second", "1e400"], "--rate-per-second must be a positive number up to 1000000, not '1e400'"),
+        (["--rate-per-second", "1000001"], "--rate-per-second must be a positive number up to 1000000"),
         (["--log-level", "loud"], "--log-level must be one of"),
         (["--bcrypt-cost", "3"], "--bcrypt-cost must be a whole number from 4 to 31"),
         (["--trusted-proxies", "10.0.0.0/33"], "--trusted-proxies takes IP addresses or CIDR ranges"),
@@ -198,6 +204,7 @@ struct OptionsTests {
         (["--"], "unknown option --"),
         (["--prot=9"], "unknown option --prot"),
         (["--prot"], "unknown option --prot"),
+        (["--public-dir", "/nonexistent/webchat-public"], "--public-dir /nonexistent/webchat-public: no such folder"),
     ])
     func strictCommandLine(_ arguments: [String], _ message: String) {
         #expect {
@@ -222,5 +229,49 @@ struct OptionsTests {
         } throws: { error in
             "\(error)".contains("--retention-days (or WEBCHAT_RETENTION_DAYS) cannot be read")
         }
+    }
+
+    @Test("--rate-per-second takes finite rates up to 1000000, from the command line and the environment")
+    func ratePerSecond() throws {
+        #expect(try resolve(["--rate-per-second", "1000000"]).ratePerSecond == 1_000_000)
+        #expect(try resolve(["--rate-per-second", "0.5"]).ratePerSecond == 0.5)
+        for value in ["inf", "infinity", "nan", "1e400", "2e6"] {
+            #expect(throws: ConfigurationError.self, "\(value)") { try resolve([], environment: ["WEBCHAT_RATE_PER_SECOND": value]) }
+        }
+    }
+
+    @Test("--public-dir must name a folder with index.html in it; the default is looked for as before")
+    func publicDirectory() throws {
+        #expect(try resolve([]).publicDirectory == nil)
+        let web = try WebClientFolder()
+        #expect(try resolve(["--public-dir", web.path]).publicDirectory == web.path)
+        #expect(try resolve([], environment: ["WEBCHAT_PUBLIC_DIR": web.path]).publicDirectory == web.path)
+        try FileManager.default.removeItem(atPath: web.path + "/index.html")
+        #expect {
+            _ = try resolve(["--public-dir", web.path])
+        } throws: { error in
+            "\(error)" == "--public-dir \(web.path) has no index.html: point it at the web client's folder (Public/ of the repository)"
+        }
+        try "x".write(toFile: web.path + "/file", atomically: true, encoding: .utf8)
+        #expect {
+            _ = try resolve([], environment: ["WEBCHAT_PUBLIC_DIR": web.path + "/file"])
+        } throws: { error in
+            "\(error)".contains("is not a folder")
+        }
+    }
+}
+
+/// A temporary folder holding an `index.html`, removed when the value goes.
+final class WebClientFolder {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("webchat-public-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try "<!doctype html><html></html>\n".write(toFile: path + "/index.html", atomically: true, encoding: .utf8)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
     }
 }

@@ -10,6 +10,8 @@ struct ServerProcessTests {
         (["--retention-days", "0", "--retention-days", "7"], "--retention-days is given more than once"),
         (["--retention-days"], "--retention-days needs a value"),
         (["--store", "memory", "--port", "0", "stray"], "unexpected argument 'stray' after the value of --port"),
+        (["--public-dir", "/nonexistent/webchat-public"], "--public-dir /nonexistent/webchat-public: no such folder"),
+        (["--rate-per-second", "inf"], "--rate-per-second must be a positive number up to 1000000, not 'inf'"),
     ])
     func refusedAtStart(_ arguments: [String], _ message: String) async throws {
         let result = try await WebChatProcess.run(arguments)
