@@ -119,11 +119,14 @@ private func locatePublicDirectory() -> String? {
 
 private func addOperationalRoutes(to router: Router<AppRequestContext>, chat: ChatService, metrics: ServerMetrics) {
     router.get("healthz") { _, _ in ["status": "ok"] }
+    // As /healthz's, which Hummingbird's JSON encoder sets.
+    let json: HTTPFields = [.contentType: "application/json; charset=utf-8"]
     router.get("readyz") { _, _ -> Response in
         guard let backend = await chat.unavailableBackend() else {
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
+            return Response(status: .ok, headers: json, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
         }
-        return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"\#(backend) unavailable"}"#)))
+        return Response(status: .serviceUnavailable, headers: json,
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"status":"\#(backend) unavailable"}"#)))
     }
     router.get("metrics") { _, _ -> Response in
         Response(

@@ -675,8 +675,10 @@ def tokens_end_sockets(ctx):
 @scenario
 def operational_endpoints(ctx):
     import requests
-    check(requests.get(ctx.url + "/healthz", timeout=5).status_code == 200, "healthz")
-    check(requests.get(ctx.url + "/readyz", timeout=5).status_code == 200, "readyz")
+    for path, body in [("/healthz", {"status": "ok"}), ("/readyz", {"status": "ready"})]:
+        r = requests.get(ctx.url + path, timeout=5)
+        check(r.status_code == 200 and r.json() == body, path, r.status_code, r.text[:200])
+        check(r.headers.get("Content-Type") == "application/json; charset=utf-8", f"{path} says it is JSON", dict(r.headers))
     page = requests.get(ctx.url + "/js/api.js", timeout=5)
     check(page.status_code == 200 and page.headers.get("X-Content-Type-Options") == "nosniff", "files say nosniff", dict(page.headers))
     policy = page.headers.get("Content-Security-Policy", "")
