@@ -76,8 +76,8 @@ public func buildApplication(
             SocketShutdownService(socketIO: socketIO, gateway: gateway, logger: logger),
             MemoryTrimService { [setupLimit = gateway.setupLimit] in setupLimit.finishedCount },
             TokenRecheckService(sockets: accounts.sockets, chat: chat, interval: .milliseconds(configuration.tokenRecheckMS), logger: logger),
-        ] + (tls.map { [TLSReloadService(tls: $0, logger: logger)] } ?? [])
-            + (redirect.map { [$0.service(logger: logger)] } ?? []),
+            SIGHUPService(tls: tls, logger: logger),
+        ] + (redirect.map { [$0.service(logger: logger)] } ?? []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             redirect?.httpsListening(on: port)

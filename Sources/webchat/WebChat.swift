@@ -21,6 +21,9 @@ struct WebChat {
             exit(2)
         }
 
+        // SIGHUP never ends the server (docs/OPERATIONS.md, "Stopping"): ignored until the
+        // service that answers it (SIGHUPService) listens, while the store opens.
+        signal(SIGHUP, SIG_IGN)
         var logger = Logger(label: "webchat")
         logger.logLevel = configuration.logLevel
         do {

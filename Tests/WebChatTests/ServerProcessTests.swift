@@ -1,10 +1,24 @@
 import Foundation
 import Testing
 
-/// The built `webchat` binary, started as an operator would: exit codes, the operational
+/// The built `webchat` binary, started as an operator would: signals, exit codes, the operational
 /// endpoints' answers. (`swift build` first: the binary sits beside the test bundle.)
 @Suite("The webchat binary")
 struct ServerProcessTests {
+    @Test("SIGHUP without TLS: logged as nothing to reload, and the server goes on")
+    func sighupWithoutTLS() async throws {
+        let server = try await WebChatProcess.start(["--port", "0", "--auth", "open", "--store", "memory", "--log-level", "info"])
+        defer { server.stop() }
+        #expect(try HTTPGet.run(port: server.port, path: "/healthz").status == 200)
+        for round in 1...2 {
+            kill(server.pid, SIGHUP)
+            let logged = await server.waitForLog { $0.components(separatedBy: "SIGHUP: nothing to reload").count > round }
+            #expect(logged, "\(server.log)")
+            #expect(server.isRunning, "SIGHUP ended the server: \(server.log)")
+            #expect(try HTTPGet.run(port: server.port, path: "/healthz").status == 200, "\(server.log)")
+        }
+    }
+
     @Test("/readyz answers JSON with its Content-Type, as /healthz")
     func readyzContentType() async throws {
         let server = try await WebChatProcess.start(["--port", "0", "--auth", "open", "--store", "memory"])

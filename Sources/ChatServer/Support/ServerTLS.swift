@@ -110,14 +110,22 @@ private struct ReloadableTLSChannel<Base: ServerChildChannel>: ServerChildChanne
     }
 }
 
-/// Reads the certificate files again on every SIGHUP, as long as the server runs.
-struct TLSReloadService: Service {
-    let tls: ServerTLS
+/// SIGHUP, as long as the server runs: with TLS, reads the certificate files again; without,
+/// there is nothing to reload, and a notice says so. Either way the signal is trapped: its
+/// default action would end the server at once, without draining, and operators send it as
+/// "reload" (a certbot deploy hook, `systemctl reload`) or by closing a terminal.
+struct SIGHUPService: Service, CustomStringConvertible {
+    let tls: ServerTLS?
     let logger: Logger
+    var description: String { "SIGHUPService" }
 
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            tls.reload(logger: logger)
+            if let tls {
+                tls.reload(logger: logger)
+            } else {
+                logger.notice("SIGHUP: nothing to reload (no TLS certificate); the server goes on")
+            }
         }
     }
 }
