@@ -70,12 +70,18 @@ def test_sent_delivered_read_and_unread_badge(server, browsers):
     bob.wait(lambda: bob.unread(conv) == 0, message="badge should clear")
 
 
-def test_typing_indicator(server, browsers):
+def chatting_pair(server, browsers):
+    """Alice and Bob, each in a browser of their own, with their chat open on both sides."""
     alice, bob = pair(server, browsers)
     conv = dm(alice.id, bob.id)
     alice.start_chat(bob.id)
     alice.send("hey")
     bob.open(conv)
+    return alice, bob, conv
+
+
+def test_typing_indicator(server, browsers):
+    alice, bob, conv = chatting_pair(server, browsers)
     alice.type("I am wri")
     bob.wait(lambda: "typing" in bob.tid("typing-indicator").text, message="no typing indicator")
     assert alice.name in bob.tid("typing-indicator").text
@@ -274,11 +280,7 @@ def test_two_tabs_queue_while_offline_and_nothing_is_lost(server, browsers, bots
     conv = dm(alice.id, bob.id)
     alice.start_chat(bob.id)
     alice.wait_status(alice.send("hello"), "sent")
-    tab1 = alice.d.current_window_handle
-    alice.d.switch_to.new_window("tab")
-    tab2 = alice.d.current_window_handle
-    alice.d.get(f"{server.url}/#{conv}")
-    alice.wait_signed_in()
+    tab1, tab2 = alice.open_second_tab(conv)
     alice.wait_open(conv)
     server.kill()
     alice.d.switch_to.window(tab1)
@@ -342,11 +344,7 @@ def test_second_tab_catches_up_with_the_first(server, browsers, bots):
     alice.send("hi carol")
     alice.start_chat(bob.id)
     alice.wait_status(alice.send("hello bob"), "delivered")
-    tab1 = alice.d.current_window_handle
-    alice.d.switch_to.new_window("tab")
-    tab2 = alice.d.current_window_handle
-    alice.d.get(f"{server.url}/#{conv}")
-    alice.wait_signed_in()
+    tab1, tab2 = alice.open_second_tab(conv)
     alice.wait_body("hello bob")
     alice.d.switch_to.window(tab1)
     alice.wait_status(alice.send("sent from tab 1"), "delivered")
@@ -463,11 +461,7 @@ def test_sign_out_leaves_nothing_of_the_user_in_the_page(server, browsers, bots)
 
 
 def test_typing_indicator_stays_while_typing_continues(server, browsers):
-    alice, bob = pair(server, browsers)
-    conv = dm(alice.id, bob.id)
-    alice.start_chat(bob.id)
-    alice.send("hey")
-    bob.open(conv)
+    alice, bob, conv = chatting_pair(server, browsers)
     indicator = lambda: bob.tid("typing-indicator").text  # noqa: E731
     start = time.monotonic()
     while time.monotonic() - start < 9:  # longer than the 6 s an indicator lasts unless refreshed

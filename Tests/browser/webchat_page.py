@@ -81,6 +81,16 @@ class Person:
         self.wait_connected()
         return self
 
+    def open_second_tab(self, conversation: str):
+        """Opens the app on `conversation` in a new tab of this browser (same user, same storage),
+        signed in; returns the handles of the tab it was in and of the new one."""
+        first = self.d.current_window_handle
+        self.d.switch_to.new_window("tab")
+        second = self.d.current_window_handle
+        self.d.get(f"{self.base}/#{conversation}")
+        self.wait_signed_in()
+        return first, second
+
     def connection_state(self) -> str:
         return self.tid("connection-status").get_attribute("data-state")
 
