@@ -72,8 +72,9 @@ public final class PushEndpoint: Sendable {
     /// The most live envelopes kept while the store is read; beyond, they are dropped and
     /// caught up from the store afterwards.
     public static let inboxLimit = 1_000
-    /// The most entries one read of a gap fill asks for; a longer gap is read in several.
-    static let gapPageSize = 10_000
+    /// The most entries one read of a gap fill asks for; a longer gap is read in several, each
+    /// once the receiver has room, as a replay's pages are.
+    static let gapPageSize = replayPageSize
 
     init(user: UserID, connection: String, service: ChatService, receiver: any EndpointReceiver) {
         self.user = user
