@@ -54,7 +54,7 @@ def main() -> None:
         alice.d.save_screenshot(str(OUT / "conversation.png"))
 
         alice.new_group("Weekend trip", [bob.id, carol.id])
-        conv = alice.wait_conversation(title="Weekend trip").get_attribute("data-conversation")
+        conv = alice.conversation_id("Weekend trip")
         alice.wait_open(conv)
         alice.send("Who's in for the lake on Saturday?")
         bob.open(conv)

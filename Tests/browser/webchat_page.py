@@ -130,8 +130,10 @@ class Person:
         return [e.get_attribute("data-conversation") for e in self.tids("conversation")]
 
     def preview(self, conv_id: str) -> str:
-        e = self.conversation(conv_id)
-        return e.find_element(By.CSS_SELECTOR, ".conv-last").text if e else ""
+        """The entry's last-message line as shown, read in one go (the list re-renders when it refreshes)."""
+        return self.d.execute_script("""
+            const entry = [...document.querySelectorAll('[data-testid="conversation"]')].find(e => e.dataset.conversation === arguments[0]);
+            return (entry?.querySelector('.conv-last')?.innerText ?? "").trim();""", conv_id)
 
     def list_error(self) -> str:
         return self.d.find_element(By.CSS_SELECTOR, "[data-list-error]").get_attribute("textContent")
@@ -148,6 +150,13 @@ class Person:
             return None
         return self.wait(find, message=f"{self.id}: conversation {conv_id or title} not listed")
 
+    def conversation_id(self, title: str) -> str:
+        """The id of the listed conversation whose entry shows `title`, once there is one (read in
+        one go, so a re-render between finding the entry and reading it only means a retry)."""
+        def find():
+            return next((e.get_attribute("data-conversation") for e in self.tids("conversation") if title in e.text), None)
+        return self.wait(find, message=f"{self.id}: conversation {title} not listed")
+
     def unread(self, conv_id: str) -> int:
         e = self.conversation(conv_id)
         if not e:
@@ -156,7 +165,15 @@ class Person:
         return int(badges[0].text) if badges and badges[0].text else 0
 
     def open(self, conv_id: str):
-        self.wait_conversation(conv_id).find_element(By.TAG_NAME, "button").click()
+        # The list re-renders when it refreshes (on focus, on a receipt): an entry found just
+        # before may be gone by the click, which `wait` then tries again on the new one.
+        def click():
+            entry = self.conversation(conv_id)
+            if entry is None:
+                return False
+            entry.find_element(By.TAG_NAME, "button").click()
+            return True
+        self.wait(click, message=f"{self.id}: conversation {conv_id} not listed")
         self.wait_open(conv_id)
         return self
 
