@@ -313,11 +313,11 @@ extension SQLiteChatStore {
 
     public func removeMember(_ member: UserID, from groupID: GroupID, by: UserID, at ts: Int64, event: @escaping PayloadEncoder<Group>) async throws -> [TimelineEntry] {
         try await writer.write { [memory] db in
-            guard let before = try Self.group(groupID, db) else { throw ChatError.notFound("no such group") }
-            try before.requireRemovable(member, by: by)
+            guard var group = try Self.group(groupID, db) else { throw ChatError.notFound("no such group") }
+            try group.requireRemovable(member, by: by)
             let cid = ConversationID.group(groupID).rawValue
             try db.cachedStatement(sql: "DELETE FROM members WHERE conversation = ? AND user = ?").execute(arguments: [cid, member.rawValue])
-            guard db.changesCount == 1, var group = try Self.group(groupID, db) else { throw ChatError.notFound("not a member") }
+            group.members.removeAll { $0 == member }
             // An owner who leaves hands the group to the longest-standing member.
             if group.owner == member, let heir = group.members.first {
                 try db.cachedStatement(sql: "UPDATE conversations SET owner = ? WHERE id = ?").execute(arguments: [heir.rawValue, cid])
