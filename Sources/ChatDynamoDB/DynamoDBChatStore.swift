@@ -15,7 +15,7 @@ import Synchronization
 /// | `conversations` | `id` | `kind`, `members` (join order), `name`, `owner`, `pos`, `ver`, `last`, `pending` (see `ConversationRecord`) |
 /// | `messages` | `conversation`, `pos` | `cid`, `from`, `to`/`group`, `body`, `ts`, `delivered` and `read` (maps user → ms) |
 /// | `memberships` | `user`, `conversation` | `joinedAt`, `lastRead`: the call log, contacts, unread counts |
-/// | `message_ids` | `key` | `s#<sender>#<id>` → `conversation`, `pos` (idempotency); `c#<conversation>#<id>` → `positions` (a group's `read`) |
+/// | `message_ids` | `key` | `s#<sender>#<id>` → `conversation`, `pos` (idempotency); `c#<conversation>#<id>` → `positions` (a group's `read`); `broker` → `broker` (``bind(toBroker:)``) |
 /// | `outbox` | `id` | a fan-out in progress (see `Outbox`) |
 ///
 /// ## Writes

@@ -3,6 +3,8 @@ import Logging
 
 /// The store's eight tables (named `<prefix><name>`), their keys, and their creation.
 struct DynamoDBTables: Sendable {
+    /// What every table's name starts with.
+    let prefix: String
     let users: String
     let tokens: String
     let timeline: String
@@ -16,6 +18,7 @@ struct DynamoDBTables: Sendable {
     static let usersByPrefix = "by_prefix"
 
     init(prefix: String) {
+        self.prefix = prefix
         users = prefix + "users"
         tokens = prefix + "tokens"
         timeline = prefix + "timeline"
@@ -41,6 +44,9 @@ struct DynamoDBTables: Sendable {
     /// The positions of a group's messages with client id `id` (several senders may use one id).
     func groupIDs(_ conversation: ConversationID, _ id: String) -> Item { ["key": .s("c#\(conversation)#\(id)")] }
     func outboxItem(_ id: String) -> Item { ["id": .s(id)] }
+    /// The item of `message_ids` naming the broker the nodes on these tables share (its key
+    /// has no `#`, so no idempotency item's can be it).
+    var brokerRecord: Item { ["key": .s("broker")] }
 
     // MARK: Creation
 

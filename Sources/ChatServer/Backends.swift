@@ -41,13 +41,21 @@ struct Backends {
         warnAboutHalfAClusterSetup(configuration, logger: logger)
         switch configuration.broker {
         case .memory:
+            do {
+                try await dynamo?.bind(toBroker: nil)
+            } catch {
+                try? await dynamo?.shutdown()
+                throw error
+            }
             return Backends(store: store, broker: InProcessBroker(), redis: nil, dynamo: dynamo)
         case .redis(let settings):
             do {
                 let redis = try await RedisBroker(configuration: settings, logger: logger, observer: metrics.scaleOut.redisObserver)
-                if case .dynamodb(let tables) = configuration.store {
+                if case .dynamodb(let tables) = configuration.store, let dynamo {
+                    // Each records the other, so a node that shares one but not the other stops here.
                     do {
                         try await redis.bind(toStore: storeIdentity(tables))
+                        try await dynamo.bind(toBroker: brokerIdentity(settings))
                     } catch {
                         await redis.shutdown()
                         throw error
@@ -69,6 +77,13 @@ struct Backends {
         let host = URL(string: tables.endpoint)?.host ?? tables.endpoint
         let aws = host.hasSuffix(".amazonaws.com") || host.hasSuffix(".amazonaws.com.cn")
         return "dynamodb://\(tables.region)?prefix=\(tables.tablePrefix)" + (aws ? "" : "&endpoint=\(tables.endpoint)")
+    }
+
+    /// The broker nodes sharing DynamoDB tables must share (``DynamoDBChatStore/bind(toBroker:)``):
+    /// the Redis key prefix and database (channels ignore the database, presence keys do not).
+    /// Not the address: nodes may reach one Redis by different names.
+    static func brokerIdentity(_ redis: RedisBrokerConfiguration) -> String {
+        "Redis key prefix '\(redis.prefix)' in database \(redis.database)"
     }
 
     /// A store and a broker that do not make a cluster together work for one process only; said

@@ -27,6 +27,29 @@ import Testing
         for store in [first, second, third] { try await store.shutdown() }
     }
 
+    /// The tables record the broker their first Redis node used; a node with another, or with
+    /// the in-process broker once one is recorded, is refused with both named.
+    @Test func tablesRecordTheirBroker() async throws {
+        let prefix = Moto.prefix()
+        let first = try await Moto.store(prefix: prefix)
+        let second = try await Moto.store(prefix: prefix)
+        // Before any Redis node: an in-process node records nothing and is let in.
+        try await first.bind(toBroker: nil)
+        try await first.bind(toBroker: "Redis key prefix 'webchat:' in database 0")
+        try await second.bind(toBroker: "Redis key prefix 'webchat:' in database 0")
+        for other in ["Redis key prefix 'other:' in database 0", nil] {
+            await #expect { try await second.bind(toBroker: other) } throws: { error in
+                guard let error = error as? DynamoDBError, error.code == .invalidConfiguration else { return false }
+                return error.message.contains("share the broker Redis key prefix 'webchat:' in database 0")
+                    && error.message.contains(other ?? "in-process broker") && error.message.contains(prefix + "message_ids")
+            }
+        }
+        // Other tables record their own.
+        let elsewhere = try await Moto.store()
+        try await elsewhere.bind(toBroker: "Redis key prefix 'other:' in database 0")
+        for store in [first, second, elsewhere] { try await store.shutdown() }
+    }
+
     /// Two nodes on the same tables send to the same recipient, in the same direct conversations
     /// and the same group at once: they conflict, retry, and every seq and position is given once.
     @Test func twoNodesKeepSeqsAndPositionsGapFree() async throws {

@@ -1,4 +1,5 @@
 import ChatDynamoDB
+import RedisBroker
 import Testing
 
 @testable import ChatServer
@@ -27,5 +28,16 @@ struct StoreIdentityTests {
         let local = identity("eu-west-1", "http://127.0.0.1:8000", "chat_")
         #expect(local == "dynamodb://eu-west-1?prefix=chat_&endpoint=http://127.0.0.1:8000")
         #expect(identity("eu-west-1", "http://127.0.0.1:8001", "chat_") != local)
+    }
+
+    /// The broker recorded in the tables (`DynamoDBChatStore.bind(toBroker:)`): prefix and
+    /// database, whatever name the node reaches Redis by.
+    @Test func brokerIdentityIsPrefixAndDatabase() throws {
+        func identity(_ url: String) throws -> String { Backends.brokerIdentity(try RedisBrokerConfiguration.parse(url)) }
+        let plain = try identity("redis://10.0.0.5:6379?prefix=chat:")
+        #expect(plain == "Redis key prefix 'chat:' in database 0")
+        #expect(try identity("redis://redis.internal?prefix=chat:") == plain)
+        #expect(try identity("redis://10.0.0.5:6379/1?prefix=chat:") != plain)
+        #expect(try identity("redis://10.0.0.5:6379?prefix=other:") != plain)
     }
 }

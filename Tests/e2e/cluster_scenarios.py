@@ -158,16 +158,27 @@ def cluster_cross_node_delivery(ctx):
         gone = _presence(alice, "bob", False)
         check(isinstance(gone["lastSeen"], int), "lastSeen", gone)
         # A node on the same Redis prefix with other DynamoDB tables would number timelines of
-        # its own on the same channels: it stops at start, naming both stores.
-        other = ServerProcess(ctx.server_bin, ctx.tmp, "--auth", "open", "--broker", cluster.broker,
-                              store=cluster.store.replace("&prefix=", "&prefix=other"), env=cluster.env, name="stray")
-        try:
-            other.start()
-            raise Failure("a node with other tables joined the cluster's Redis prefix")
-        except Failure as failure:
-            check("exited at start" in str(failure), "the stray node stopped at start", str(failure))
-        check(other.exit_code() == 1, "exit status 1")
-        check("share the store" in other.logs() and "prefix=other" in other.logs(), "the reason, naming both stores", other.logs()[-1500:])
+        # its own on the same channels; one on the same tables with another Redis prefix, or
+        # without Redis, would publish where the others do not listen. Each stops at start,
+        # naming what the cluster shares and what it has.
+        _refused(cluster, "--broker", cluster.broker, store=cluster.store.replace("&prefix=", "&prefix=other"),
+                 reason=["share the store", "prefix=other"])
+        _refused(cluster, "--broker", cluster.broker.replace("?prefix=", "?prefix=other"), store=cluster.store,
+                 reason=["share the broker", "prefix 'other"])
+        _refused(cluster, store=cluster.store, reason=["share the broker", "in-process broker"])
+
+
+def _refused(cluster, *args, store, reason):
+    """A node with `args` and `store` beside `cluster` exits 1 at start, its log saying `reason`."""
+    other = ServerProcess(cluster.ctx.server_bin, cluster.ctx.tmp, "--auth", "open", *args, store=store, env=cluster.env,
+                          name="stray")
+    try:
+        other.start()
+        raise Failure(f"a node with {args} and {store} joined the cluster")
+    except Failure as failure:
+        check("exited at start" in str(failure), "the stray node stopped at start", str(failure))
+    check(other.exit_code() == 1, "exit status 1")
+    check(all(part in other.logs() for part in reason), f"the reason, {reason}", other.logs()[-1500:])
 
 
 @scenario
