@@ -24,15 +24,21 @@ extension RedisBroker {
     /// pass for the other's (a connection drops the real ones as repeats). Once recorded, the
     /// key stays: a store that moved needs it deleted (the error says which).
     public func bind(toStore identity: String) async throws {
-        let key = self.keys.store
-        let replies = try await self.commands.send([RedisCommand("SET", key, identity, "NX"), RedisCommand("GET", key)])
+        let replies = try await self.commands.send(self.recordingStore(identity))
         if let message = replies.lazy.compactMap(\.errorMessage).first { throw RedisError.server(message) }
-        guard let recorded = replies[1].string, recorded != identity else { return }
-        throw RedisError.invalidConfiguration("""
-            the nodes on Redis \(self.configuration.endpoint) with key prefix '\(self.configuration.prefix)' share the store \
-            \(recorded), and this node's is \(identity): give each cluster a prefix of its own (?prefix=) or this node the \
-            same --store (if that store moved, delete the key '\(key)' once every node is stopped)
-            """)
+        if let recorded = replies[1].string, recorded != identity {
+            throw RedisError.invalidConfiguration("""
+                the nodes on Redis \(self.configuration.endpoint) with key prefix '\(self.configuration.prefix)' share the store \
+                \(recorded), and this node's is \(identity): give each cluster a prefix of its own (?prefix=) or this node the \
+                same --store (if that store moved, delete the key '\(self.keys.store)' once every node is stopped)
+                """)
+        }
+        self.presence.withLock { $0.store = identity }
+    }
+
+    /// Records `identity` unless a store is recorded, then reads the one recorded.
+    private func recordingStore(_ identity: String) -> [RedisCommand] {
+        [RedisCommand("SET", self.keys.store, identity, "NX"), RedisCommand("GET", self.keys.store)]
     }
 
     /// Claims `job` with `SET NX PX`: the key names this node until it expires, and no other
@@ -126,12 +132,31 @@ extension RedisBroker {
     /// the registry (a first beat, or Redis lost it).
     func heartbeat() async throws -> Bool {
         let ttl = self.configuration.heartbeatTimeout.wholeMilliseconds
+        let store = self.presence.withLock { $0.store }
         let replies = try await self.commands.send([
             RedisCommand("SET", self.keys.alive(self.nodeID), String(ChatService.wallClock()), "PX", String(max(ttl, 1))),
             RedisCommand("SADD", self.keys.nodes, self.nodeID),
-        ])
+        ] + (store.map(self.recordingStore) ?? []))
         if let message = replies.lazy.compactMap(\.errorMessage).first { throw RedisError.server(message) }
+        if let store { self.check(recordedStore: replies[3].string, against: store) }
         return replies[1].integer == 0
+    }
+
+    /// Logs, once until it is gone, another store recorded under the prefix while this node
+    /// runs: Redis lost its data and a node with other tables started before this one's
+    /// heartbeat recorded its store again. Nothing here can stop either node; the operator must.
+    private func check(recordedStore recorded: String?, against store: String) {
+        let foreign = recorded.flatMap { $0 == store ? nil : $0 }
+        let news = self.presence.withLock { state in
+            defer { state.foreignStore = foreign }
+            return foreign != nil && foreign != state.foreignStore
+        }
+        guard news, let foreign else { return }
+        self.logger.error("""
+            another node recorded its store under this Redis prefix while Redis was empty: nodes with different \
+            stores now share the prefix, and their timelines' seqs pass for each other's; stop the node(s) with the \
+            other store, then delete the key '\(self.keys.store)'
+            """, metadata: ["recorded": "\(foreign)", "this node's": "\(store)"])
     }
 
     /// Removes the presence of every registered node whose heartbeat expired and reports the

@@ -42,6 +42,12 @@ public final class RedisBroker: Broker, Service {
         var syncedEpoch: UInt64?
         /// The node removed its presence on shutdown.
         var left = false
+        /// The store this node bound the prefix to (``RedisBroker/bind(toStore:)``): recorded
+        /// again with every heartbeat, so a Redis that lost its data has it back within one
+        /// interval, before a node with another store can take the prefix.
+        var store: String?
+        /// Another store a heartbeat found recorded (logged once, until it is gone).
+        var foreignStore: String?
     }
 
     struct Lifecycle {

@@ -48,6 +48,27 @@ struct RedisHeartbeatTests {
         try await running.value
     }
 
+    @Test("a store binding Redis lost is recorded again by the next heartbeat; another one found is noticed")
+    func storeBindingSurvivesDataLoss() async throws {
+        let redis = try await TestServices.sharedRedis()
+        let node = try await RedisTest.broker()
+        try await node.bind(toStore: "dynamodb://eu-west-1?prefix=chat_")
+        let outside = try await RedisTest.connection(port: redis.port)
+        let running = Task { try await node.run() }
+        // Redis restarted empty: a node with other tables starting now would be let in.
+        try await outside.send(RedisCommand("DEL", node.keys.store))
+        #expect(try await eventually { try await outside.send(RedisCommand("GET", node.keys.store)).string == "dynamodb://eu-west-1?prefix=chat_" })
+        let late = try await RedisTest.broker(prefix: node.configuration.prefix)
+        await #expect(throws: RedisError.self) { try await late.bind(toStore: "dynamodb://eu-west-1?prefix=other_") }
+        // One got there first all the same: the node cannot stop it, but says so.
+        try await outside.send(RedisCommand("SET", node.keys.store, "dynamodb://eu-west-1?prefix=other_"))
+        #expect(await eventually { node.presence.withLock { $0.foreignStore } == "dynamodb://eu-west-1?prefix=other_" })
+        running.cancel()
+        try await running.value
+        await outside.close()
+        await late.shutdown()
+    }
+
     @Test("a node taken for dead while alive restores its users and reports them back online")
     func reapedWhileAlive() async throws {
         let redis = try await TestServices.sharedRedis()
