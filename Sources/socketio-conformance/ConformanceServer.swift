@@ -1,19 +1,18 @@
-import Configuration
+import EngineIO
 import Hummingbird
 import Logging
 
-/// The protocol conformance server: `socketio-conformance [--port 3000] [--host 127.0.0.1]`.
+/// The protocol conformance server: `socketio-conformance [--port 3000] [--host 127.0.0.1] [--log-level info]`.
 @main
 struct ConformanceServer {
     static func main() async throws {
-        let config = ConfigReader(providers: [CommandLineArgumentsProvider(), EnvironmentVariablesProvider()])
+        let options = StrictCommandLine.readArguments(program: "socketio-conformance", usage: ConformanceOptions.usage) {
+            try ConformanceOptions(arguments: $0)
+        }
         var logger = Logger(label: "socketio-conformance")
-        logger.logLevel = config.string(forKey: "log.level", as: Logger.Level.self, default: .info)
+        logger.logLevel = options.logLevel
         let app = buildConformanceApplication(
-            configuration: .init(
-                address: .hostname(config.string(forKey: "host", default: "127.0.0.1"), port: config.int(forKey: "port", default: 3000)),
-                serverName: "socketio-conformance"
-            ),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "socketio-conformance"),
             logger: logger
         )
         try await app.runService()

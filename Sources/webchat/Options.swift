@@ -1,5 +1,6 @@
 import ChatServer
 import Configuration
+import EngineIO
 import Foundation
 import Logging
 import Synchronization
@@ -38,14 +39,12 @@ enum Options {
         ("log-level", "logLevel", "trace | debug | info | notice | warning | error | critical (default info)"),
     ]
 
+    /// The options' parser and the lines of `--help` that list them.
+    static let commandLineOptions = StrictCommandLine(options: all.map { ($0.flag, $0.help) })
+
     static var usage: String {
-        var text = "usage: webchat [--option value | --option=value ...]\n\nOptions (each at most once; each also from the environment as WEBCHAT_<OPTION>, e.g. WEBCHAT_PORT):\n"
-        // Padded to the longest flag: `padding(toLength:)` also cuts a longer one short.
-        let width = all.map(\.flag.count).max() ?? 0
-        for option in all {
-            text += "  --\(option.flag.padding(toLength: width, withPad: " ", startingAt: 0))  \(option.help)\n"
-        }
-        return text
+        "usage: webchat [--option value | --option=value ...]\n\nOptions (each at most once; each also from the environment as WEBCHAT_<OPTION>, e.g. WEBCHAT_PORT):\n"
+            + commandLineOptions.optionLines
     }
 
     /// The configuration from the command line `arguments` (without the program's name), then
@@ -58,58 +57,24 @@ enum Options {
         ], environment: environment)
     }
 
-    /// The command line, read strictly into exact strings: every argument is a known `--flag`
-    /// with its value after it (`--flag value` or `--flag=value`), each flag at most once.
-    ///
-    /// swift-configuration's `CommandLineArgumentsProvider` is not used: it splits every value at
-    /// commas and gathers a repeated flag, or words after a value, into a list, which a read of one
-    /// string then takes for "not set", so the server silently started with the default (a TLS
-    /// file path or a Redis password with a comma in it). Lists (`--cors-origins`,
-    /// `--trusted-proxies`) are split by ``resolve(providers:environment:)``, and only they.
+    /// The command line, read strictly (``StrictCommandLine``): every argument is a known `--flag`
+    /// with its value after it, each flag at most once, and a value is kept whole, commas included.
+    /// Lists (`--cors-origins`, `--trusted-proxies`) are split by ``resolve(providers:environment:)``,
+    /// and only they.
     static func commandLine(_ arguments: [String]) throws -> InMemoryProvider {
-        let keys = Dictionary(uniqueKeysWithValues: all.map { ("--" + $0.flag, $0.key) })
-        var values: [String: String] = [:]
-        var index = arguments.startIndex
-        var previous: String?
-        while index < arguments.endIndex {
-            let argument = arguments[index]
-            index += 1
-            guard argument.hasPrefix("--") else {
-                if argument.hasPrefix("-"), keys["-" + argument.split(separator: "=", maxSplits: 1)[0]] != nil {
-                    throw ConfigurationError("unknown option \(argument) (did you mean -\(argument)?)")
-                }
-                let after = previous.map { " after the value of \($0)" } ?? ""
-                throw ConfigurationError("""
-                    unexpected argument '\(argument)'\(after): options are written --name value or --name=value, \
-                    and a value with spaces needs quotes
-                    """)
-            }
-            let flag: String
-            let value: String
-            if let equals = argument.firstIndex(of: "=") {
-                flag = String(argument[..<equals])
-                value = String(argument[argument.index(after: equals)...])
-            } else {
-                flag = argument
-                // A value that starts with -- is most likely the next option: write --flag=--value for one.
-                guard index < arguments.endIndex, !arguments[index].hasPrefix("--") else {
-                    guard keys[flag] != nil else { throw ConfigurationError("unknown option \(flag)") }
-                    throw ConfigurationError("\(flag) needs a value")
-                }
-                value = arguments[index]
-                index += 1
-            }
-            guard let key = keys[flag] else { throw ConfigurationError("unknown option \(flag)") }
-            guard !value.isEmpty else { throw ConfigurationError("\(flag) needs a value") }
-            guard values.updateValue(value, forKey: key) == nil else {
-                throw ConfigurationError("\(flag) is given more than once: give it once")
-            }
-            previous = flag
+        let values: [String: String]
+        do {
+            values = try commandLineOptions.parse(arguments)
+        } catch {
+            throw ConfigurationError("\(error)")
         }
-        return InMemoryProvider(name: "command line", values: Dictionary(uniqueKeysWithValues: values.map { key, value in
+        var provided: [AbsoluteConfigKey: ConfigValue] = [:]
+        for option in all {
+            guard let value = values[option.flag] else { continue }
             // The broker URL may hold a password: kept out of whatever lists configuration values.
-            (AbsoluteConfigKey(ConfigKey(key)), ConfigValue(.string(value), isSecret: key == "broker"))
-        }))
+            provided[AbsoluteConfigKey(ConfigKey(option.key))] = ConfigValue(.string(value), isSecret: option.key == "broker")
+        }
+        return InMemoryProvider(name: "command line", values: provided)
     }
 
     /// The configuration `providers` give, the first that has a value winning; `environment` is for

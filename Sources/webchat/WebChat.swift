@@ -1,4 +1,5 @@
 import ChatServer
+import EngineIO
 import Foundation
 import Hummingbird
 import Logging
@@ -8,17 +9,8 @@ import Logging
 @main
 struct WebChat {
     static func main() async {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        if arguments.contains("--help") || arguments.contains("-h") {
-            print(Options.usage)
-            return
-        }
-        let configuration: ServerConfiguration
-        do {
-            configuration = try Options.resolve(arguments: arguments, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            FileHandle.standardError.write(Data("webchat: \(error)\nRun 'webchat --help' for the options.\n".utf8))
-            exit(2)
+        let configuration = StrictCommandLine.readArguments(program: "webchat", usage: Options.usage) { arguments in
+            try Options.resolve(arguments: arguments, environment: ProcessInfo.processInfo.environment)
         }
 
         // SIGHUP never ends the server (docs/OPERATIONS.md, "Stopping"): ignored until the

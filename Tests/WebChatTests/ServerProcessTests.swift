@@ -55,7 +55,7 @@ struct ServerProcessTests {
     }
 }
 
-/// A `webchat` server started from the built binary, its output in a file.
+/// A server started from a built binary (`webchat`, or another of the package's), its output in a file.
 final class WebChatProcess: @unchecked Sendable {
     let process: Process
     let port: Int
@@ -71,45 +71,47 @@ final class WebChatProcess: @unchecked Sendable {
     var isRunning: Bool { process.isRunning }
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
-    /// The binary beside the test bundle (`swift build` puts both in the same folder).
-    static func executable() throws -> String {
+    /// The binary `name` beside the test bundle (`swift build` puts both in the same folder).
+    static func executable(_ name: String = "webchat") throws -> String {
         let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        let candidate = folder.appendingPathComponent("webchat").path
+        let candidate = folder.appendingPathComponent(name).path
         guard FileManager.default.isExecutableFile(atPath: candidate) else {
             throw WebChatProcessError("\(candidate) is missing: run `swift build` before `swift test`")
         }
         return candidate
     }
 
-    /// Starts the server with `arguments` (which should bind port 0) and returns once it logs
-    /// the port it listens on.
-    static func start(_ arguments: [String]) async throws -> WebChatProcess {
-        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("webchat-process-\(UUID().uuidString).log").path
+    /// Starts the server `name` with `arguments` (which should bind port 0) and returns once it
+    /// logs the port it listens on, in a line holding `listening` and ending in `:port`.
+    static func start(
+        _ arguments: [String], executable name: String = "webchat", listening: String = "webchat listening on"
+    ) async throws -> WebChatProcess {
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-process-\(UUID().uuidString).log").path
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         defer { try? handle.close() }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try executable())
+        process.executableURL = URL(fileURLWithPath: try executable(name))
         process.arguments = arguments
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
         let started = WebChatProcess(process: process, port: 0, logFile: logFile)
-        let found = await started.waitForLog(timeout: .seconds(30)) { $0.contains("webchat listening on") || !process.isRunning }
+        let found = await started.waitForLog(timeout: .seconds(30)) { $0.contains(listening) || !process.isRunning }
         let log = started.log
-        guard found, process.isRunning, let line = log.split(separator: "\n").first(where: { $0.contains("webchat listening on") }),
+        guard found, process.isRunning, let line = log.split(separator: "\n").first(where: { $0.contains(listening) }),
               let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) })
         else {
             started.stop()
-            throw WebChatProcessError("webchat did not start: \(log)")
+            throw WebChatProcessError("\(name) did not start: \(log)")
         }
         return WebChatProcess(process: process, port: port, logFile: logFile)
     }
 
-    /// Runs the binary to its end (at most 30 s) and returns its exit status and output.
-    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    /// Runs the binary `name` to its end (at most 30 s) and returns its exit status and output.
+    static func run(_ arguments: [String], executable name: String = "webchat") async throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try executable())
+        process.executableURL = URL(fileURLWithPath: try executable(name))
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
