@@ -60,6 +60,7 @@ public func buildApplication(
     let api = router.group("api/v1")
     let sessions = SessionController(accounts: accounts, trustedProxies: configuration.trustedProxies)
     sessions.addPublicRoutes(to: api)
+    LimitsController(configuration: configuration.chat).addPublicRoutes(to: api)
     let authenticated = api.group().add(middleware: TokenAuthenticator(accounts: accounts))
     sessions.addAuthenticatedRoutes(to: authenticated)
     UserController(chat: chat).addRoutes(to: authenticated)

@@ -17,6 +17,12 @@ enum OpenAPIDocument {
     security:
       - bearer: []
     paths:
+      /limits:
+        get:
+          summary: This server's input limits, for clients to check input before sending it (lengths in code points)
+          security: []
+          responses:
+            "200": {description: Limits, content: {application/json: {schema: {$ref: '#/components/schemas/Limits'}}}}
       /users:
         post:
           summary: Register a user and sign in
@@ -217,6 +223,15 @@ enum OpenAPIDocument {
                       code: {type: string, enum: [bad_request, unauthorized, forbidden, not_found, conflict, too_large, rate_limited, unavailable, internal]}
                       message: {type: string}
       schemas:
+        Limits:
+          type: object
+          required: [maxMessageChars, maxGroupMembers, maxGroupNameChars, maxNameChars, maxReadIds]
+          properties:
+            maxMessageChars: {type: integer, minimum: 1, description: longest message body (--max-message-chars)}
+            maxGroupMembers: {type: integer, minimum: 2, description: 'most members of a group, its owner included (--max-group-members)'}
+            maxGroupNameChars: {type: integer, minimum: 1, description: longest group name}
+            maxNameChars: {type: integer, minimum: 1, description: longest display name}
+            maxReadIds: {type: integer, minimum: 1, description: most message ids in one read}
         Registration:
           type: object
           required: [id, name]
