@@ -1,7 +1,8 @@
 // Entry point: sign-in and sign-up screens, then the chat UI wired to the model.
 
 import { api, setToken } from "./api.js";
-import { Chat, MAX_BODY_CHARS, bodyLength } from "./chat.js";
+import { Chat, bodyLength } from "./chat.js";
+import { limits, loadLimits } from "./limits.js";
 import * as storage from "./storage.js";
 import { MessageView, paintAvatar, renderList } from "./views.js";
 
@@ -140,6 +141,7 @@ function wireAuth() {
     const password = byTestId("register-password").value;
     if (!/^[a-z0-9][a-z0-9_.-]{1,31}$/.test(id)) { showError(register, "User ids are 2–32 characters: a–z, 0–9, _ . - (starting with a letter or digit)."); return; }
     if (!name) { showError(register, "Enter a display name."); return; }
+    if (bodyLength(name) > limits.maxNameChars) { showError(register, `A display name is at most ${limits.maxNameChars} characters.`); return; }
     if (!password) { showError(register, "Choose a password."); return; }
     busy(register, true);
     try {
@@ -199,7 +201,7 @@ function onChange({ kind, conversation }) {
       const status = byTestId("connection-status");
       status.dataset.state = chat.state;
       status.textContent = CONNECTION_TEXT[chat.state];
-      if (chat.state === "connected") clearPassingError();
+      if (chat.state === "connected") { clearPassingError(); loadLimits().then(applyLimits); }
       break;
     }
     case "list": renderConversations(); break;
@@ -357,15 +359,29 @@ function composerChanged() {
     composer.style.height = `${Math.min(full, 160)}px`;
     composer.style.overflowY = full > 160 ? "auto" : "hidden";
   }
+  const most = limits.maxMessageChars;
   const length = bodyLength(composer.value);
-  const over = length > MAX_BODY_CHARS;
+  const over = length > most;
   composer.setAttribute("aria-invalid", String(over));
   const note = $("[data-composer-note]");
   note.classList.toggle("over", over);
   note.textContent = over
-    ? `Too long to send: ${length} characters, the limit is ${MAX_BODY_CHARS}. Shorten it or split it into several messages.`
-    : length > MAX_BODY_CHARS * 0.9 ? `${length} of ${MAX_BODY_CHARS} characters` : "";
+    ? `Too long to send: ${length} characters, the limit is ${most}. Shorten it or split it into several messages.`
+    : length > most * 0.9 ? `${length} of ${most} characters` : "";
   return !over;
+}
+
+// The fields with a length limit take the server's (maxlength counts UTF-16 units, so it is never looser than the
+// server's code points); a text already in the composer is counted again.
+function applyLimits() {
+  byTestId("register-name").maxLength = limits.maxNameChars;
+  byTestId("new-group-name").maxLength = limits.maxGroupNameChars;
+  composerChanged();
+}
+
+/** Why a group of `count` members (the owner included) cannot be, or "". */
+function groupTooLarge(count) {
+  return count > limits.maxGroupMembers ? `A group has at most ${limits.maxGroupMembers} members, you included.` : "";
 }
 
 function wireChat() {
@@ -403,6 +419,9 @@ function wireChat() {
     const name = byTestId("new-group-name").value.trim();
     const members = parseIds(byTestId("new-group-members").value);
     if (!name) { showError(newGroupForm, "Give the group a name."); return; }
+    if (bodyLength(name) > limits.maxGroupNameChars) { showError(newGroupForm, `A group name is at most ${limits.maxGroupNameChars} characters.`); return; }
+    const tooLarge = groupTooLarge(1 + members.filter((m) => m !== chat.me.id).length);
+    if (tooLarge) { showError(newGroupForm, tooLarge); return; }
     busy(newGroupForm, true);
     try {
       const id = await chat.createGroup(name, members);
@@ -422,6 +441,9 @@ function wireChat() {
     ev.preventDefault();
     const members = parseIds(byTestId("group-invite-members").value);
     if (!members.length) { showError(inviteForm, "Enter at least one user id."); return; }
+    const current = chat.conversations.get(chat.current)?.group?.members ?? [];
+    const tooLarge = groupTooLarge(current.length + members.filter((m) => !current.includes(m)).length);
+    if (tooLarge) { showError(inviteForm, tooLarge); return; }
     busy(inviteForm, true);
     try {
       await chat.invite(chat.current, members);
@@ -510,6 +532,8 @@ function wireChat() {
 function main() {
   wireAuth();
   wireChat();
+  applyLimits();
+  loadLimits().then(applyLimits);
   const session = storage.loadSession();
   if (session?.token && session.user?.id) signedIn(session);
   else showAuth("");

@@ -5,6 +5,7 @@
 
 import { api, seg, ApiError } from "./api.js";
 import { SocketClient } from "./socketio.js";
+import { limits } from "./limits.js";
 import * as storage from "./storage.js";
 
 // Errors that will not go away by sending the same thing again.
@@ -21,9 +22,6 @@ const REFRESH_COALESCE_MS = 300;
 // What another tab queued is that tab's to send; this one sends it too only if it still waits this much later.
 const OTHER_TAB_GRACE_MS = 3000;
 const USER_ID = "[a-z0-9][a-z0-9_.-]{1,31}";
-
-/** The server's default limit for a message body (--max-message-chars), in Unicode code points. */
-export const MAX_BODY_CHARS = 4000;
 
 /** Length of a text as the server counts it: code points, so an emoji is 1, not 2 UTF-16 units. */
 export const bodyLength = (text) => [...text].length;
@@ -659,8 +657,8 @@ export class Chat extends EventTarget {
     if (conv && conv.unread) { conv.unread = 0; this._changed("list"); }
     if (!unread.length || !this.socket?.connected) return;
     for (const m of unread) m.read = union(m.read, [this.me.id]);
-    for (let i = 0; i < unread.length; i += 100) {
-      const ids = unread.slice(i, i + 100).map((m) => m.id);
+    for (let i = 0; i < unread.length; i += limits.maxReadIds) {
+      const ids = unread.slice(i, i + limits.maxReadIds).map((m) => m.id);
       this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck("read", { conversation: id, ids }).then((res) => {
         if (res?.ok !== true) this._unmarkRead(id, ids);
       }, () => this._unmarkRead(id, ids));

@@ -96,12 +96,18 @@ class Certificates:
         self.spki = base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "server_args(*args): more command-line options for the test's webchat server")
+
+
 def _server(request, tls: bool = False):
     binary = os.environ.get("WEBCHAT_BIN")
     if not binary:
         pytest.fail("set WEBCHAT_BIN to the webchat binary (swift build puts it in .build/debug/webchat)")
     data_dir = tempfile.mkdtemp(prefix="webchat-test-")
-    s = Server([binary, "--bcrypt-cost", "4"], data_dir, tls=Certificates(data_dir) if tls else None)
+    marker = request.node.get_closest_marker("server_args")
+    s = Server([binary, "--bcrypt-cost", "4", *(marker.args if marker else ())], data_dir,
+               tls=Certificates(data_dir) if tls else None)
     s.start()
     try:
         yield s

@@ -4,6 +4,7 @@ import json
 import tempfile
 import time
 
+import pytest
 import requests
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.action_chains import ActionChains
@@ -520,6 +521,46 @@ def test_long_text_is_counted_in_code_points_and_never_cut(server, browsers, bot
     mid = alice.wait(lambda: alice.snapshot() and alice.snapshot()[-1]["id"])
     alice.wait_status(mid, "sent")
     assert bob.history(dm(alice.id, bob.id)) == ["\U0001F600" * 2500]
+
+
+@pytest.mark.server_args("--max-message-chars", "20", "--max-group-members", "2")
+def test_limits_come_from_the_server(server, browsers, bots):
+    """A server with a 20-character limit: the client says 21 are too many, keeps them and sends
+    nothing; 20 (counted in code points, as the server does) go. Groups: at most 2 members, said
+    before anything is sent."""
+    bob = bots("bob", connect=False)
+    carol = bots("carol", connect=False)
+    alice = Person(browsers(), server.url, unique("alice")).sign_up()
+    alice.start_chat(bob.id)
+    composer = alice.tid("composer")
+    note = lambda: alice.d.find_element(By.CSS_SELECTOR, "[data-composer-note]").text  # noqa: E731
+    alice.d.execute_script("arguments[0].focus()", composer)
+    # 21 code points, 22 UTF-16 units.
+    alice.d.execute_cdp_cmd("Input.insertText", {"text": "\U0001F600" + "x" * 20})
+    alice.wait(lambda: "21" in note() and "limit is 20" in note(), message=f"21 characters not refused: {note()!r}")
+    assert composer.get_attribute("aria-invalid") == "true"
+    composer.send_keys(Keys.ENTER)
+    settle(0.3)
+    assert alice.snapshot() == [] and composer.get_attribute("value") == "\U0001F600" + "x" * 20, "too long a text was sent or cut"
+    composer.send_keys(Keys.BACKSPACE)  # 20 code points, 21 UTF-16 units: at the limit
+    alice.wait(lambda: composer.get_attribute("aria-invalid") == "false", message=f"20 characters refused: {note()!r}")
+    composer.send_keys(Keys.ENTER)
+    mid = alice.wait(lambda: alice.snapshot() and alice.snapshot()[-1]["id"], message="20 characters not sent")
+    alice.wait_status(mid, "sent")
+    assert bob.history(dm(alice.id, bob.id)) == ["\U0001F600" + "x" * 19]
+
+    form = alice.d.find_element(By.ID, "new-group-form")
+    error = lambda: form.find_element(By.CSS_SELECTOR, "[data-error]").text  # noqa: E731
+    alice.tid("new-group").click()
+    alice.tid("new-group-name").send_keys("Three")
+    alice.tid("new-group-members").send_keys(f"{bob.id}, {carol.id}")
+    alice.tid("new-group-submit").click()
+    alice.wait(lambda: "at most 2 members, you included" in error(), message=f"a group of 3 not refused: {error()!r}")
+    assert alice.conversation_ids() == [dm(alice.id, bob.id)]
+    alice.tid("new-group-members").clear()
+    alice.tid("new-group-members").send_keys(bob.id)
+    alice.tid("new-group-submit").click()
+    alice.wait_conversation(title="Three")
 
 
 def test_leave_asks_first_and_focus_stays_in_the_page(server, browsers, bots):
