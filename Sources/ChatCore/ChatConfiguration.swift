@@ -10,6 +10,8 @@ public struct ChatConfiguration: Sendable, Hashable {
     public var maxReadIds: Int
     /// How long timeline events stay replayable.
     public var retentionDays: Int
+    /// Longest display name, in characters (fixed: names are shown everywhere).
+    public static let maxNameChars = 64
 
     /// Creates a configuration; the defaults are PROTOCOL.md's.
     public init(maxMessageChars: Int = 4000, maxGroupMembers: Int = 1000, maxGroupNameChars: Int = 64, maxReadIds: Int = 100, retentionDays: Int = 30) {

@@ -1,8 +1,8 @@
 /// Input rules shared by the service's operations.
 enum Validation {
-    /// A display name: 1-64 characters, not only whitespace.
+    /// A display name: 1-``ChatConfiguration/maxNameChars`` characters, not only whitespace.
     static func displayName(_ name: String) throws(ChatError) -> String {
-        try text(name, max: 64, what: "name")
+        try text(name, max: ChatConfiguration.maxNameChars, what: "name")
     }
 
     /// A name-like text of 1...max characters, not only whitespace.

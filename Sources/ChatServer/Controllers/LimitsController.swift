@@ -20,9 +20,7 @@ struct LimitsController {
             maxMessageChars: configuration.maxMessageChars,
             maxGroupMembers: configuration.maxGroupMembers,
             maxGroupNameChars: configuration.maxGroupNameChars,
-            // Fixed in ChatCore's `Validation.displayName`, which is not public; a test checks that
-            // the server enforces exactly this.
-            maxNameChars: 64,
+            maxNameChars: ChatConfiguration.maxNameChars,
             maxReadIds: configuration.maxReadIds
         )
     }

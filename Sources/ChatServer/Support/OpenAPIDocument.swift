@@ -35,9 +35,11 @@ enum OpenAPIDocument {
           responses:
             "201": {description: Registered, content: {application/json: {schema: {$ref: '#/components/schemas/Session'}}}}
             "400": {$ref: '#/components/responses/Error'}
+            "413": {$ref: '#/components/responses/Error'}
             "403": {$ref: '#/components/responses/Error'}
             "409": {$ref: '#/components/responses/Error'}
             "429": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
         get:
           summary: Search users by id prefix
           parameters:
@@ -54,7 +56,9 @@ enum OpenAPIDocument {
                     properties:
                       users: {type: array, items: {$ref: '#/components/schemas/Profile'}}
             "400": {$ref: '#/components/responses/Error'}
+            "413": {$ref: '#/components/responses/Error'}
             "401": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /users/{id}:
         get:
           summary: A user's profile and presence
@@ -64,6 +68,7 @@ enum OpenAPIDocument {
             "200": {description: Profile, content: {application/json: {schema: {$ref: '#/components/schemas/Profile'}}}}
             "401": {$ref: '#/components/responses/Error'}
             "404": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /sessions:
         post:
           summary: Sign in (in open auth mode the password is not needed and the user is created)
@@ -81,21 +86,25 @@ enum OpenAPIDocument {
           responses:
             "200": {description: Signed in, content: {application/json: {schema: {$ref: '#/components/schemas/Session'}}}}
             "400": {$ref: '#/components/responses/Error'}
+            "413": {$ref: '#/components/responses/Error'}
             "401": {$ref: '#/components/responses/Error'}
             "403": {$ref: '#/components/responses/Error'}
             "429": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /sessions/current:
         delete:
           summary: Sign out (revokes the token used)
           responses:
             "204": {description: Revoked}
             "401": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /me:
         get:
           summary: Own profile
           responses:
             "200": {description: Profile, content: {application/json: {schema: {$ref: '#/components/schemas/Profile'}}}}
             "401": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
         patch:
           summary: Change own display name
           requestBody:
@@ -110,7 +119,9 @@ enum OpenAPIDocument {
           responses:
             "200": {description: Profile, content: {application/json: {schema: {$ref: '#/components/schemas/Profile'}}}}
             "400": {$ref: '#/components/responses/Error'}
+            "413": {$ref: '#/components/responses/Error'}
             "401": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /conversations:
         get:
           summary: The call log, newest first
@@ -125,6 +136,7 @@ enum OpenAPIDocument {
                     properties:
                       conversations: {type: array, items: {$ref: '#/components/schemas/Conversation'}}
             "401": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /conversations/{id}/messages:
         get:
           summary: Message history, ascending by position; 404 unless a participant
@@ -144,8 +156,10 @@ enum OpenAPIDocument {
                       messages: {type: array, items: {$ref: '#/components/schemas/HistoryMessage'}}
                       hasMore: {type: boolean}
             "400": {$ref: '#/components/responses/Error'}
+            "413": {$ref: '#/components/responses/Error'}
             "401": {$ref: '#/components/responses/Error'}
             "404": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /groups:
         post:
           summary: Create a group (the caller is its owner and first member)
@@ -162,8 +176,10 @@ enum OpenAPIDocument {
           responses:
             "201": {description: Created, content: {application/json: {schema: {$ref: '#/components/schemas/Group'}}}}
             "400": {$ref: '#/components/responses/Error'}
+            "413": {$ref: '#/components/responses/Error'}
             "401": {$ref: '#/components/responses/Error'}
             "404": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /groups/{id}:
         get:
           summary: A group; 404 unless a member
@@ -173,6 +189,7 @@ enum OpenAPIDocument {
             "200": {description: Group, content: {application/json: {schema: {$ref: '#/components/schemas/Group'}}}}
             "401": {$ref: '#/components/responses/Error'}
             "404": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /groups/{id}/members:
         post:
           summary: Invite users (members only)
@@ -190,9 +207,11 @@ enum OpenAPIDocument {
           responses:
             "200": {description: Group, content: {application/json: {schema: {$ref: '#/components/schemas/Group'}}}}
             "400": {$ref: '#/components/responses/Error'}
+            "413": {$ref: '#/components/responses/Error'}
             "401": {$ref: '#/components/responses/Error'}
             "403": {$ref: '#/components/responses/Error'}
             "404": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
       /groups/{id}/members/{user}:
         delete:
           summary: Leave (user is the caller) or remove a member (owner only)
@@ -204,6 +223,7 @@ enum OpenAPIDocument {
             "401": {$ref: '#/components/responses/Error'}
             "403": {$ref: '#/components/responses/Error'}
             "404": {$ref: '#/components/responses/Error'}
+            "503": {$ref: '#/components/responses/Error'}
     components:
       securitySchemes:
         bearer: {type: http, scheme: bearer}
@@ -234,11 +254,11 @@ enum OpenAPIDocument {
             maxReadIds: {type: integer, minimum: 1, description: most message ids in one read}
         Registration:
           type: object
-          required: [id, name]
+          required: [id]
           properties:
             id: {type: string, pattern: '^[a-z0-9][a-z0-9_.-]{1,31}$'}
-            name: {type: string, minLength: 1, maxLength: 64}
-            password: {type: string, minLength: 8}
+            name: {type: string, minLength: 1, maxLength: 64, description: the display name; the id when absent}
+            password: {type: string, minLength: 8, description: required unless the server runs with --auth open}
         User:
           type: object
           required: [id, name]
