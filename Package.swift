@@ -150,6 +150,7 @@ let package = Package(
             name: "webchat",
             dependencies: [
                 "ChatServer",
+                "CommandLineOptions",
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             swiftSettings: appSettings,
@@ -164,10 +165,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
-                .product(name: "Configuration", package: "swift-configuration"),
+                "CommandLineOptions",
             ],
             swiftSettings: swiftSettings
         ),
+        // The strict command-line reader both servers share.
+        .target(name: "CommandLineOptions", swiftSettings: swiftSettings),
         // Load generator: SwiftNIO WebSocket clients speaking Engine.IO/Socket.IO.
         .executableTarget(
             name: "webchat-bench",
@@ -226,7 +229,7 @@ let package = Package(
         .testTarget(name: "ChatServerTests", dependencies: ["ChatServer", "TestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(
             name: "WebChatTests",
-            dependencies: ["webchat", "ChatServer", "ChatDynamoDB", "RedisBroker", .product(name: "Configuration", package: "swift-configuration")],
+            dependencies: ["webchat", "ChatServer", "ChatDynamoDB", "RedisBroker", "CommandLineOptions", .product(name: "Configuration", package: "swift-configuration")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

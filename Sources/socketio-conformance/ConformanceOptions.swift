@@ -1,4 +1,4 @@
-import EngineIO
+import CommandLineOptions
 import Logging
 
 /// The conformance server's command line, read strictly as webchat's (``StrictCommandLine``): an

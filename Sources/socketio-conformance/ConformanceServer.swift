@@ -1,3 +1,4 @@
+import CommandLineOptions
 import EngineIO
 import Hummingbird
 import Logging

@@ -1,6 +1,6 @@
 import ChatServer
+import CommandLineOptions
 import Configuration
-import EngineIO
 import Foundation
 import Logging
 import Synchronization
@@ -53,7 +53,8 @@ enum Options {
     static func resolve(arguments: [String], environment: [String: String]) throws -> ServerConfiguration {
         try resolve(providers: [
             commandLine(arguments),
-            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "webchat"),
+            EnvironmentVariablesProvider(environmentVariables: environment.filter { !isServiceLink($0.key, $0.value) })
+                .prefixKeys(with: "webchat"),
         ], environment: environment)
     }
 
@@ -75,6 +76,44 @@ enum Options {
             provided[AbsoluteConfigKey(ConfigKey(option.key))] = ConfigValue(.string(value), isSecret: option.key == "broker")
         }
         return InMemoryProvider(name: "command line", values: provided)
+    }
+
+    /// Warnings for the start's log about `WEBCHAT_` variables (the prefix in any case) that name
+    /// no option: each is ignored, and a misspelled one (`WEBCHAT_PROT`) would otherwise leave the
+    /// server on the default without a word; the warning names the option it most likely meant.
+    /// Not an error, unlike an unknown `--flag`: a server's environment also holds what others put
+    /// there (a deployment tool's `WEBCHAT_VERSION`), and Kubernetes' service links for a Service
+    /// named webchat, which are recognised and left out (`WEBCHAT_PORT=tcp://…` with them).
+    static func environmentWarnings(_ environment: [String: String]) -> [String] {
+        let prefix = "WEBCHAT_"
+        let options = all.map { environmentName($0.key) }
+        return environment.keys.sorted().compactMap { name in
+            guard name.uppercased().hasPrefix(prefix), let value = environment[name] else { return nil }
+            let option = String(name.dropFirst(prefix.count))
+            if isServiceLink(name, value) {
+                return name == prefix + "PORT" ? "\(name)=\(value) is a Kubernetes service link, not a port: ignored (the default or --port holds)" : nil
+            }
+            guard !name.hasPrefix(prefix) || !options.contains(option) else { return nil }
+            let meant = StrictCommandLine.closest(to: option.uppercased(), among: options).map { " (did you mean \(prefix)\($0)?)" }
+            return "\(name) names no option and is ignored" + (meant ?? " ('webchat --help' lists them)")
+        }
+    }
+
+    /// Whether `name=value` is one of the variables Kubernetes sets in a pod for every Service
+    /// of its namespace, here one whose name starts with webchat: `WEBCHAT_SERVICE_HOST`,
+    /// `WEBCHAT_SERVICE_PORT[_<port name>]`, `WEBCHAT_PORT=tcp://10.0.0.11:8080`,
+    /// `WEBCHAT_PORT_8080_TCP[_PROTO|_PORT|_ADDR]` (and the same after `WEBCHAT_REDIS_`, say).
+    static func isServiceLink(_ name: String, _ value: String) -> Bool {
+        guard name.hasPrefix("WEBCHAT_") else { return false }
+        if name.hasSuffix("_SERVICE_HOST") || name.contains("_SERVICE_PORT") { return true }
+        if let port = name.range(of: "_PORT_", options: .backwards) {
+            let parts = name[port.upperBound...].split(separator: "_", omittingEmptySubsequences: false)
+            if (2...3).contains(parts.count), !parts[0].isEmpty, parts[0].allSatisfy(\.isNumber), ["TCP", "UDP", "SCTP"].contains(parts[1]),
+               parts.count == 2 || ["PROTO", "PORT", "ADDR"].contains(parts[2]) {
+                return true
+            }
+        }
+        return name.hasSuffix("_PORT") && ["tcp://", "udp://", "sctp://"].contains { value.hasPrefix($0) }
     }
 
     /// The configuration `providers` give, the first that has a value winning; `environment` is for

@@ -1,5 +1,5 @@
 import ChatServer
-import EngineIO
+import CommandLineOptions
 import Foundation
 import Hummingbird
 import Logging
@@ -18,6 +18,7 @@ struct WebChat {
         signal(SIGHUP, SIG_IGN)
         var logger = Logger(label: "webchat")
         logger.logLevel = configuration.logLevel
+        for warning in Options.environmentWarnings(ProcessInfo.processInfo.environment) { logger.warning("\(warning)") }
         do {
             let app = try await buildApplication(configuration: configuration, logger: logger)
             try await app.runService()

@@ -1,5 +1,6 @@
 import ChatDynamoDB
 import ChatServer
+import CommandLineOptions
 import Configuration
 import Foundation
 import RedisBroker
@@ -202,7 +203,7 @@ struct OptionsTests {
         (["serve"], "unexpected argument 'serve': options are written --name value or --name=value"),
         (["-x"], "unexpected argument '-x'"),
         (["--"], "unknown option --"),
-        (["--prot=9"], "unknown option --prot"),
+        (["--prot=9"], "unknown option --prot (did you mean --port?)"),
         (["--prot"], "unknown option --prot"),
         (["--public-dir", "/nonexistent/webchat-public"], "--public-dir /nonexistent/webchat-public: no such folder"),
     ])
@@ -212,6 +213,55 @@ struct OptionsTests {
         } throws: { error in
             "\(error)".contains(message)
         }
+    }
+
+    @Test("a WEBCHAT_ variable that names no option is ignored with a warning naming the one meant", arguments: [
+        (["WEBCHAT_PROT": "9000"], "WEBCHAT_PROT names no option and is ignored (did you mean WEBCHAT_PORT?)"),
+        (["WEBCHAT_MAX_MESAGE_CHARS": "10"], "WEBCHAT_MAX_MESAGE_CHARS names no option and is ignored (did you mean WEBCHAT_MAX_MESSAGE_CHARS?)"),
+        (["WEBCHAT_PORT": "9000", "WEBCHAT_RETENTON_DAYS": "7"], "WEBCHAT_RETENTON_DAYS names no option and is ignored (did you mean WEBCHAT_RETENTION_DAYS?)"),
+        (["webchat_port": "9000"], "webchat_port names no option and is ignored (did you mean WEBCHAT_PORT?)"),
+        (["WEBCHAT_PROT": ""], "WEBCHAT_PROT names no option and is ignored (did you mean WEBCHAT_PORT?)"),
+        (["WEBCHAT_VERSION": "1.2"], "WEBCHAT_VERSION names no option and is ignored ('webchat --help' lists them)"),
+    ])
+    func unknownEnvironmentVariable(_ environment: [String: String], _ warning: String) throws {
+        #expect(Options.environmentWarnings(environment) == [warning])
+        let c = try resolve([], environment: environment)
+        #expect(c.port == (environment["WEBCHAT_PORT"] == nil ? 8080 : 9000))
+        #expect(c.chat.maxMessageChars == 4000 && c.chat.retentionDays == 30)
+    }
+
+    @Test("Kubernetes' service links for a Service named webchat are no options: left out, WEBCHAT_PORT=tcp://… with a warning")
+    func kubernetesServiceLinks() throws {
+        let links = [
+            "WEBCHAT_SERVICE_HOST": "10.0.0.11", "WEBCHAT_SERVICE_PORT": "8080", "WEBCHAT_SERVICE_PORT_HTTP": "8080",
+            "WEBCHAT_PORT": "tcp://10.0.0.11:8080", "WEBCHAT_PORT_8080_TCP": "tcp://10.0.0.11:8080",
+            "WEBCHAT_PORT_8080_TCP_PROTO": "tcp", "WEBCHAT_PORT_8080_TCP_PORT": "8080", "WEBCHAT_PORT_8080_TCP_ADDR": "10.0.0.11",
+            "WEBCHAT_REDIS_SERVICE_HOST": "10.0.0.12", "WEBCHAT_REDIS_PORT": "tcp://10.0.0.12:6379",
+            "WEBCHAT_REDIS_PORT_6379_TCP_ADDR": "10.0.0.12",
+        ]
+        #expect(Options.environmentWarnings(links) == ["WEBCHAT_PORT=tcp://10.0.0.11:8080 is a Kubernetes service link, not a port: ignored (the default or --port holds)"])
+        #expect(try resolve([], environment: links).port == 8080)
+        #expect(try resolve(["--port", "9000"], environment: links).port == 9000)
+        // A real option beside them still counts; a bad port that is no link is still an error.
+        #expect(try resolve([], environment: links.merging(["WEBCHAT_MAX_MESSAGE_CHARS": "10"]) { $1 }).chat.maxMessageChars == 10)
+        #expect(throws: ConfigurationError.self) { try resolve([], environment: ["WEBCHAT_PORT": "http://x:1"]) }
+        #expect(Options.environmentWarnings(["WEBCHAT_PORT_HTTP": "8080"]) == ["WEBCHAT_PORT_HTTP names no option and is ignored ('webchat --help' lists them)"])
+    }
+
+    @Test("variables without the WEBCHAT_ prefix are not options, and are left alone")
+    func otherEnvironmentVariables() throws {
+        let c = try resolve([], environment: ["PORT": "1", "WEBCHATPORT": "1", "PATH": "/bin", "AWS_REGION": "eu-west-1"])
+        #expect(c.port == 8080)
+    }
+
+    @Test("a misspelled name is matched to the option fewest edits away, if close enough for its length", arguments: [
+        ("PROT", "PORT"), ("PRT", "PORT"), ("MAX_MESAGE_CHARS", "MAX_MESSAGE_CHARS"),
+        ("MAX_MESSAGE_CHAR", "MAX_MESSAGE_CHARS"), ("TSL_CERT_FILE", "TLS_CERT_FILE"), ("LOG_LEVLE", "LOG_LEVEL"),
+        ("PYTHON", nil), ("BIN", nil), ("X", nil), ("", nil), ("RATE", nil),
+    ] as [(String, String?)])
+    func closestOption(_ name: String, _ meant: String?) {
+        let options = Options.all.map { $0.flag.uppercased().replacingOccurrences(of: "-", with: "_") }
+        #expect(StrictCommandLine.closest(to: name, among: options) == meant)
     }
 
     @Test("a value that starts with a dash is a value (and checked as one); --flag=--x gives one that starts with --")

@@ -45,6 +45,17 @@ struct ServerProcessTests {
         #expect(!result.output.contains("listening"), "\(result.output)")
     }
 
+    @Test("a WEBCHAT_ variable that names no option is logged at start, naming the one meant, and the server runs")
+    func misspelledEnvironmentVariable() async throws {
+        let server = try await WebChatProcess.start(["--port", "0", "--auth", "open", "--store", "memory"],
+                                                    environment: ["WEBCHAT_PROT": "9000", "WEBCHAT_SERVICE_HOST": "10.0.0.11"])
+        defer { server.stop() }
+        let log = server.log
+        #expect(log.contains("warning") && log.contains("WEBCHAT_PROT names no option and is ignored (did you mean WEBCHAT_PORT?)"), "\(log)")
+        // A Kubernetes service link is none of the server's business.
+        #expect(!log.contains("WEBCHAT_SERVICE_HOST"), "\(log)")
+    }
+
     @Test("--help and -h print the options and exit 0")
     func help() async throws {
         for flag in ["--help", "-h"] {
@@ -81,10 +92,12 @@ final class WebChatProcess: @unchecked Sendable {
         return candidate
     }
 
-    /// Starts the server `name` with `arguments` (which should bind port 0) and returns once it
+    /// Starts the server `name` with `arguments` (which should bind port 0), `environment` added to
+    /// this process's, and returns once it
     /// logs the port it listens on, in a line holding `listening` and ending in `:port`.
     static func start(
-        _ arguments: [String], executable name: String = "webchat", listening: String = "webchat listening on"
+        _ arguments: [String], executable name: String = "webchat", listening: String = "webchat listening on",
+        environment: [String: String] = [:]
     ) async throws -> WebChatProcess {
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-process-\(UUID().uuidString).log").path
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
@@ -93,6 +106,7 @@ final class WebChatProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try executable(name))
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
@@ -108,11 +122,15 @@ final class WebChatProcess: @unchecked Sendable {
         return WebChatProcess(process: process, port: port, logFile: logFile)
     }
 
-    /// Runs the binary `name` to its end (at most 30 s) and returns its exit status and output.
-    static func run(_ arguments: [String], executable name: String = "webchat") async throws -> (status: Int32, output: String) {
+    /// Runs the binary `name` to its end (at most 30 s), `environment` added to this process's, and
+    /// returns its exit status and output.
+    static func run(
+        _ arguments: [String], executable name: String = "webchat", environment: [String: String] = [:]
+    ) async throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try executable(name))
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
