@@ -5,6 +5,9 @@ would write it with python-socketio: open auth (`POST /api/v1/sessions {"id"}`),
 `message` event with ack, a per-user timeline in memory with gap-free `seq`, replay
 on connect then `synced`, `delivered` receipts on the recipient's ack, and
 `group:create` plus group messages. State lives in memory (webchat's is durable).
+
+As webchat does (PROTOCOL §3), acks that arrive together make one receipt per sender and
+conversation: here, those handled in one turn of the event loop.
 """
 import argparse
 import asyncio
@@ -31,6 +34,7 @@ states = {}       # sid -> {"user", "cursor", "synced", "lock"}
 messages = {}     # (sender, id) -> message
 positions = {}    # conversation -> last pos
 delivered = set() # (sender, id, recipient)
+receipts = {}     # (sender, conversation, recipient) -> [id]: delivered this turn of the loop, not yet sent
 groups = {}       # group id -> {"id", "name", "owner", "members"}
 
 
@@ -98,11 +102,18 @@ def make_ack(uid, entry):
             return
         delivered.add(key + (uid,))
         message = messages[key]
-        append(key[0], "receipt", {
-            "conversation": message["conversation"], "ids": [message["id"]],
-            "by": uid, "status": "delivered", "ts": now_ms(),
-        })
+        if not receipts:
+            asyncio.get_running_loop().call_soon(send_receipts)
+        receipts.setdefault((key[0], message["conversation"], uid), []).append(message["id"])
     return on_ack
+
+
+def send_receipts():
+    """One `delivered` receipt per sender, conversation and recipient for the acks of this turn."""
+    pending = list(receipts.items())
+    receipts.clear()
+    for (sender, conversation, uid), ids in pending:
+        append(sender, "receipt", {"conversation": conversation, "ids": ids, "by": uid, "status": "delivered", "ts": now_ms()})
 
 
 @sio.event
