@@ -21,6 +21,13 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Write the JSON report to this file as well as standard output.")
     var json: String?
 
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        _ = try endpoints()
+        _ = try sourceAddresses()
+    }
+
     /// Host and port of each URL in `url`, in order.
     func endpoints() throws -> [(host: String, port: Int)] {
         let urls = url.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -35,7 +42,8 @@ struct CommonOptions: ParsableArguments {
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         let parts = rest.split(separator: ":")
         let host = String(parts.first ?? "127.0.0.1")
-        let port = parts.count > 1 ? Int(parts[1]) ?? 80 : 80
+        let port = parts.count > 1 ? Int(parts[1]) ?? -1 : 80
+        guard (1...65535).contains(port) else { throw ValidationError("bad port in --url \(url)") }
         guard host == "127.0.0.1" || host == "localhost" || host == "::1" else {
             throw ValidationError("the bench targets loopback only, not \(host)")
         }
@@ -87,38 +95,6 @@ extension ByteBuffer {
     }
 }
 
-extension SocketIOClient {
-    /// Emits a chat `message` (with ack) `{"id","to" or "group","body"}` with the id
-    /// `<idPrefix><number>` and a body of about `size` bytes that starts with the send time
-    /// (`<monotonic nanoseconds>:xxx…`), and counts it as sent. Written straight into the
-    /// frame's buffer: the load generator shares the box with the server it measures.
-    func sendTimedMessage(idPrefix: String, number: Int, target: (key: StaticString, id: String), size: Int, stats: BenchStats) {
-        emit(withAck: true, capacity: idPrefix.utf8.count + target.id.utf8.count + size + 64) { buffer in
-            buffer.writeStaticString("[\"message\",{\"id\":\"")
-            buffer.writeString(idPrefix)
-            buffer.writeDecimal(UInt64(number))
-            buffer.writeStaticString("\",\"")
-            buffer.writeStaticString(target.key)
-            buffer.writeStaticString("\":\"")
-            buffer.writeString(target.id)
-            buffer.writeStaticString("\",\"body\":\"")
-            let start = buffer.writerIndex
-            buffer.writeDecimal(BenchStats.now())
-            buffer.writeInteger(UInt8(ascii: ":"))
-            let stamp = buffer.writerIndex - start
-            if stamp < size { buffer.writeRepeatingByte(UInt8(ascii: "x"), count: size - stamp) }
-            buffer.writeStaticString("\"}]")
-        }
-        stats.sent.add(1, ordering: .relaxed)
-    }
-}
-
-/// The send time at the start of a body sent by `sendTimedMessage`.
-func sentTime(ofBody body: String?) -> UInt64? {
-    guard let body, let colon = body.firstIndex(of: ":") else { return nil }
-    return UInt64(body[..<colon])
-}
-
 /// Connects `count` clients with at most `concurrency` handshakes at once; returns the
 /// clients that connected (transport level; the scenario waits for CONNECT itself). With
 /// several `--url`s client `i` goes to node `node(i) mod n` (default `i`).
@@ -163,9 +139,9 @@ func connectAll(
 }
 
 /// Waits until `condition` holds or `timeout` passes; returns whether it held.
-func waitUntil(timeout: Duration, poll: Duration = .milliseconds(20), _ condition: () -> Bool) async -> Bool {
+func waitUntil(timeout: Duration, poll: Duration = .milliseconds(20), _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
-    while !condition() {
+    while !(await condition()) {
         if ContinuousClock.now >= deadline { return false }
         try? await Task.sleep(for: poll)
     }

@@ -15,6 +15,14 @@ final class BenchStats: Sendable {
     let acked = Atomic<Int>(0)
     let delivered = Atomic<Int>(0)
     let errors = Atomic<Int>(0)
+    /// Paced sends that fell due while the window was full, so left late (`direct --rate`).
+    let behindSchedule = Atomic<Int>(0)
+    /// The largest delay from a paced message's intended to its actual send, in nanoseconds.
+    let scheduleLagMax = Atomic<Int>(0)
+    /// Set once the scenario closes its own clients: closes from then on are no errors.
+    let closing = Atomic<Bool>(false)
+    /// Latencies above the histogram's range, recorded as its highest value.
+    let latencyOverMax = Atomic<Int>(0)
     private let latency = NIOLockedValueBox(Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three))
     private let firstErrors = NIOLockedValueBox([String]())
 
@@ -35,8 +43,18 @@ final class BenchStats: Sendable {
     /// Records one latency, measured from `sentAt` (monotonic nanoseconds) to now.
     func recordLatency(sentAt: UInt64) {
         let now = Self.now()
-        let micros = now > sentAt ? (now - sentAt) / 1000 : 0
-        latency.withLockedValue { _ = $0.record(Swift.max(micros, 1)) }
+        recordLatency(micros: now > sentAt ? (now - sentAt) / 1000 : 0)
+    }
+
+    /// Records one latency in microseconds; one beyond the histogram's range is recorded as
+    /// its highest value and counted (`latency_ms.over_max`), not dropped.
+    func recordLatency(micros: UInt64) {
+        let fits = latency.withLockedValue { histogram in
+            if micros <= histogram.highestTrackableValue, histogram.record(Swift.max(micros, 1)) { return true }
+            histogram.record(histogram.highestTrackableValue)
+            return false
+        }
+        if !fits { latencyOverMax.add(1, ordering: .relaxed) }
     }
 
     /// Counts an error and keeps the first few messages for the report.
@@ -45,16 +63,34 @@ final class BenchStats: Sendable {
         firstErrors.withLockedValue { if $0.count < 5 { $0.append(message) } }
     }
 
+    /// Counts messages sent but never delivered, and sent but never acknowledged, by the end
+    /// of the run as errors: a message lost outright is both, two errors.
+    func countLost(undelivered: Int, unacked: Int) {
+        guard undelivered > 0 || unacked > 0 else { return }
+        errors.add(undelivered + unacked, ordering: .relaxed)
+        firstErrors.withLockedValue {
+            if $0.count < 5 { $0.append("\(undelivered) messages never delivered, \(unacked) never acknowledged by the end") }
+        }
+    }
+
+    /// The schedule's figures for the progress line of a paced run.
+    var scheduleProgress: String {
+        let lag = milliseconds(nanoseconds: UInt64(scheduleLagMax.load(ordering: .relaxed)))
+        return "late=\(behindSchedule.load(ordering: .relaxed)) lag_max=\(lag)ms"
+    }
+
     var errorSamples: [String] { firstErrors.withLockedValue { $0 } }
 
     /// Latency percentiles in milliseconds.
     var latencyMS: JSONValue {
         latency.withLockedValue { h in
             func ms(_ micros: UInt64) -> JSONValue { .double((Double(micros) / 1000 * 1000).rounded() / 1000) }
-            guard h.totalCount > 0 else { return ["p50": 0, "p90": 0, "p99": 0, "max": 0, "count": 0] }
+            let overMax = JSONValue.int(latencyOverMax.load(ordering: .relaxed))
+            guard h.totalCount > 0 else { return ["p50": 0, "p90": 0, "p99": 0, "max": 0, "count": 0, "over_max": overMax] }
             return [
                 "p50": ms(h.valueAtPercentile(50)), "p90": ms(h.valueAtPercentile(90)),
                 "p99": ms(h.valueAtPercentile(99)), "max": ms(h.max), "count": .int(Int(h.totalCount)),
+                "over_max": overMax,
             ]
         }
     }
@@ -82,8 +118,9 @@ final class BenchStats: Sendable {
     }
 }
 
-/// Prints a progress line to standard error once a second until cancelled.
-func progressTask(_ stats: BenchStats, label: String) -> Task<Void, Never> {
+/// Prints a progress line to standard error once a second until cancelled; `extra` adds
+/// the scenario's own figures to it.
+func progressTask(_ stats: BenchStats, label: String, extra: (@Sendable () -> String)? = nil) -> Task<Void, Never> {
     Task.detached {
         let start = Date()
         var lastDelivered = 0
@@ -92,10 +129,11 @@ func progressTask(_ stats: BenchStats, label: String) -> Task<Void, Never> {
             if Task.isCancelled { break }
             let delivered = stats.delivered.load(ordering: .relaxed)
             let line = String(
-                format: "[%@ %5.1fs] conn=%d failed=%d sent=%d acked=%d delivered=%d (%d/s) errors=%d\n",
+                format: "[%@ %5.1fs] conn=%d failed=%d sent=%d acked=%d delivered=%d (%d/s) errors=%d%@\n",
                 label, Date().timeIntervalSince(start), stats.connections.load(ordering: .relaxed),
                 stats.failedConnections.load(ordering: .relaxed), stats.sent.load(ordering: .relaxed),
-                stats.acked.load(ordering: .relaxed), delivered, delivered - lastDelivered, stats.errors.load(ordering: .relaxed))
+                stats.acked.load(ordering: .relaxed), delivered, delivered - lastDelivered, stats.errors.load(ordering: .relaxed),
+                extra.map { " " + $0() } ?? "")
             lastDelivered = delivered
             FileHandle.standardError.write(line.data(using: .utf8)!)
         }
@@ -105,4 +143,9 @@ func progressTask(_ stats: BenchStats, label: String) -> Task<Void, Never> {
 /// Writes a line to standard error.
 func log(_ text: String) {
     FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+}
+
+/// `nanoseconds` in milliseconds, rounded to the microsecond.
+func milliseconds(nanoseconds: UInt64) -> Double {
+    (Double(nanoseconds) / 1000).rounded() / 1000
 }

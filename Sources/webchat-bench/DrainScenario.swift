@@ -11,7 +11,13 @@ struct DrainScenario: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Messages sent while the recipient is offline.") var messages: Int = 20_000
     @Option(help: "Sends awaiting the server's ack at once.") var window: Int = 100
-    @Option(help: "Message body size in bytes.") var size: Int = 64
+    @Option(help: "Message body size in bytes (at least \(minimumBodySize)).") var size: Int = 64
+
+    func validate() throws {
+        guard messages >= 1 else { throw ValidationError("--messages must be at least 1") }
+        guard window >= 1 else { throw ValidationError("--window must be at least 1") }
+        try validateBodySize(size)
+    }
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
@@ -35,7 +41,7 @@ struct DrainScenario: AsyncParsableCommand {
         }
         let fillSeconds = Double(BenchStats.now() - fillStart) / 1e9
         log("drain: \(messages) messages stored in \(fillSeconds)s; connecting the recipient")
-        senderClient.channelClose()
+        await closeAll([senderClient])
 
         // Drain: the recipient connects and replays everything.
         let recipient = try await connectAll(
@@ -45,9 +51,13 @@ struct DrainScenario: AsyncParsableCommand {
             throw BenchError("recipient not synced: delivered \(stats.delivered.load(ordering: .relaxed))")
         }
         let seconds = Double(drain.syncedAt.load(ordering: .relaxed) - drain.connectedAt.load(ordering: .relaxed)) / 1e9
-        recipient[0]?.channelClose()
+        // Every message the server accepted should have come before `synced`.
+        let undelivered = max(stats.acked.load(ordering: .relaxed) - stats.delivered.load(ordering: .relaxed), 0)
+        stats.countLost(undelivered: undelivered, unacked: 0)
+        stats.closing.store(true, ordering: .relaxed)
+        await closeAll(recipient)
         try common.emit(stats.report(scenario: "drain", seconds: seconds, extras: [
-            "messages": .int(messages), "fill_s": .double(fillSeconds),
+            "messages": .int(messages), "undelivered": .int(undelivered), "fill_s": .double(fillSeconds),
             "fill_per_s": .double((Double(messages) / fillSeconds).rounded()),
             "drain_s": .double(seconds),
         ]))

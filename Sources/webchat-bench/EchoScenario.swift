@@ -13,6 +13,12 @@ struct EchoScenario: AsyncParsableCommand {
     @Option(help: "Seconds of load.") var duration: Double = 10
     @Option(help: "Round trips in flight per client.") var window: Int = 1
 
+    func validate() throws {
+        guard clients >= 1 else { throw ValidationError("--clients must be at least 1") }
+        guard duration > 0 else { throw ValidationError("--duration must be more than 0 seconds") }
+        guard window >= 1 else { throw ValidationError("--window must be at least 1") }
+    }
+
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
         let stats = BenchStats()
@@ -32,7 +38,8 @@ struct EchoScenario: AsyncParsableCommand {
         let elapsed = Double(BenchStats.now() - start) / 1e9
         echo.running.store(false, ordering: .relaxed)
         try await Task.sleep(for: .milliseconds(200))
-        for client in connected { client?.channelClose() }
+        stats.closing.store(true, ordering: .relaxed)
+        await closeAll(connected)
         var report = stats.report(scenario: "echo", seconds: elapsed, extras: ["window": .int(window), "acks_per_s": .double((Double(done) / elapsed).rounded())])
         if case .object(var object) = report {
             object["delivered_per_s"] = .double((Double(done) / elapsed).rounded())
@@ -83,7 +90,7 @@ final class EchoClients: SocketIOClientDelegate, Sendable {
     }
 
     func clientClosed(_ client: SocketIOClient, error: String?) {
-        if running.load(ordering: .relaxed) { stats.error("echo client closed: \(error ?? "by server")") }
+        if !stats.closing.load(ordering: .relaxed) { stats.error("echo client closed: \(error ?? "by server")") }
         stats.closed(client)
     }
 }

@@ -1,9 +1,7 @@
 import ArgumentParser
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SocketIO
-import Synchronization
 
 /// Group fan-out: K of M members sending to the group; latency of the last recipient.
 struct GroupScenario: AsyncParsableCommand {
@@ -14,10 +12,21 @@ struct GroupScenario: AsyncParsableCommand {
     @Option(help: "Members that send.") var senders: Int = 5
     @Option(help: "Seconds of sending.") var duration: Double = 10
     @Option(help: "Messages per sender not yet received by every member.") var window: Int = 1
-    @Option(help: "Message body size in bytes.") var size: Int = 64
+    @Option(help: "Message body size in bytes (at least \(minimumBodySize)).") var size: Int = 64
+
+    /// How long a message may take to reach every member before it counts as undelivered
+    /// (and its sender goes on); also how long the end of the run waits for what is in flight.
+    static let timeout = Duration.seconds(10)
+
+    func validate() throws {
+        guard members >= 2 else { throw ValidationError("--members must be at least 2") }
+        guard senders >= 1, senders <= members else { throw ValidationError("--senders must be between 1 and --members (\(members))") }
+        guard duration > 0 else { throw ValidationError("--duration must be more than 0 seconds") }
+        guard window >= 1 else { throw ValidationError("--window must be at least 1") }
+        try validateBodySize(size)
+    }
 
     func run() async throws {
-        guard members >= 2, senders >= 1, senders <= members else { throw ValidationError("need 1 ≤ senders ≤ members, members ≥ 2") }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
         let stats = BenchStats()
         let tag = runTag()
@@ -50,117 +59,31 @@ struct GroupScenario: AsyncParsableCommand {
             fanout.senderClients.withLockedValue { $0[client.index] = client }
             client.eventLoop?.execute { fanout.start(client) }
         }
-        try await Task.sleep(for: .milliseconds(Int(duration * 1000)))
+        let timeout = UInt64(Self.timeout.components.seconds) * 1_000_000_000
+        let end = start + UInt64(duration * 1e9)
+        while BenchStats.now() < end {
+            try await Task.sleep(for: .nanoseconds(Int64(min(end - min(BenchStats.now(), end), 1_000_000_000))))
+            let now = BenchStats.now()
+            if now > timeout { fanout.expire(sentBefore: now - timeout, timeout: "in \(Self.timeout)") }
+        }
         let delivered = stats.delivered.load(ordering: .relaxed)
         let elapsed = Double(BenchStats.now() - start) / 1e9
         fanout.running.store(false, ordering: .relaxed)
-        try await Task.sleep(for: .milliseconds(500))
-        for client in clients { client?.channelClose() }
+        if !(await waitUntil(timeout: Self.timeout, { fanout.settled })) {
+            log("group: messages still in flight after \(Self.timeout); they count as errors")
+        }
+        fanout.expire(sentBefore: .max, timeout: "by the end of the run")
+        let unacked = fanout.unacked
+        stats.countLost(undelivered: 0, unacked: unacked)
+        stats.closing.store(true, ordering: .relaxed)
+        await closeAll(clients)
         try common.emit(stats.report(scenario: "group", seconds: elapsed, extras: [
             "members": .int(members), "senders": .int(senders), "window": .int(window),
             "delivered_per_s": .double((Double(delivered) / elapsed).rounded()),
             "messages_complete": .int(fanout.complete.load(ordering: .relaxed)),
+            "undelivered": .int(fanout.undelivered.load(ordering: .relaxed)), "unacked": .int(unacked),
             "latency_is": "last recipient",
         ]))
         try? await group.shutdownGracefully()
-    }
-}
-
-/// Shared state of the group scenario; per-message recipient counts sit behind a lock
-/// because members live on different event loops.
-final class GroupFanout: SocketIOClientDelegate, Sendable {
-    let stats: BenchStats
-    let tag: String
-    let members: Int
-    let senders: Int
-    let window: Int
-    let size: Int
-    let running = Atomic<Bool>(true)
-    let synced = Atomic<Int>(0)
-    let joined = Atomic<Int>(0)
-    let complete = Atomic<Int>(0)
-    let groupID = NIOLockedValueBox<String?>(nil)
-    /// Message id → (recipients still to receive it, sender index).
-    private let pending = NIOLockedValueBox([String: Int]())
-    private let counters = NIOLockedValueBox([Int](repeating: 0, count: 1))
-
-    init(stats: BenchStats, tag: String, members: Int, senders: Int, window: Int, size: Int) {
-        self.stats = stats
-        self.tag = tag
-        self.members = members
-        self.senders = senders
-        self.window = window
-        self.size = size
-        counters.withLockedValue { $0 = [Int](repeating: 0, count: senders) }
-    }
-
-    func start(_ client: SocketIOClient) {
-        for _ in 0..<window { send(client) }
-    }
-
-    private func send(_ client: SocketIOClient) {
-        guard running.load(ordering: .relaxed), let group = groupID.withLockedValue({ $0 }) else { return }
-        let n = counters.withLockedValue { $0[client.index] += 1; return $0[client.index] }
-        let prefix = "\(tag)k\(client.index)n"
-        pending.withLockedValue { $0[prefix + String(n)] = members - 1 }
-        client.sendTimedMessage(idPrefix: prefix, number: n, target: ("group", group), size: size, stats: stats)
-    }
-
-    func clientConnected(_ client: SocketIOClient) {
-        stats.connected()
-    }
-
-    func client(_ client: SocketIOClient, event name: String, arguments: ArraySlice<JSONValue>, ackID: Int?) {
-        if let ackID { client.ack(ackID) }
-        switch name {
-        case "synced":
-            synced.add(1, ordering: .relaxed)
-        case "group":
-            joined.add(1, ordering: .relaxed)
-        case "message":
-            stats.delivered.add(1, ordering: .relaxed)
-            guard let message = arguments.first, let id = message["id"]?.stringValue else { return }
-            let last: Bool = pending.withLockedValue {
-                guard let remaining = $0[id] else { return false }
-                if remaining <= 1 { $0[id] = nil; return true }
-                $0[id] = remaining - 1
-                return false
-            }
-            guard last else { return }
-            complete.add(1, ordering: .relaxed)
-            if let sentAt = sentTime(ofBody: message["body"]?.stringValue) { stats.recordLatency(sentAt: sentAt) }
-            // The sender's index is in the id: "<tag>k<index>n<count>".
-            if let k = id.split(separator: "k").last?.split(separator: "n").first, let index = Int(k) {
-                sendNext(from: index)
-            }
-        default:
-            break
-        }
-    }
-
-    /// Set by the scenario so the last recipient can hand the next send to its sender.
-    let senderClients = NIOLockedValueBox([Int: SocketIOClient]())
-
-    private func sendNext(from index: Int) {
-        guard let sender = senderClients.withLockedValue({ $0[index] }) else { return }
-        sender.eventLoop?.execute { self.send(sender) }
-    }
-
-    func client(_ client: SocketIOClient, ack id: Int, arguments: [JSONValue]) {
-        let answer = arguments.first
-        guard answer?["ok"]?.boolValue == true else {
-            stats.error("nack: \(answer?.jsonString ?? "")")
-            return
-        }
-        if let group = answer?["group"]?["id"]?.stringValue {
-            groupID.withLockedValue { $0 = group }
-        } else {
-            stats.acked.add(1, ordering: .relaxed)
-        }
-    }
-
-    func clientClosed(_ client: SocketIOClient, error: String?) {
-        if running.load(ordering: .relaxed) { stats.error("member \(client.index) closed: \(error ?? "by server")") }
-        stats.closed(client)
     }
 }

@@ -51,6 +51,10 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
     let index: Int
     weak var delegate: (any SocketIOClientDelegate)?
     private var context: ChannelHandlerContext?
+    /// The client's channel, set in `handlerAdded` on its event loop before `connect` hands the
+    /// client out (the promise orders that write before any other thread's read), and never
+    /// changed after: other threads use it to reach the loop and to close.
+    private var channel: (any Channel)?
     private var nextAckID = 0
     private(set) var isConnected = false
     private var closed = false
@@ -105,6 +109,7 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.channel = context.channel
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -278,13 +283,17 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
         context.close(promise: nil)
     }
 
-    /// The event loop of this client's channel, once it is in a pipeline.
-    var eventLoop: (any EventLoop)? { context?.eventLoop }
+    /// The event loop of this client's channel, once it is in a pipeline. From any thread.
+    var eventLoop: (any EventLoop)? { channel?.eventLoop }
 
-    /// Closes the client from any thread.
-    func channelClose() {
-        guard let channel = context?.channel else { return }
+    /// Closes the client from any thread (`Channel.close` hops to the channel's event loop;
+    /// `context` may only be touched there). The future completes once the channel is closed
+    /// and its handlers (this one's `clientClosed` too) have seen it.
+    @discardableResult
+    func channelClose() -> EventLoopFuture<Void>? {
+        guard let channel else { return nil }
         channel.close(promise: nil)
+        return channel.closeFuture
     }
 
     private func sendText(_ text: String) {
@@ -320,6 +329,13 @@ final class SocketIOClient: ChannelInboundHandler, @unchecked Sendable {
         guard !closed else { return }
         closed = true
         delegate?.clientClosed(self, error: error)
+    }
+}
+
+/// Closes `clients` and waits until every one is closed (their `clientClosed` calls made).
+func closeAll(_ clients: [SocketIOClient?]) async {
+    for future in clients.compactMap({ $0?.channelClose() }) {
+        try? await future.get()
     }
 }
 
