@@ -17,8 +17,8 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
         /// The channel is a WebSocket now; its handlers run it.
         case webSocket
-        /// Plain HTTP.
-        case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        /// Plain HTTP; `ended` completes when the client closes its side (or the connection goes).
+        case notUpgraded(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, ended: EventLoopFuture<Void>)
         /// A WebSocket upgrade was asked for and refused, for this reason.
         case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, EngineHTTPError)
     }
@@ -87,6 +87,8 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let operations = channel.pipeline.syncOperations
+                        let ended = ConnectionEndWatcher(channel.eventLoop)
+                        try operations.addHandler(ended, position: .first)
                         try operations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try operations.addHandlers(http1.additionalChannelHandlers())
                         try operations.addHandler(HTTPConnectionStateHandler(idleTimeout: http1.idleTimeout.map { .init($0) }, logger: logger))
@@ -94,7 +96,7 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
                             wrappingChannelSynchronously: channel,
                             configuration: .init(isOutboundHalfClosureEnabled: true)
                         )
-                        guard let (_, verdict) = decision.value else { return .notUpgraded(asyncChannel) }
+                        guard let (_, verdict) = decision.value else { return .notUpgraded(asyncChannel, ended: ended.future) }
                         guard case .refuse(let error) = verdict else { return .failedUpgrade(asyncChannel, .badRequest) }
                         return .failedUpgrade(asyncChannel, error)
                     }
@@ -129,8 +131,11 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
             case .webSocket:
                 // The pipeline runs the WebSocket; this connection's task ends here.
                 return
-            case .notUpgraded(let http1):
-                await self.handleHTTP(asyncChannel: http1, logger: logger)
+            case .notUpgraded(let http1, let ended):
+                // Long polls watch it (``PollConnectionWatch``).
+                await EngineIOServer.$requestConnectionEnded.withValue(ended) {
+                    await self.handleHTTP(asyncChannel: http1, logger: logger)
+                }
             case .failedUpgrade(let http1, let error):
                 await Self.answerFailedUpgrade(http1, error, logger: logger)
             }
@@ -180,10 +185,18 @@ extension EngineIOServer {
     /// closed (a client trickling a header a byte at a time would otherwise hold it for ever).
     public static let defaultFirstHeadTimeout = TimeAmount.seconds(30)
 
+    /// The HTTP/1 settings of ``httpServerBuilder(http1:firstHeadTimeout:wrapping:)`` unless given:
+    /// a connection idle for 30 s between requests, or in the middle of reading one (a body that
+    /// stopped arriving, a later request head trickled in), is closed; otherwise every such
+    /// connection would hold a file descriptor for ever, and a client could open them until the
+    /// process has none left. A long poll waiting for packets is not idle: its request has been
+    /// read and its answer is due, and Hummingbird leaves such a connection alone.
+    public static let defaultHTTP1 = HTTP1Channel.Configuration(idleTimeout: .seconds(30))
+
     /// A ready-made server builder for apps whose only WebSocket endpoint is this one: HTTP/1 through
     /// the router, and the WebSocket transport in channel handlers (no task per idle connection).
     /// `wrapping` puts something in front of each connection's channel, e.g. TLS.
-    public func httpServerBuilder(http1: HTTP1Channel.Configuration = .init(),
+    public func httpServerBuilder(http1: HTTP1Channel.Configuration = defaultHTTP1,
                                   firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout,
                                   wrapping: @escaping ChildChannelWrapper = { $0 }) -> HTTPServerBuilder {
         Self.httpServerBuilder(for: [self], http1: http1, firstHeadTimeout: firstHeadTimeout, wrapping: wrapping)
@@ -195,7 +208,7 @@ extension EngineIOServer {
 
     /// A server builder for several Engine.IO endpoints (on different paths) on one server: each
     /// WebSocket upgrade goes to the first endpoint whose path it asks for; others are refused.
-    public static func httpServerBuilder(for endpoints: [EngineIOServer], http1: HTTP1Channel.Configuration = .init(),
+    public static func httpServerBuilder(for endpoints: [EngineIOServer], http1: HTTP1Channel.Configuration = defaultHTTP1,
                                          firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout,
                                          wrapping: @escaping ChildChannelWrapper = { $0 }) -> HTTPServerBuilder {
         precondition(!endpoints.isEmpty, "no Engine.IO endpoint")
@@ -223,5 +236,32 @@ private final class AnsweringFirstRequestParseErrors: ChannelInboundHandler, Rem
         let head = HTTPResponseHead(version: .http1_1, status: .badRequest, headers: ["Connection": "close", "Content-Length": "0"])
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// Completes `future` when the client closes its side of the connection (the server allows
+/// half-closure, so that alone does not close the channel) or the connection goes. Touched only
+/// on the channel's event loop.
+private final class ConnectionEndWatcher: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = NIOAny
+    private let promise: EventLoopPromise<Void>
+    var future: EventLoopFuture<Void> { promise.futureResult }
+
+    init(_ eventLoop: any EventLoop) {
+        self.promise = eventLoop.makePromise()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent { promise.succeed() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.succeed()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        promise.succeed()
     }
 }

@@ -47,6 +47,7 @@ extension EngineIOServer {
         guard !session.isOnWebSocket else { throw .badRequest }
         switch request.method {
         case .get:
+            let watch = Self.requestConnectionEnded.map { PollConnectionWatch(connectionEnded: $0, session: session) }
             // A long poll must not hold up the server's graceful shutdown: close the session,
             // which answers the poll with a close packet.
             let polled = await withGracefulShutdownHandler {
@@ -58,7 +59,11 @@ extension EngineIOServer {
             } onGracefulShutdown: {
                 session.close()
             }
-            return Self.payloadResponse(try polled.get(), cors: cors)
+            guard case .success(let packets) = polled else {
+                watch?.disarm()
+                return try Self.payloadResponse(polled.get(), cors: cors)
+            }
+            return Self.payloadResponse(packets, cors: cors, written: { watch?.disarm() })
         case .post:
             guard session.beginPost() else {
                 session.close()
@@ -82,9 +87,16 @@ extension EngineIOServer {
         }
     }
 
-    private static func payloadResponse(_ packets: [EnginePacket], cors: HTTPFields) -> Response {
+    /// `written` runs once the whole payload is written to the connection.
+    private static func payloadResponse(_ packets: [EnginePacket], cors: HTTPFields, written: (@Sendable () -> Void)? = nil) -> Response {
         var headers = cors
         headers[.contentType] = "text/plain; charset=UTF-8"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: EnginePayload.encode(packets)))
+        let payload = EnginePayload.encode(packets)
+        guard let written else { return Response(status: .ok, headers: headers, body: .init(byteBuffer: payload)) }
+        return Response(status: .ok, headers: headers, body: .init(contentLength: payload.readableBytes) { writer in
+            try await writer.write(payload)
+            try await writer.finish(nil)
+            written()
+        })
     }
 }

@@ -276,6 +276,13 @@ public final class EngineSession: Sendable {
         if isMain { self.close(reason: .transportClose) }
     }
 
+    /// The connection of a long poll closed before the poll's answer was written
+    /// (``PollConnectionWatch``): the session closes, unless it moved to a WebSocket meanwhile.
+    func pollConnectionClosed() {
+        guard !self.isOnWebSocket else { return }
+        self.close(reason: .transportClose)
+    }
+
     /// A frame of `byteCount` bytes has been written to the WebSocket.
     func didWrite(byteCount: Int) {
         var effects = Effects()

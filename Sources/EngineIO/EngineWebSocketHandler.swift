@@ -58,7 +58,8 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = self.unwrapInboundIn(data)
         guard self.session != nil, !self.closeSent else { return }
-        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else {
+        // RFC 6455 §5.1: a client's frames are masked, and a server closes on one that is not.
+        guard !frame.rsv1, !frame.rsv2, !frame.rsv3, frame.maskKey != nil else {
             self.close(context: context, code: .protocolError)
             return
         }

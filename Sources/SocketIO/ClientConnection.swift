@@ -7,8 +7,8 @@ import Synchronization
 final class ClientConnection: EngineSessionDelegate {
     private struct State {
         var sockets: [String: Socket] = [:]
-        /// A binary packet waiting for its attachments.
-        var partial: (packet: SocketIOPacket, attachments: [ByteBuffer])?
+        /// A binary packet waiting for its attachments, and their bytes so far.
+        var partial: (packet: SocketIOPacket, attachments: [ByteBuffer], bytes: Int)?
         var connectTimer: Scheduled<Void>?
         /// A namespace accepted a socket: the connect timeout no longer applies.
         var accepted = false
@@ -78,7 +78,7 @@ final class ClientConnection: EngineSessionDelegate {
         guard self.state.withLock({ $0.partial == nil }) else { throw .unexpectedAttachment }
         let packet = try SocketIOPacket.decode(text, maxAttachments: self.server.configuration.maxAttachments)
         if packet.attachmentCount > 0 {
-            self.state.withLock { $0.partial = (packet, []) }
+            self.state.withLock { $0.partial = (packet, [], 0) }
         } else {
             try self.handle(packet.reconstructed(with: []))
         }
@@ -87,6 +87,8 @@ final class ClientConnection: EngineSessionDelegate {
     private func receive(attachment: ByteBuffer) throws(SocketIOError) {
         let complete = try self.state.withLock { state throws(SocketIOError) -> (SocketIOPacket, [ByteBuffer])? in
             guard var partial = state.partial else { throw .unexpectedAttachment }
+            partial.bytes += attachment.readableBytes
+            guard partial.bytes <= self.server.configuration.maxPayload else { throw .attachmentsTooLarge }
             partial.attachments.append(attachment)
             if partial.attachments.count == partial.packet.attachmentCount {
                 state.partial = nil

@@ -1,5 +1,6 @@
 import EngineIO
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -16,6 +17,7 @@ func buildConformanceApplication(
     configuration: ApplicationConfiguration,
     logger: Logger,
     firstHeadTimeout: TimeAmount = EngineIOServer.defaultFirstHeadTimeout,
+    http1: HTTP1Channel.Configuration = EngineIOServer.defaultHTTP1,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     var engineConfiguration = EngineIOConfiguration(
@@ -74,7 +76,7 @@ func buildConformanceApplication(
     io.addRoutes(to: router)
     return Application(
         router: router,
-        server: EngineIOServer.httpServerBuilder(for: [echo, io.engine], firstHeadTimeout: firstHeadTimeout),
+        server: EngineIOServer.httpServerBuilder(for: [echo, io.engine], http1: http1, firstHeadTimeout: firstHeadTimeout),
         configuration: configuration,
         onServerRunning: onServerRunning,
         logger: logger

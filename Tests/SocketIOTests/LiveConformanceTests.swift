@@ -1,4 +1,5 @@
 import EngineIO
+import HummingbirdCore
 import NIOCore
 import Testing
 import TestSupport
@@ -9,12 +10,14 @@ import TestSupport
 @Suite("Live: python-socketio against the conformance server", .serialized)
 struct LiveConformanceTests {
     private func withServer(firstHeadTimeout: TimeAmount = EngineIOServer.defaultFirstHeadTimeout,
+                            http1: HTTP1Channel.Configuration = EngineIOServer.defaultHTTP1,
                             _ body: (Int) async throws -> Void) async throws {
         try await LiveServer.withApplication({ onServerRunning in
             buildConformanceApplication(
                 configuration: LiveServer.ephemeralConfiguration,
                 logger: LiveServer.logger("conformance"),
                 firstHeadTimeout: firstHeadTimeout,
+                http1: http1,
                 onServerRunning: onServerRunning
             )
         }, body)
@@ -34,6 +37,14 @@ struct LiveConformanceTests {
         try await self.withServer(firstHeadTimeout: .milliseconds(600)) { port in
             let result = try await PythonScript.run("head_timeout_client.py", arguments: ["http://127.0.0.1:\(port)", "0.6"])
             #expect(result.exitCode == 0, "head_timeout_client.py failed:\n\(result.output)")
+        }
+    }
+
+    @Test("connections idle between requests or stalled in one are closed; a dropped long poll ends its session; unmasked frames close")
+    func idleAndDroppedConnections() async throws {
+        try await self.withServer(http1: .init(idleTimeout: .milliseconds(800))) { port in
+            let result = try await PythonScript.run("idle_connections_client.py", arguments: ["http://127.0.0.1:\(port)", "0.8"])
+            #expect(result.exitCode == 0, "idle_connections_client.py failed:\n\(result.output)")
         }
     }
 

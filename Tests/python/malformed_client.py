@@ -64,6 +64,11 @@ WS_CASES = {
     "unexpected binary frame": [("binary", b"\x01\x02")],
     "text instead of attachment": [("text", '451-["message",{"_placeholder":true,"num":0}]'), ("text", "42[\"x\"]")],
     "too many attachments": [("text", '4599-["message"]')],
+    # Each under maxPayload (1e6), together over it: refused before the packet completes.
+    "attachments over maxPayload together": [
+        ("text", '452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]'),
+        ("binary", b"\x00" * 600_000), ("binary", b"\x00" * 600_000),
+    ],
     "client ping": [("text", "2")],
     "event on unconnected namespace": [("text", '42/custom,["message"]')],
 }
