@@ -498,14 +498,20 @@ def test_bad_or_foreign_conversation_in_the_url(server, browsers, bots):
     assert not carol.errors(), carol.errors()
 
 
+def paste_into_composer(person, text):
+    """Pastes `text` into the open conversation's composer in one insertion, as a paste does;
+    returns the composer and a reader of the note under it."""
+    composer = person.tid("composer")
+    person.d.execute_script("arguments[0].focus()", composer)
+    person.d.execute_cdp_cmd("Input.insertText", {"text": text})
+    return composer, lambda: person.d.find_element(By.CSS_SELECTOR, "[data-composer-note]").text
+
+
 def test_long_text_is_counted_in_code_points_and_never_cut(server, browsers, bots):
     bob = bots("bob", connect=False)
     alice = Person(browsers(), server.url, unique("alice")).sign_up()
     alice.start_chat(bob.id)
-    composer = alice.tid("composer")
-    note = lambda: alice.d.find_element(By.CSS_SELECTOR, "[data-composer-note]").text  # noqa: E731
-    alice.d.execute_script("arguments[0].focus()", composer)
-    alice.d.execute_cdp_cmd("Input.insertText", {"text": "z" * 4500})
+    composer, note = paste_into_composer(alice, "z" * 4500)
     assert len(composer.get_attribute("value")) == 4500, "pasted text was cut"
     alice.wait(lambda: "4500" in note().replace(",", "") and "4000" in note().replace(",", ""), message=f"no word about the length: {note()!r}")
     composer.send_keys(Keys.ENTER)
@@ -532,11 +538,8 @@ def test_limits_come_from_the_server(server, browsers, bots):
     carol = bots("carol", connect=False)
     alice = Person(browsers(), server.url, unique("alice")).sign_up()
     alice.start_chat(bob.id)
-    composer = alice.tid("composer")
-    note = lambda: alice.d.find_element(By.CSS_SELECTOR, "[data-composer-note]").text  # noqa: E731
-    alice.d.execute_script("arguments[0].focus()", composer)
     # 21 code points, 22 UTF-16 units.
-    alice.d.execute_cdp_cmd("Input.insertText", {"text": "\U0001F600" + "x" * 20})
+    composer, note = paste_into_composer(alice, "\U0001F600" + "x" * 20)
     alice.wait(lambda: "21" in note() and "limit is 20" in note(), message=f"21 characters not refused: {note()!r}")
     assert composer.get_attribute("aria-invalid") == "true"
     composer.send_keys(Keys.ENTER)
