@@ -35,13 +35,16 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
     let http1: HTTP1Channel.Configuration
     /// How long a new connection may take to send its first request head.
     let firstHeadTimeout: TimeAmount
+    /// How long a request may take to arrive whole once its head is in (``RequestDeadline``).
+    let requestTimeout: TimeAmount
 
     init(responder: @escaping HTTPChannelHandler.Responder, servers: [EngineIOServer], http1: HTTP1Channel.Configuration,
-         firstHeadTimeout: TimeAmount) {
+         firstHeadTimeout: TimeAmount, requestTimeout: TimeAmount) {
         self.responder = Self.redirectingLateUpgrades(responder)
         self.servers = servers
         self.http1 = http1
         self.firstHeadTimeout = firstHeadTimeout
+        self.requestTimeout = requestTimeout
     }
 
     /// Receive buffers start at 512 bytes instead of NIO's 2,048 and grow with what arrives. Every
@@ -54,6 +57,7 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             let servers = self.servers
             let http1 = self.http1
+            let requestTimeout = self.requestTimeout
             // Set by `shouldUpgrade`, read by the pipeline setup that follows on the same loop.
             let decision = NIOLoopBoundBox<(EngineIOServer, EngineIOServer.WebSocketDecision)?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
@@ -90,6 +94,7 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
                         let ended = ConnectionEndWatcher(channel.eventLoop)
                         try operations.addHandler(ended, position: .first)
                         try operations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try operations.addHandler(RequestDeadline(limit: requestTimeout))
                         try operations.addHandlers(http1.additionalChannelHandlers())
                         try operations.addHandler(HTTPConnectionStateHandler(idleTimeout: http1.idleTimeout.map { .init($0) }, logger: logger))
                         let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
@@ -185,7 +190,7 @@ extension EngineIOServer {
     /// closed (a client trickling a header a byte at a time would otherwise hold it for ever).
     public static let defaultFirstHeadTimeout = TimeAmount.seconds(30)
 
-    /// The HTTP/1 settings of ``httpServerBuilder(http1:firstHeadTimeout:wrapping:)`` unless given:
+    /// The HTTP/1 settings of ``httpServerBuilder(http1:firstHeadTimeout:requestTimeout:wrapping:)`` unless given:
     /// a connection idle for 30 s between requests, or in the middle of reading one (a body that
     /// stopped arriving, a later request head trickled in), is closed; otherwise every such
     /// connection would hold a file descriptor for ever, and a client could open them until the
@@ -193,13 +198,19 @@ extension EngineIOServer {
     /// read and its answer is due, and Hummingbird leaves such a connection alone.
     public static let defaultHTTP1 = HTTP1Channel.Configuration(idleTimeout: .seconds(30))
 
+    /// How long a request may take to arrive whole (its body) once its head is in, before its
+    /// connection is closed: the idle timeout alone lets a body trickled in a byte at a time
+    /// hold a connection for ever, each byte counting as activity.
+    public static let defaultRequestTimeout = TimeAmount.seconds(60)
+
     /// A ready-made server builder for apps whose only WebSocket endpoint is this one: HTTP/1 through
     /// the router, and the WebSocket transport in channel handlers (no task per idle connection).
     /// `wrapping` puts something in front of each connection's channel, e.g. TLS.
     public func httpServerBuilder(http1: HTTP1Channel.Configuration = defaultHTTP1,
                                   firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout,
+                                  requestTimeout: TimeAmount = defaultRequestTimeout,
                                   wrapping: @escaping ChildChannelWrapper = { $0 }) -> HTTPServerBuilder {
-        Self.httpServerBuilder(for: [self], http1: http1, firstHeadTimeout: firstHeadTimeout, wrapping: wrapping)
+        Self.httpServerBuilder(for: [self], http1: http1, firstHeadTimeout: firstHeadTimeout, requestTimeout: requestTimeout, wrapping: wrapping)
     }
 
     /// Puts something in front of each connection's channel (TLS, say): given the Engine.IO and
@@ -210,10 +221,12 @@ extension EngineIOServer {
     /// WebSocket upgrade goes to the first endpoint whose path it asks for; others are refused.
     public static func httpServerBuilder(for endpoints: [EngineIOServer], http1: HTTP1Channel.Configuration = defaultHTTP1,
                                          firstHeadTimeout: TimeAmount = defaultFirstHeadTimeout,
+                                         requestTimeout: TimeAmount = defaultRequestTimeout,
                                          wrapping: @escaping ChildChannelWrapper = { $0 }) -> HTTPServerBuilder {
         precondition(!endpoints.isEmpty, "no Engine.IO endpoint")
         return HTTPServerBuilder { responder in
-            try wrapping(EngineIOChildChannel(responder: responder, servers: endpoints, http1: http1, firstHeadTimeout: firstHeadTimeout))
+            try wrapping(EngineIOChildChannel(responder: responder, servers: endpoints, http1: http1, firstHeadTimeout: firstHeadTimeout,
+                                              requestTimeout: requestTimeout))
         }
     }
 }

@@ -18,6 +18,7 @@ func buildConformanceApplication(
     logger: Logger,
     firstHeadTimeout: TimeAmount = EngineIOServer.defaultFirstHeadTimeout,
     http1: HTTP1Channel.Configuration = EngineIOServer.defaultHTTP1,
+    requestTimeout: TimeAmount = EngineIOServer.defaultRequestTimeout,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     var engineConfiguration = EngineIOConfiguration(
@@ -76,7 +77,8 @@ func buildConformanceApplication(
     io.addRoutes(to: router)
     return Application(
         router: router,
-        server: EngineIOServer.httpServerBuilder(for: [echo, io.engine], http1: http1, firstHeadTimeout: firstHeadTimeout),
+        server: EngineIOServer.httpServerBuilder(for: [echo, io.engine], http1: http1, firstHeadTimeout: firstHeadTimeout,
+                                                 requestTimeout: requestTimeout),
         configuration: configuration,
         onServerRunning: onServerRunning,
         logger: logger

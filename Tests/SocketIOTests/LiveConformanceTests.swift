@@ -11,6 +11,7 @@ import TestSupport
 struct LiveConformanceTests {
     private func withServer(firstHeadTimeout: TimeAmount = EngineIOServer.defaultFirstHeadTimeout,
                             http1: HTTP1Channel.Configuration = EngineIOServer.defaultHTTP1,
+                            requestTimeout: TimeAmount = EngineIOServer.defaultRequestTimeout,
                             _ body: (Int) async throws -> Void) async throws {
         try await LiveServer.withApplication({ onServerRunning in
             buildConformanceApplication(
@@ -18,6 +19,7 @@ struct LiveConformanceTests {
                 logger: LiveServer.logger("conformance"),
                 firstHeadTimeout: firstHeadTimeout,
                 http1: http1,
+                requestTimeout: requestTimeout,
                 onServerRunning: onServerRunning
             )
         }, body)
@@ -42,8 +44,8 @@ struct LiveConformanceTests {
 
     @Test("connections idle between requests or stalled in one are closed; a dropped long poll ends its session; unmasked frames close")
     func idleAndDroppedConnections() async throws {
-        try await self.withServer(http1: .init(idleTimeout: .milliseconds(800))) { port in
-            let result = try await PythonScript.run("idle_connections_client.py", arguments: ["http://127.0.0.1:\(port)", "0.8"])
+        try await self.withServer(http1: .init(idleTimeout: .milliseconds(800)), requestTimeout: .seconds(3)) { port in
+            let result = try await PythonScript.run("idle_connections_client.py", arguments: ["http://127.0.0.1:\(port)", "0.8", "3"])
             #expect(result.exitCode == 0, "idle_connections_client.py failed:\n\(result.output)")
         }
     }

@@ -3,11 +3,12 @@ leaves hanging, and with a dropped long poll and an unmasked WebSocket frame:
 
 - a keep-alive connection idle after its request is closed after the timeout, not before;
 - a request whose body stops arriving, and a second request head trickled in, are closed too;
+- a body trickled in faster than the idle timeout is closed once the request timeout passes;
 - a long poll whose connection the client drops ends its session (as the reference server's
   "poll connection closed prematurely"), so nothing is written into the dead connection;
 - a WebSocket frame without a mask is answered with close 1002 (RFC 6455 §5.1).
 
-usage: idle_connections_client.py URL IDLE_SECONDS
+usage: idle_connections_client.py URL IDLE_SECONDS REQUEST_TIMEOUT_SECONDS
 """
 import json
 import os
@@ -21,6 +22,7 @@ from conformance_session import fail
 
 BASE = sys.argv[1].rstrip("/")
 IDLE = float(sys.argv[2])
+REQUEST = float(sys.argv[3])
 HOST, PORT = BASE.split("//", 1)[1].split(":")
 PORT = int(PORT)
 
@@ -79,6 +81,22 @@ try:
 except (BrokenPipeError, ConnectionResetError):
     pass
 closed_after(c, "second head trickled in", started)
+
+# A body trickled in, each byte well within the idle timeout: the request timeout ends it.
+c = connect()
+c.sendall(b"POST /engine.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+started = time.monotonic()
+try:
+    while time.monotonic() - started < REQUEST * 3:
+        c.sendall(b"a")
+        time.sleep(IDLE / 4)
+    fail(f"trickled body: still open after {REQUEST * 3:.1f} s")
+except (BrokenPipeError, ConnectionResetError):
+    pass
+elapsed = time.monotonic() - started
+if elapsed < REQUEST * 0.9:
+    fail(f"trickled body: closed after {elapsed:.2f} s, before the {REQUEST} s request timeout")
+print(f"ok trickled body: closed after {elapsed:.2f} s", flush=True)
 
 # A long poll whose connection goes: the session ends.
 open_answer = urllib.request.urlopen(f"{BASE}/engine.io/?EIO=4&transport=polling", timeout=5).read().decode()
