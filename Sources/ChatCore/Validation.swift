@@ -5,12 +5,33 @@ enum Validation {
         try text(name, max: ChatConfiguration.maxNameChars, what: "name")
     }
 
-    /// A name-like text of 1...max characters, not only whitespace.
+    /// A name-like text of 1...max characters with at least one visible character and no
+    /// control characters: a name is shown on one line, in lists, to other people.
     static func text(_ value: String, max: Int, what: String) throws(ChatError) -> String {
-        guard !value.allSatisfy(\.isWhitespace) else { throw .badRequest("\(what) must not be empty") }
         guard characters(value, atMost: max) else { throw .badRequest("\(what) longer than \(max) characters") }
-        try noNUL(value, what: what)
+        if let control = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+            throw .badRequest("\(what) must not contain control characters (U+\(hex(control)))")
+        }
+        guard value.unicodeScalars.contains(where: isVisible) else {
+            throw .badRequest("\(what) must not be empty or only spaces and invisible characters")
+        }
         return value
+    }
+
+    /// Whether a scalar draws something: not a space, not a format character (zero-width
+    /// spaces and joiners, bidirectional controls), not one of the code points meant to be
+    /// ignored in display (Hangul fillers, variation selectors), and not the blank braille
+    /// pattern, which renders as nothing though it is a symbol. Names made of those alone
+    /// would show as blank entries.
+    private static func isVisible(_ scalar: Unicode.Scalar) -> Bool {
+        let properties = scalar.properties
+        return !properties.isWhitespace && !properties.isDefaultIgnorableCodePoint
+            && properties.generalCategory != .format && scalar != "\u{2800}"
+    }
+
+    private static func hex(_ scalar: Unicode.Scalar) -> String {
+        let digits = String(scalar.value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     /// Lengths count Unicode code points: a grapheme cluster may hold any number of combining
