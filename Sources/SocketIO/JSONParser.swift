@@ -10,6 +10,7 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
         case invalidUTF8 = "invalid UTF-8"
         case tooDeep = "nesting too deep"
         case trailingData = "data after the value"
+        case duplicateKey = "duplicate member name"
     }
 
     private let reason: Reason
@@ -23,8 +24,14 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
     static func invalidUTF8(_ offset: Int) -> Self { .init(reason: .invalidUTF8, offset: offset) }
     static func tooDeep(_ offset: Int) -> Self { .init(reason: .tooDeep, offset: offset) }
     static func trailingData(_ offset: Int) -> Self { .init(reason: .trailingData, offset: offset) }
+    /// RFC 8259 leaves an object with a name twice undefined, and parsers differ on which value
+    /// wins (the first, the last); refusing it means no two readers of one text disagree.
+    static func duplicateKey(_ offset: Int) -> Self { .init(reason: .duplicateKey, offset: offset) }
 
-    public var description: String { "invalid JSON: \(self.reason.rawValue) at byte \(self.offset)" }
+    /// What was wrong, without where: "unexpected character", "duplicate member name", …
+    public var problem: String { self.reason.rawValue }
+
+    public var description: String { "invalid JSON: \(self.problem) at byte \(self.offset)" }
 }
 
 extension JSONValue {
@@ -128,12 +135,13 @@ struct JSONParser {
             self.skipWhitespace()
             guard self.index < self.bytes.count else { throw .unexpectedEnd(self.index) }
             guard self.bytes[self.index] == UInt8(ascii: "\"") else { throw .unexpectedCharacter(self.index) }
+            let keyOffset = self.index
             let key = try self.parseString()
             self.skipWhitespace()
             guard self.index < self.bytes.count else { throw .unexpectedEnd(self.index) }
             guard self.bytes[self.index] == UInt8(ascii: ":") else { throw .unexpectedCharacter(self.index) }
             self.index += 1
-            members[key] = try self.parseValue()
+            guard members.updateValue(try self.parseValue(), forKey: key) == nil else { throw .duplicateKey(keyOffset) }
             if try self.endOfContainer(UInt8(ascii: "}")) { return .object(members) }
         }
     }

@@ -51,6 +51,24 @@ struct JSONValueTests {
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
     }
 
+    /// A name twice in one object is refused, at any depth and however it is spelled (an
+    /// escape spells the same name), so that no two readers of one text disagree on its value.
+    @Test(arguments: [
+        #"{"to":"bob","to":"carol"}"#, #"{"a":{"b":1,"b":1}}"#, #"[{"id":1},{"x":{"id":1,"id":2}}]"#,
+        #"{"to":"bob","t\u006f":"carol"}"#,
+    ])
+    func duplicateNamesAreRejected(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
+    }
+
+    @Test func theDuplicateNameIsReportedWhereItStands() {
+        let error = #expect(throws: JSONParseError.self) { try JSONValue(parsing: #"{"to":"bob","to":"carol"}"#) }
+        #expect(error?.offset == 12)
+        #expect(error?.description == "invalid JSON: duplicate member name at byte 12")
+        // The same name in sibling objects is no duplicate.
+        #expect(throws: Never.self) { try JSONValue(parsing: #"[{"id":1},{"id":2}]"#) }
+    }
+
     @Test func invalidUTF8IsRejected() {
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: [0x22, 0xFF, 0xFE, 0x22]) }
         // After ASCII, without escapes (the path that skips validation for ASCII), and with one.

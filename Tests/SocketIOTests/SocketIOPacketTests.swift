@@ -61,7 +61,7 @@ struct SocketIOPacketTests {
 
     @Test(arguments: [
         "", "abc", "7", "9[]", "2", "2{}", "2[]", "2[1]", "2abc[\"a\"]", "3[]", "3/a,1{}", "0[]", "0\"x\"", "1{}",
-        "5[\"a\"]", "5x-[\"a\"]", "5-[\"a\"]", "2[\"a\"", "2[\"a\"]x", "299999999999999999[\"a\"]",
+        "5[\"a\"]", "5x-[\"a\"]", "5-[\"a\"]", "2[\"a\"", "2[\"a\"]x", "299999999999999999[\"a\"]", "2[\"a\",{\"to\":1,\"to\":2}]",
     ])
     func malformedPacketsAreRejected(_ text: String) {
         #expect(throws: SocketIOError.invalidPacket) { try self.decode(text) }

@@ -23,6 +23,9 @@ struct AppRequestContext: RequestContext {
     /// JSON bodies are small; anything larger is refused before it is read.
     var maxUploadSize: Int { 64 * 1024 }
 
+    /// JSON bodies are checked as the Socket.IO side checks event payloads.
+    var requestDecoder: StrictJSONRequestDecoder { StrictJSONRequestDecoder() }
+
     /// The authenticated user, or a 401.
     func requireUser() throws -> UserID {
         guard let user else { throw APIError.unauthorized() }
