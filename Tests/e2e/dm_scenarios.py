@@ -210,6 +210,13 @@ def bad_input_errors(ctx):
     # forbidden: a group alice is not in.
     group = ctx.user_api("bob").call("POST", "/groups", {"name": "bc", "members": ["carol"]}, expect=201)[1]
     check(error_code(alice.send(group=group["id"], body="let me in")) == "forbidden", "posting to a foreign group is forbidden")
+    # A member named twice: parsers disagree on which value wins, so it is refused.
+    api = ctx.user_api("alice")
+    r = requests.post(api.url + "/api/v1/groups", data='{"name":"g","members":["bob"],"members":["carol"]}',
+                      headers={"Authorization": "Bearer " + api.token, "Content-Type": "application/json"},
+                      timeout=10, verify=CA_FILE or True)
+    check(r.status_code == 400 and "duplicate member name" in r.json()["error"]["message"],
+          "REST: a member named twice is a 400", r.status_code, r.text)
     # The connection is still usable after all of that.
     check(alice.send(to="bob", body="still here")["ok"], "connection still usable")
 
@@ -525,6 +532,10 @@ def password_mode(ctx):
         check(status == 400, "short password 400", status, body)
         status, body = api.call("POST", "/users", {"id": "noname", "name": "", "password": pw})
         check(status == 400, "empty name 400", status, body)
+        # Names that would show as blank entries or break the line they are shown on.
+        for blank in ["\u200b\u3164", "\u2800", "\u2066\u2069", "alice\r\nadmin", "\u001b[2Jred"]:
+            status, body = api.call("POST", "/users", {"id": "blank", "name": blank, "password": pw})
+            check(status == 400 and body["error"]["code"] == "bad_request", f"name {blank!r} 400", status, body)
         # bcrypt reads a C string of at most 72 bytes: nothing past a NUL or byte 72 may be
         # ignored, neither at registration nor at sign-in.
         status, body = api.call("POST", "/users", {"id": "nul", "name": "n", "password": "\u0000aaaaaaa"})
@@ -542,6 +553,12 @@ def password_mode(ctx):
             api.call("POST", "/sessions", {"id": "guessed", "password": "wrong guess"}, expect=401)
         status, body = api.call("POST", "/sessions", {"id": "guessed", "password": pw})
         check(status == 429 and body["error"]["code"] == "rate_limited", "the id is held back after 10 failures", status, body)
+        # A sign-in without a password fails like a wrong one, and counts as one.
+        api.call("POST", "/users", {"id": "nopassword", "name": "n", "password": pw}, expect=201)
+        for _ in range(10):
+            api.call("POST", "/sessions", {"id": "nopassword"}, expect=401)
+        status, body = api.call("POST", "/sessions", {"id": "nopassword", "password": pw})
+        check(status == 429, "sign-ins without a password count toward the id's limit", status, body)
         api.call("POST", "/users", {"id": "nulsuffix", "name": "n", "password": "abcdefgh"}, expect=201)
         status, body = api.call("POST", "/sessions", {"id": "nulsuffix", "password": "abcdefgh\u0000anything"})
         check(status == 401, "a password with a NUL after the real one does not sign in", status, body)

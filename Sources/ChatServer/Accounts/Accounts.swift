@@ -78,12 +78,14 @@ struct Accounts: Sendable {
             }
             // Counted as failed until it succeeds, as the id's below.
             if let client { failedSignInsByAddress?.recordFailure(client, at: now()) }
-            guard let id = UserID(rawID), let password else { throw refused }
+            guard let id = UserID(rawID) else { throw refused }
             if let wait = failedSignIns.retryAfter(id, at: now()) {
                 throw ChatError(.rateLimited, "too many failed sign-ins for this user id; try again in \((wait + 999) / 1000) s")
             }
-            // Counted as failed until it succeeds, so that guesses sent at once count at once.
+            // Counted as failed until it succeeds, so that guesses sent at once count at once;
+            // one without a password is a failed sign-in like any other.
             failedSignIns.recordFailure(id, at: now())
+            guard let password else { throw refused }
             // Only what registration accepts can match: bcrypt would read up to a NUL, and only
             // the first 72 bytes, so a longer password or one with a NUL is refused as wrong
             // (after the same time as a real check).
