@@ -28,6 +28,9 @@ extension ChatService {
             await subscription.cancel()
             throw error
         }
+        if let since, since > head.acked, since <= head.latest {
+            acknowledgeUnwritten(user: user, after: head.acked, through: since)
+        }
         let after = min(max(since ?? head.acked, 0), head.latest)
         if after == head.latest {
             // Nothing to replay: whatever commits from now on was published after the subscription.

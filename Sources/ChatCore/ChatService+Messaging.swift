@@ -124,6 +124,20 @@ extension ChatService {
         if acks.add(user: user, seq: seq, mayBeMessage: mayBeMessage, waiter: nil) { startFlush() }
     }
 
+    /// A connection opening with `since` past the acked mark (and not past the latest seq)
+    /// says it has the events up to `since`: it acked them, but the acks were never written
+    /// (the node that took them stopped first) or are still on their way. Acknowledging them
+    /// again lets the messages among them count as delivered, which otherwise only a `read`
+    /// would do; acks written twice are harmless (a delivery is recorded once). Only the last
+    /// ``maxUnwrittenAcks`` are looked at: older ones only see the acked mark raised.
+    func acknowledgeUnwritten(user: UserID, after acked: Int64, through since: Int64) {
+        let first = max(acked + 1, since - Self.maxUnwrittenAcks + 1)
+        for seq in first...since { acknowledgeInBackground(user: user, seq: seq) }
+    }
+
+    /// More acks than one node takes in the moments before it stops.
+    static let maxUnwrittenAcks: Int64 = 1_000
+
     /// Writes the collected acks, one batch at a time, so that acks arriving meanwhile join the
     /// next one: without a task when the store queues writes without suspending.
     private func startFlush() {

@@ -29,6 +29,34 @@ import Testing
         await endpoint.close()
     }
 
+    /// A connection that comes back with `since` past the acked mark has those events: acks
+    /// its node took but died before writing are not lost, so the messages count as delivered
+    /// and their senders get the receipt. A `since` past the latest seq acks nothing.
+    @Test(arguments: StoreKind.allCases)
+    func sinceAcknowledgesWhatTheClientHas(kind: StoreKind) async throws {
+        let f = try await Fixture(kind)
+        let u = try await f.users("alice", "bob", "carol")
+        try await f.send(u[0], to: u[1], "one", id: "m1")
+        try await f.send(u[0], to: u[1], "two", id: "m2")
+        try await f.send(u[0], to: u[1], "three", id: "m3")
+        var reader = EndpointReader(try await f.service.openEndpoint(user: u[1], since: 2))
+        #expect(try await reader.nextTimeline().seq == 3)
+        #expect(try await reader.next() == .synced(payload: Array(#"{"seq":3}"#.utf8)))
+        // Acks are written in order: once this one is, so are those `since` stood for.
+        await f.service.acknowledge(user: u[1], seq: 3)
+        let delivered = try await f.events(u[0], "receipt").flatMap { $0["ids"] as? [String] ?? [] }
+        #expect(delivered.sorted() == ["m1", "m2", "m3"])
+        // The acked mark rose with them: without `since`, nothing is replayed.
+        var second = EndpointReader(try await f.service.openEndpoint(user: u[1], since: nil))
+        #expect(try await second.next() == .synced(payload: Array(#"{"seq":3}"#.utf8)))
+
+        try await f.send(u[0], to: u[2], "to carol", id: "c1")
+        var carol = EndpointReader(try await f.service.openEndpoint(user: u[2], since: 99))
+        #expect(try await carol.next() == .synced(payload: Array(#"{"seq":1}"#.utf8)))
+        await f.service.acknowledge(user: u[1], seq: 3)
+        #expect(try await f.events(u[0], "receipt").flatMap { $0["ids"] as? [String] ?? [] }.sorted() == ["m1", "m2", "m3"])
+    }
+
     @Test(arguments: StoreKind.allCases)
     func liveDuringReplayIsNeitherLostNorDuplicated(kind: StoreKind) async throws {
         let f = try await Fixture(kind)
