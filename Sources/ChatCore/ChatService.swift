@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The chat domain: every rule of PROTOCOL.md §2-§4, over a `ChatStore` and a `Broker`.
 ///
@@ -81,15 +82,34 @@ public final class ChatService: Sendable {
         }
     }
 
-    /// What a readiness probe needs to know: `nil` when the store and the broker both answer,
-    /// otherwise which of them does not (`"store"` or `"broker"`).
-    public func unavailableBackend() async -> String? {
+    /// What a readiness probe needs to know: `nil` when the store and the broker both answer
+    /// within `deadline` in all, otherwise which of them does not (`"store"` or `"broker"`).
+    /// A backend that stopped answering (a paused Redis, a hung endpoint) counts as
+    /// unavailable once the deadline passes, not after its own timeouts and retries; its
+    /// check goes on in the background.
+    public func unavailableBackend(within deadline: Duration = .seconds(2)) async -> String? {
+        let answer = Promise<String?, Never>()
+        let checking = CheckedBackend()
+        Task { answer.complete(.success(await checkBackends(checking))) }
+        let timer = Task {
+            try? await Task.sleep(for: deadline)
+            guard !Task.isCancelled else { return }
+            let backend = checking.name
+            logger.warning("readiness: \(backend) did not answer within \(deadline.wholeMilliseconds) ms")
+            answer.complete(.success(backend))
+        }
+        defer { timer.cancel() }
+        return await answer.result.get()
+    }
+
+    private func checkBackends(_ checking: CheckedBackend) async -> String? {
         do {
             _ = try await store.users(withPrefix: "", limit: 1)
         } catch {
             logger.warning("readiness: store failed", metadata: ["error": "\(error)"])
             return "store"
         }
+        checking.name = "broker"
         do {
             _ = try await broker.isOnline(Self.probeUser)
         } catch {
@@ -100,6 +120,15 @@ public final class ChatService: Sendable {
     }
 
     private static let probeUser = UserID("readiness-probe")!
+
+    /// The backend a readiness check is waiting for.
+    private final class CheckedBackend: Sendable {
+        private let current = Mutex("store")
+        var name: String {
+            get { current.withLock { $0 } }
+            set { current.withLock { $0 = newValue } }
+        }
+    }
 
     /// Throws `not_found` unless `user` participates in `conversation` (current member for groups).
     func requireParticipant(_ user: UserID, in conversation: ConversationID) async throws(ChatError) {

@@ -70,8 +70,8 @@ public final class DynamoDBChatStore: ChatStore {
     /// fan-out inline, and ``DynamoDBFanOutRecoveryService`` resumes it (its `staleAfter` is
     /// this unless given).
     public let fanOutLease: Duration
-    /// ``fanOutLease`` unless a test sets another: above the ``DynamoDBClient/requestTimeout``
-    /// (10 s) one attempt of a chunk's transaction may take before the owner retries it, so a
+    /// ``fanOutLease`` unless a test sets another: above the `attemptTimeout` (10 s) one
+    /// attempt of a chunk's transaction may take before the owner retries it, so a
     /// live driver is not taken over (which is safe, the chunks' conditions see to that, but
     /// wasted work).
     static let defaultFanOutLease: Duration = .seconds(15)

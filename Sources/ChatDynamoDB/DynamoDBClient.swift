@@ -10,7 +10,7 @@ import Synchronization
 /// DynamoDB_20120810.<Operation>`) over AsyncHTTPClient, signed with ``SigV4Signer``.
 ///
 /// Throttling, server errors and transport failures are retried with jittered exponential
-/// backoff (``maxAttempts`` in all); every other error is thrown at once as a ``DynamoDBError``
+/// backoff (``maxAttempts`` in all, within the configuration's `requestBudget`); every other error is thrown at once as a ``DynamoDBError``
 /// carrying the service's type and message.
 ///
 /// A transport failure or a server error may come after the service applied the request, so
@@ -34,8 +34,6 @@ final class DynamoDBClient: Sendable {
 
     /// Attempts per request before a retryable failure is thrown.
     static let maxAttempts = 6
-    /// How long one attempt may take.
-    static let requestTimeout = TimeAmount.seconds(10)
 
     /// Hears of every request (metrics).
     let observer: DynamoDBStoreObserver
@@ -51,7 +49,7 @@ final class DynamoDBClient: Sendable {
         url = "\(scheme)://\(self.host)/"
         self.logger = logger
         var http = HTTPClient.Configuration()
-        http.timeout = .init(connect: .seconds(3), read: Self.requestTimeout)
+        http.timeout = .init(connect: .seconds(3), read: TimeAmount(configuration.attemptTimeout))
         http.connectionPool = .init(idleTimeout: .seconds(50))
         // Many operations run at once on a node, each a few requests in turn.
         http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
@@ -97,13 +95,15 @@ final class DynamoDBClient: Sendable {
     private func send(_ operation: String, body: Data) async throws -> ByteBuffer {
         var attempt = 0
         var uncertain = false
+        let deadline = ContinuousClock.now + configuration.requestBudget
         while true {
             attempt += 1
             var failure: DynamoDBError
             var mayHaveApplied = true
             let started = ContinuousClock.now
             do {
-                let (status, bytes) = try await perform(operation, body: body)
+                let timeout = min(configuration.attemptTimeout, deadline - started)
+                let (status, bytes) = try await perform(operation, body: body, timeout: TimeAmount(timeout))
                 if status == .ok {
                     observer.request(operation, .now - started, nil)
                     return bytes
@@ -122,14 +122,17 @@ final class DynamoDBClient: Sendable {
             }
             observer.request(operation, .now - started, failure.code)
             failure.afterUncertainAttempt = uncertain
-            guard failure.code == .throttled || failure.code == .unreachable, attempt < Self.maxAttempts else { throw failure }
+            let delay = Backoff.delay(attempt: attempt, base: .milliseconds(25), cap: .seconds(1))
+            // Another attempt needs the backoff and some time to answer in within the budget.
+            guard failure.code == .throttled || failure.code == .unreachable, attempt < Self.maxAttempts,
+                  ContinuousClock.now + delay + .milliseconds(100) < deadline else { throw failure }
             uncertain = uncertain || mayHaveApplied
             logger.debug("retrying DynamoDB request", metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(failure)"])
-            try await Task.sleep(for: Backoff.delay(attempt: attempt, base: .milliseconds(25), cap: .seconds(1)))
+            try await Task.sleep(for: delay)
         }
     }
 
-    private func perform(_ operation: String, body: Data) async throws -> (HTTPResponseStatus, ByteBuffer) {
+    private func perform(_ operation: String, body: Data, timeout: TimeAmount) async throws -> (HTTPResponseStatus, ByteBuffer) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         let signed = [("host", host), ("content-type", "application/x-amz-json-1.0"), ("x-amz-target", "DynamoDB_20120810.\(operation)")]
@@ -138,7 +141,7 @@ final class DynamoDBClient: Sendable {
             request.headers.add(name: name, value: value)
         }
         request.body = .bytes(ByteBuffer(data: body))
-        let response = try await http.execute(request, timeout: Self.requestTimeout)
+        let response = try await http.execute(request, timeout: timeout)
         let bytes = try await response.body.collect(upTo: 32 << 20)
         if hooks.loseAnswer(of: operation) { throw HTTPClientError.readTimeout }
         return (response.status, bytes)

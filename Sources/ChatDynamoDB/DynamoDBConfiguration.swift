@@ -45,6 +45,12 @@ public struct DynamoDBConfiguration: Sendable, Hashable {
     ///
     /// Otherwise it only checks that they exist.
     public var createTables: Bool
+    /// How long one attempt of a request may take (10 s).
+    public var attemptTimeout: Duration = .seconds(10)
+    /// How long the attempts of one request may take together, backoff included (15 s): a
+    /// request that keeps failing, or an endpoint that stopped answering, fails by then with
+    /// its last error rather than after every attempt's timeout in turn.
+    public var requestBudget: Duration = .seconds(15)
 
     /// Creates a configuration.
     public init(region: String, endpoint: String? = nil, tablePrefix: String = "webchat_", credentials: CredentialSource,

@@ -80,6 +80,25 @@ import Testing
         }
     }
 
+    /// An endpoint that takes connections and never answers: a request fails once its budget
+    /// is spent, not after every attempt's timeout in turn (6 × 10 s by default).
+    @Test func silentEndpointFailsWithinTheBudget() async throws {
+        let listener = try SilentListener()
+        defer { listener.close() }
+        var configuration = DynamoDBConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:\(listener.port)", credentials: Moto.credentials)
+        configuration.attemptTimeout = .milliseconds(400)
+        configuration.requestBudget = .seconds(1)
+        let client = try DynamoDBClient(configuration: configuration, logger: Moto.logger)
+        let started = ContinuousClock.now
+        await #expect { try await client.call("ListTables", [String: String](), as: [String: [String]].self) } throws: { error in
+            (error as? DynamoDBError)?.code == .unreachable
+        }
+        let elapsed = ContinuousClock.now - started
+        // Two attempts fit (0.4 s each, with a backoff between); six would take 2.4 s and more.
+        #expect(elapsed >= .milliseconds(750) && elapsed < .milliseconds(1_500), "took \(elapsed)")
+        try await client.shutdown()
+    }
+
     @Test func errorAnswers() {
         func error(_ status: Int, _ body: String) -> DynamoDBError {
             DynamoDBClient.error(status: .init(statusCode: status), body: ByteBuffer(string: body))

@@ -293,6 +293,17 @@ def cluster_redis_restart(ctx):
     with Cluster(ctx) as cluster:
         alice = cluster.chat(0, "alice")
         bob = cluster.chat(1, "bob")
+        # Paused rather than gone, Redis answers nothing: /readyz says so at its 2 s deadline,
+        # not after the broker's own 10 s reply timeout.
+        os.kill(cluster.redis.proc.pid, signal.SIGSTOP)
+        try:
+            started = time.time()
+            ready = requests.get(cluster.nodes[0].url + "/readyz", timeout=15)
+            took = time.time() - started
+        finally:
+            os.kill(cluster.redis.proc.pid, signal.SIGCONT)
+        check(ready.status_code == 503 and ready.json() == {"status": "broker unavailable"} and took < 4,
+              "not ready while Redis is paused, within the deadline", ready.status_code, ready.text, took)
         cluster.redis.stop(kill=True)
         during = alice.send(to="bob", body="during the outage")
         check(during["ok"] is True, "a send during the outage is acked", during)
