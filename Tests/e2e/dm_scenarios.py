@@ -210,8 +210,15 @@ def bad_input_errors(ctx):
     # forbidden: a group alice is not in.
     group = ctx.user_api("bob").call("POST", "/groups", {"name": "bc", "members": ["carol"]}, expect=201)[1]
     check(error_code(alice.send(group=group["id"], body="let me in")) == "forbidden", "posting to a foreign group is forbidden")
-    # A member named twice: parsers disagree on which value wins, so it is refused.
+    # User search: a prefix of up to 32 characters, counted as code points like every length.
     api = ctx.user_api("alice")
+    _, found = api.call("GET", "/users?prefix=" + urllib.parse.quote("é" * 32), expect=200)
+    check(found["users"] == [], "a 32-character prefix of 2-byte characters is taken", found)
+    status, body = api.call("GET", "/users?prefix=" + urllib.parse.quote("é" * 33))
+    check(status == 400 and "32 characters" in body["error"]["message"], "a 33-character prefix is refused", status, body)
+    _, found = api.call("GET", "/users?prefix=al", expect=200)
+    check([u["id"] for u in found["users"]] == ["alice"], "the search finds alice", found)
+    # A member named twice: parsers disagree on which value wins, so it is refused.
     r = requests.post(api.url + "/api/v1/groups", data='{"name":"g","members":["bob"],"members":["carol"]}',
                       headers={"Authorization": "Bearer " + api.token, "Content-Type": "application/json"},
                       timeout=10, verify=CA_FILE or True)

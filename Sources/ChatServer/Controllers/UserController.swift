@@ -33,7 +33,10 @@ struct UserController {
             _ = try context.requireUser()
             let prefix = request.uri.queryParameters.get("prefix") ?? ""
             let limit = try QueryLimit.parse(request.uri.queryParameters.get("limit"), default: 20, max: 100)
-            guard prefix.utf8.count <= 32 else { throw APIError.badRequest("prefix is at most 32 characters") }
+            // Code points, as every length in the API; bytes first, a cheap bound for the usual ASCII.
+            guard prefix.utf8.count <= 32 || prefix.unicodeScalars.count <= 32 else {
+                throw APIError.badRequest("prefix is at most 32 characters")
+            }
             return SearchResult(users: try await chat.searchUsers(prefix: prefix.lowercased(), limit: limit))
         }
     }
