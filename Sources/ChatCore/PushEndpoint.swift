@@ -152,15 +152,25 @@ public final class PushEndpoint: Sendable {
             var first = true
             while true {
                 await self.receiver.waitForRoom()
-                let page = try await self.service.catchUps.run {
+                var page = try await self.service.catchUps.run {
                     let last = self.state.withLock { $0.ordering.last }
                     return try await store.timeline(of: self.user, after: last, limit: Self.replayPageSize)
                 }
                 if first {
-                    // Entries after `after` were pruned if the first kept one is further on, or none are kept.
-                    let latest = page.isEmpty ? try await store.timelineHead(of: self.user).latest : 0
-                    truncated = page.first.map { $0.seq > after + 1 } ?? (latest > after)
-                    if page.isEmpty { self.state.withLock { $0.ordering.pruned(upTo: latest) } }
+                    if page.isEmpty {
+                        // None kept after `after`: pruned up to the latest seq. Read again after
+                        // reading the head, so an entry committed meanwhile is replayed, not
+                        // taken for pruned.
+                        let latest = try await store.timelineHead(of: self.user).latest
+                        page = try await self.service.catchUps.run {
+                            try await store.timeline(of: self.user, after: after, limit: Self.replayPageSize)
+                        }
+                        if page.isEmpty { self.state.withLock { $0.ordering.pruned(upTo: latest) } }
+                        truncated = page.first.map { $0.seq > after + 1 } ?? (latest > after)
+                    } else {
+                        // Entries after `after` were pruned if the first kept one is further on.
+                        truncated = page[0].seq > after + 1
+                    }
                     first = false
                 }
                 let stop = self.state.withLock { state -> Bool in
