@@ -15,14 +15,17 @@ let token = null;
 /** Sets the bearer token used by later calls (null to clear). */
 export function setToken(value) { token = value; }
 
-/** Calls the API; resolves with the parsed JSON body (or null for empty bodies). */
-export async function api(method, path, body) {
+/** Calls the API; resolves with the parsed JSON body (or null for empty bodies). `options.token`: a bearer
+ *  token to use instead of the one set (revoking one signed out of earlier); `options.signal`: to give up
+ *  (an abort is taken as the server being out of reach). */
+export async function api(method, path, body, options = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const bearer = options.token ?? token;
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
   let res;
   try {
-    res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: options.signal });
   } catch {
     throw new ApiError(0, "unavailable", "Cannot reach the server. Check your connection and try again.");
   }

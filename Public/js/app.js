@@ -1,6 +1,6 @@
 // Entry point: sign-in and sign-up screens, then the chat UI wired to the model.
 
-import { api, setToken } from "./api.js";
+import { ApiError, api, setToken } from "./api.js";
 import { Chat, bodyLength } from "./chat.js";
 import { limits, loadLimits } from "./limits.js";
 import * as storage from "./storage.js";
@@ -9,7 +9,17 @@ import { MessageView, paintAvatar, renderList } from "./views.js";
 const $ = (sel, root = document) => root.querySelector(sel);
 const byTestId = (id) => $(`[data-testid="${id}"]`);
 const CONNECTION_TEXT = { connected: "Connected", connecting: "Connecting…", offline: "Offline" };
+// How long sign-out waits for the server to end the session before doing it later.
+const SIGN_OUT_WAIT_MS = 5000;
+// A sign-out the server missed is tried again after this long, doubling up to REVOKE_MAX_MS (and at once when
+// the browser says it is online again, and at the next start).
+const REVOKE_FIRST_MS = 3000;
+const REVOKE_MAX_MS = 60000;
+const SIGN_OUT_PENDING = "You are signed out on this device, but the server could not be reached to end your session there. "
+  + "It will be ended as soon as the server can be reached.";
+const SIGN_OUT_DONE = "You are signed out. The server has ended your session.";
 
+let session = null; // the session this tab is signed in with: {token, user}, null while signed out
 let chat = null;
 let messageView = null;
 const drafts = new Map(); // conversation id -> unsent composer text
@@ -19,13 +29,37 @@ function showError(form, message) {
   p.textContent = message || "";
 }
 
-let listErrorState = { sticky: false, at: 0 }; // the message above the call log: kind, and when shown
+let listErrorState = { sticky: false, at: 0, message: "" }; // the message above the call log: kind, when shown, text
 
 /** The message above the call log, for errors of actions outside a form ("" clears it). A sticky one is not
  *  about reaching the server, so only a later success of the user's own or sign-out clears it. */
 function listError(message, sticky = false) {
-  $("[data-list-error]").textContent = message || "";
-  listErrorState = { sticky, at: performance.now() };
+  listErrorState = { sticky, at: performance.now(), message: message || "" };
+  paintListError();
+}
+
+// Why the server refuses this tab's connection (see connectionProblemText), shown above the call log while no
+// other error is; it goes with the next connection.
+let connectionProblem = "";
+
+function paintListError() {
+  const node = $("[data-list-error]");
+  const text = listErrorState.message || connectionProblem;
+  if (node.textContent !== text) node.textContent = text; // said again only when it changes (the node is an alert)
+}
+
+/** The server's reason for refusing a connection, in plain words ("" when there is none). */
+function connectionProblemText(problem) {
+  if (!problem) return "";
+  const detail = problem.reason ? ` (${problem.reason})` : "";
+  switch (problem.code) {
+    case "rate_limited":
+      return `Not connected: too many connections for your account${detail}. Close webchat in another tab or window; this one keeps trying.`;
+    case "unavailable":
+      return "Not connected: the server is temporarily unavailable. Trying again…";
+    default:
+      return `Not connected: the server refused the connection (${problem.code}${problem.reason ? `: ${problem.reason}` : ""}). Trying again…`;
+  }
 }
 
 // A new connection, or a request that began after the error and succeeded, shows that the server can be
@@ -54,32 +88,110 @@ function showAuth(message) {
   byTestId("login-id").focus();
 }
 
-async function signedIn(session) {
-  storage.saveSession(session);
-  setToken(session.token);
+/** Shows the chat for `next`; `save`: store it (not when it came from storage); `focus`: the person signed in
+ *  from a form here, whose focus would otherwise be left on the hidden form. */
+function signedIn(next, { save = true, focus = false } = {}) {
+  if (save) storage.saveSession(next);
+  session = next;
+  setToken(next.token);
   $("#auth-view").hidden = true;
   $("#app-view").hidden = false;
-  byTestId("me").textContent = session.user.id;
-  byTestId("me").title = session.user.name ?? session.user.id;
-  paintAvatar($("[data-me-avatar]"), session.user.id, session.user.name ?? session.user.id);
-  startChat(session);
+  byTestId("me").textContent = next.user.id;
+  byTestId("me").title = next.user.name ?? next.user.id;
+  paintAvatar($("[data-me-avatar]"), next.user.id, next.user.name ?? next.user.id);
+  startChat(next);
+  if (focus) byTestId("new-chat").focus();
 }
 
 async function signOut() {
-  try { await api("DELETE", "/sessions/current"); } catch { /* signing out locally matters most */ }
+  const token = session?.token;
+  // The server disconnects the socket as it revokes the token: its reconnection must not take that for a
+  // session that ended by itself.
+  chat?.stop();
+  let missed = false;
+  try {
+    await api("DELETE", "/sessions/current", undefined, { signal: AbortSignal.timeout(SIGN_OUT_WAIT_MS) });
+  } catch (e) {
+    // Signing out here matters most, but the token must not stay valid on the server: when the server could
+    // not be reached or could not do it now, it is revoked later. Any other answer (401: already ended) is final.
+    missed = !(e instanceof ApiError) || e.status === 0 || e.status === 429 || e.status >= 500;
+  }
+  if (!token || session?.token !== token) return; // signed out or switched meanwhile (another tab)
+  if (missed) storage.addRevocation(token);
   endSession();
-  showAuth("");
+  showAuth(missed ? SIGN_OUT_PENDING : "");
+  if (missed) scheduleRevocations(REVOKE_FIRST_MS);
 }
 
 function endSession() {
+  const token = session?.token;
+  session = null;
   chat?.stop();
   chat = null;
   drafts.clear();
   if (messageView) messageView.reset(null);
   clearUserInterface();
-  storage.clearSession();
+  storage.clearSession(token); // only if it is still this tab's: another tab may have signed in since
   setToken(null);
   history.replaceState(null, "", location.pathname + location.search);
+}
+
+// --- sign-outs the server missed ---
+
+let revoking = false;
+let revokeTimer = null;
+let revokeDelay = REVOKE_FIRST_MS;
+
+function scheduleRevocations(delay) {
+  clearTimeout(revokeTimer);
+  revokeTimer = setTimeout(revokePending, delay);
+}
+
+/** Ends on the server the sessions signed out of while it could not be reached; tries again later if it still cannot. */
+async function revokePending() {
+  clearTimeout(revokeTimer);
+  revokeTimer = null;
+  if (revoking) return;
+  revoking = true;
+  let left = false;
+  let done = false;
+  try {
+    for (const token of storage.loadRevocations()) {
+      try {
+        await api("DELETE", "/sessions/current", undefined, { token, signal: AbortSignal.timeout(SIGN_OUT_WAIT_MS) });
+        done = true;
+      } catch (e) {
+        if (e.status === 0 || e.status === 429 || e.status >= 500) { left = true; continue; }
+      }
+      storage.removeRevocation(token);
+    }
+  } finally {
+    revoking = false;
+  }
+  if (left) {
+    scheduleRevocations(revokeDelay);
+    revokeDelay = Math.min(revokeDelay * 2, REVOKE_MAX_MS);
+    return;
+  }
+  revokeDelay = REVOKE_FIRST_MS;
+  const note = $("#login-form [data-error]");
+  if (done && note.textContent === SIGN_OUT_PENDING) showError($("#login-form"), SIGN_OUT_DONE);
+}
+
+// Every tab follows the stored session: a sign-out in another tab signs this one out, a sign-in there (as
+// anyone) signs this one in with it. So no tab goes on with a token that was revoked or replaced.
+function followStoredSession(ev) {
+  if (!storage.isSessionEvent(ev)) return;
+  const stored = storage.loadSession();
+  const next = stored?.token && stored.user?.id ? stored : null;
+  if ((next?.token ?? null) === (session?.token ?? null)) return;
+  if (session) endSession();
+  if (next) {
+    for (const form of ["#login-form", "#register-form"]) { $(form).reset(); showError($(form), ""); }
+    signedIn(next, { save: false });
+  } else {
+    showAuth("You signed out in another tab.");
+  }
 }
 
 // Nothing of one user may stay in the page for the next one to sign in (or for a screen reader to read out):
@@ -92,6 +204,7 @@ function clearUserInterface() {
   }
   closeLeaveConfirm(false);
   $("#announcer").replaceChildren();
+  connectionProblem = "";
   listError("");
   $("[data-conversations]").replaceChildren();
   for (const sel of ["[data-chat-title]", "[data-chat-subtitle]", "[data-chat-avatar]", "[data-history-note]", "[data-testid=typing-indicator]"]) $(sel).textContent = "";
@@ -126,7 +239,7 @@ function wireAuth() {
       const res = await api("POST", "/sessions", { id, password });
       login.reset();
       showError(login, "");
-      await signedIn({ token: res.token, user: res.user });
+      signedIn({ token: res.token, user: res.user }, { focus: true });
     } catch (e) {
       showError(login, e.message);
     } finally {
@@ -148,7 +261,7 @@ function wireAuth() {
       const res = await api("POST", "/users", { id, name, password });
       register.reset();
       showError(register, "");
-      await signedIn({ token: res.token, user: res.user });
+      signedIn({ token: res.token, user: res.user }, { focus: true });
     } catch (e) {
       showError(register, e.message);
     } finally {
@@ -162,12 +275,22 @@ function wireAuth() {
 function startChat(session) {
   const mine = new Chat(session);
   chat = mine;
-  messageView = new MessageView($("[data-messages]"), chat, { onRetry: (id) => chat.retry(id) });
+  messageView = new MessageView($("[data-messages]"), chat, {
+    onRetry: (id) => chat.retry(id),
+    // The bubble and its button go: the focus moves on to the composer, not to the page.
+    onDiscard: (id) => { chat.discard(id); byTestId("composer").focus(); },
+  });
   const status = byTestId("connection-status");
   // A request of a signed-out session may still finish: what it reports is no longer for this page.
   const current = (fn) => (ev) => { if (chat === mine) fn(ev); };
   chat.addEventListener("change", current((ev) => onChange(ev.detail)));
-  chat.addEventListener("unauthorized", current(() => { endSession(); showAuth("Your session has ended. Please sign in again."); }));
+  chat.addEventListener("unauthorized", current(() => {
+    endSession();
+    // A tab that finds out late (it was asleep) that its token is gone: another tab may have signed in since.
+    const stored = storage.loadSession();
+    if (stored?.token && stored.user?.id) signedIn(stored, { save: false });
+    else showAuth("Your session has ended. Please sign in again.");
+  }));
   chat.addEventListener("incoming", current((ev) => announce(ev.detail)));
   status.dataset.state = "offline";
   hashPending = true;
@@ -201,6 +324,8 @@ function onChange({ kind, conversation }) {
       const status = byTestId("connection-status");
       status.dataset.state = chat.state;
       status.textContent = CONNECTION_TEXT[chat.state];
+      connectionProblem = chat.state === "connected" ? "" : connectionProblemText(chat.connectProblem);
+      paintListError();
       if (chat.state === "connected") { clearPassingError(); loadLimits().then(applyLimits); }
       break;
     }
@@ -534,8 +659,11 @@ function main() {
   wireChat();
   applyLimits();
   loadLimits().then(applyLimits);
-  const session = storage.loadSession();
-  if (session?.token && session.user?.id) signedIn(session);
+  window.addEventListener("storage", followStoredSession);
+  window.addEventListener("online", () => revokePending());
+  revokePending();
+  const stored = storage.loadSession();
+  if (stored?.token && stored.user?.id) signedIn(stored, { save: false });
   else showAuth("");
 }
 

@@ -21,6 +21,8 @@ const GAP_FETCH_MAX = 100;
 const REFRESH_COALESCE_MS = 300;
 // What another tab queued is that tab's to send; this one sends it too only if it still waits this much later.
 const OTHER_TAB_GRACE_MS = 3000;
+// A send that may succeed later (no answer in time, rate_limited, unavailable, internal) is tried again this much later.
+const RETRY_SEND_MS = 2000;
 const USER_ID = "[a-z0-9][a-z0-9_.-]{1,31}";
 
 /** Length of a text as the server counts it: code points, so an emoji is 1, not 2 UTF-16 units. */
@@ -44,6 +46,7 @@ export class Chat extends EventTarget {
     this.seq = storage.loadSeq(this.me.id);
     this.current = null; // the open conversation id
     this.state = "offline";
+    this.connectProblem = null; // why the server refused the last connection attempt, {code, reason}; null once connected
     this._flushing = false;
     this._synced = false; // the socket's replay is over (then "synced" has refreshed the call log)
     this._typingOut = null; // {conversation, timer, sentAt}
@@ -78,12 +81,21 @@ export class Chat extends EventTarget {
       autoConnect: false,
     });
     this.socket.onState((s) => { this.state = s; this._changed("connection"); });
-    this.socket.on("connect", () => { this._synced = false; this._flushOutbox(); });
+    this.socket.on("connect", () => {
+      this._synced = false;
+      this.connectProblem = null;
+      this._flushOutbox();
+    });
     this.socket.on("connect_error", (err) => {
       if (err.message === "unauthorized") {
         this.socket.disconnect();
         this.dispatchEvent(new CustomEvent("unauthorized"));
+        return;
       }
+      // Refused for another reason (too many connections, the server's store out of reach): the socket keeps
+      // trying, and the person is told why meanwhile, not just "Offline".
+      this.connectProblem = { code: err.message, reason: typeof err.data?.reason === "string" ? err.data.reason : undefined };
+      this._changed("connection");
     });
     this.socket.on("message", (m, ack) => this._timeline(m, ack, () => this._onMessage(m)));
     this.socket.on("receipt", (r, ack) => this._timeline(r, ack, () => this._onReceipt(r)));
@@ -100,6 +112,7 @@ export class Chat extends EventTarget {
     clearInterval(this._typingSweep);
     clearTimeout(this._refreshTimer);
     clearTimeout(this._flushTimer);
+    clearTimeout(this._retryTimer);
     window.removeEventListener("storage", this._onStorage);
     this.socket?.disconnect();
   }
@@ -258,10 +271,15 @@ export class Chat extends EventTarget {
   }
 
   // A group I left or was removed from. Its messages go too: if I am invited back, the history is
-  // loaded afresh, with what was said while I was away.
+  // loaded afresh, with what was said while I was away. So do its queued sends: the server would refuse
+  // them (forbidden), and they would bring the conversation back into the call log.
   _forget(conversationId) {
     this.conversations.delete(conversationId);
     this.messages.delete(conversationId);
+    if (this.outbox.some((e) => e.conversation === conversationId)) {
+      for (const e of this.outbox) if (e.conversation === conversationId) this._mine.delete(e.id);
+      this._editOutbox((list) => list.filter((e) => e.conversation !== conversationId));
+    }
     if (this.current === conversationId) { this.stopTyping(); this.current = null; }
     this._changed("list");
     this._changed("open");
@@ -446,6 +464,33 @@ export class Chat extends EventTarget {
     this._flushOutbox();
   }
 
+  /** Gives up a failed message: it leaves the outbox (in every tab) and its bubble goes. */
+  discard(id) {
+    const entry = this.outbox.find((e) => e.id === id);
+    if (entry?.state !== "failed") return;
+    this._mine.delete(id);
+    this._editOutbox((list) => list.filter((e) => e.id !== id));
+    this._dropUnsent(entry.conversation, id);
+  }
+
+  // Removes the bubble of an entry that left the outbox unsent; a conversation that only it kept in the call log
+  // goes at the next refresh (the open one stays, as a chat opened but not written to).
+  _dropUnsent(conversationId, id) {
+    const s = this.messages.get(conversationId);
+    const m = s?.byId.get(id);
+    if (!m || typeof m.pos === "number") return;
+    s.byId.delete(id);
+    const conv = this.conversations.get(conversationId);
+    if (conv) {
+      conv.last = undefined;
+      this._updateLast(conv);
+      if (conversationId === this.current && conv.kind === "dm" && !conv.updatedAt) conv.local = true;
+    }
+    this._changed("messages", conversationId);
+    this._changed("list");
+    this.refreshSoon();
+  }
+
   // Every tab of this user shares the stored outbox. A change is made to the outbox as stored now, not to
   // this tab's copy, so that what other tabs queued or sent in the meantime is kept (the "storage" event
   // that tells this tab about them may not have come yet). Two tabs may then both send an entry: the
@@ -474,8 +519,10 @@ export class Chat extends EventTarget {
     this.outbox = next;
     for (const gone of before.values()) {
       if (kept.has(gone.id)) continue;
-      // Another tab had it acked. It shows as sent until the server's copy (with its place) arrives.
       const m = this.messages.get(gone.conversation)?.byId.get(gone.id);
+      // Another tab discarded it (a failed entry is never sent, so it cannot have been acked).
+      if (gone.state === "failed" && m?.outbox === "failed") { this._dropUnsent(gone.conversation, gone.id); continue; }
+      // Another tab had it acked. It shows as sent until the server's copy (with its place) arrives.
       if (m?.outbox) { delete m.outbox; delete m.error; changed.add(gone.conversation); this.refreshSoon(); }
     }
     for (const entry of next) {
@@ -505,7 +552,10 @@ export class Chat extends EventTarget {
           try {
             res = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck("message", payload);
           } catch {
-            break; // offline, disconnected or no answer: stays pending for the next connect
+            // Offline or disconnected: stays pending for the next connect. No answer in time while the link
+            // stays up (a stalled server, shorter than the ping timeout): no connect will come, so try again.
+            this._retrySoon();
+            break;
           }
           if (res?.ok === true) {
             // The bubble takes the server's copy first, so that dropping the entry finds nothing left to do.
@@ -518,7 +568,7 @@ export class Chat extends EventTarget {
             this._editOutbox((list) => list.map((e) => (e.id === entry.id ? { ...e, state: "failed", error } : e)));
           } else {
             // rate_limited, unavailable, internal: try again a little later.
-            setTimeout(() => this._flushOutbox(), 2000);
+            this._retrySoon();
             break;
           }
           this._changed("messages", entry.conversation);
@@ -528,6 +578,12 @@ export class Chat extends EventTarget {
     } finally {
       this._flushing = false;
     }
+  }
+
+  // One later flush, however many sends asked for it (it does nothing while disconnected: the connect flushes).
+  _retrySoon() {
+    clearTimeout(this._retryTimer);
+    this._retryTimer = setTimeout(() => this._flushOutbox(), RETRY_SEND_MS);
   }
 
   _dropFromOutbox(id) {

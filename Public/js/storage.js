@@ -1,7 +1,8 @@
 // What the client keeps in localStorage: the session, the last timeline seq
-// seen, and the outbox of sends not yet acknowledged. Keys are per user so two
-// accounts used in one browser never mix their outboxes. Every tab of the
-// browser shares them: see Chat._editOutbox for how tabs share the outbox.
+// seen, the outbox of sends not yet acknowledged, and tokens still to revoke.
+// Keys are per user so two accounts used in one browser never mix their
+// outboxes. Every tab of the browser shares them: see Chat._editOutbox for how
+// tabs share the outbox, and app.js followStoredSession for the session.
 
 const SESSION = "webchat.session";
 
@@ -27,7 +28,26 @@ function write(key, value) {
 /** The saved session {token, user} or null. */
 export const loadSession = () => read(SESSION, null);
 export const saveSession = (session) => write(SESSION, session);
-export const clearSession = () => localStorage.removeItem(SESSION);
+/** Removes the saved session if it is still the one with `token`: another tab may have signed in since. */
+export const clearSession = (token) => {
+  if (loadSession()?.token !== token) return;
+  try { localStorage.removeItem(SESSION); } catch { /* storage disabled: nothing was kept */ }
+};
+/** Whether a "storage" event is about the saved session. */
+export const isSessionEvent = (ev) => ev.key === SESSION || ev.key === null;
+
+// Tokens signed out of while the server could not be reached, to revoke (DELETE /sessions/current) once it can.
+const REVOKE = "webchat.revoke";
+export const loadRevocations = () => {
+  const tokens = read(REVOKE, []);
+  return Array.isArray(tokens) ? tokens.filter((t) => typeof t === "string") : [];
+};
+export const addRevocation = (token) => write(REVOKE, [...new Set([...loadRevocations(), token])]);
+export const removeRevocation = (token) => {
+  const rest = loadRevocations().filter((t) => t !== token);
+  if (rest.length) write(REVOKE, rest);
+  else try { localStorage.removeItem(REVOKE); } catch { /* storage disabled */ }
+};
 
 /** Highest timeline seq processed by this browser for `user` (undefined if none). */
 export const loadSeq = (user) => read(`webchat.seq.${user}`, undefined);

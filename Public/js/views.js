@@ -61,10 +61,10 @@ export function renderList(ul, chat, { onOpen }) {
     const avatar = el("span", { class: "avatar", "aria-hidden": "true" });
     paintAvatar(avatar, conv.id, title);
     const presence = conv.kind === "dm"
-      ? el("span", { class: `presence ${peer?.online ? "online" : ""}`, title: peer?.online ? "Online" : "Offline", "aria-label": peer?.online ? "online" : "offline" })
+      ? el("span", { class: `presence ${peer?.online ? "online" : ""}`, role: "img", title: peer?.online ? "Online" : "Offline", "aria-label": peer?.online ? "online" : "offline" })
       : null;
     const unread = conv.unread > 0
-      ? el("span", { class: "badge", "data-testid": "unread", "aria-label": `${conv.unread} unread`, text: String(conv.unread) })
+      ? el("span", { class: "badge", "data-testid": "unread", role: "img", "aria-label": `${conv.unread} unread`, text: String(conv.unread) })
       : null;
     const button = el("button", { type: "button", class: "conv-button", "aria-current": conv.id === chat.current ? "true" : null, onclick: () => onOpen(conv.id) },
       el("span", { class: "avatar-wrap" }, avatar, presence),
@@ -78,10 +78,11 @@ export function renderList(ul, chat, { onOpen }) {
 
 /** Keeps one bubble element per message id, updated in place, in display order. */
 export class MessageView {
-  constructor(container, chat, { onRetry }) {
+  constructor(container, chat, { onRetry, onDiscard }) {
     this.container = container;
     this.chat = chat;
     this.onRetry = onRetry;
+    this.onDiscard = onDiscard;
     this.nodes = new Map();
     this.conversation = null;
   }
@@ -101,11 +102,13 @@ export class MessageView {
     const list = this.chat.messageList(this.conversation);
     const wanted = new Set(list.map((m) => m.id));
     for (const [id, node] of this.nodes) if (!wanted.has(id)) { node.remove(); this.nodes.delete(id); }
-    let prev = c.querySelector("[data-history-note]");
+    let prev = null; // the container holds the bubbles only (it is a list)
     let prevFrom = null;
     for (const m of list) {
       const node = this._node(m, conv?.kind === "group" && m.from !== prevFrom);
-      if (prev.nextSibling !== node) prev.after(node);
+      if (prev ? prev.nextSibling !== node : c.firstChild !== node) {
+        if (prev) prev.after(node); else c.prepend(node);
+      }
       prev = node;
       prevFrom = m.from;
     }
@@ -129,13 +132,15 @@ export class MessageView {
     bubble.append(el("div", { class: "body", text: m.body ?? "" }));
     const meta = el("div", { class: "meta" }, el("time", { datetime: m.ts ? new Date(m.ts).toISOString() : null, text: formatTime(m.ts) }));
     if (mine) {
-      meta.append(el("span", { class: `status ${status}`, title: STATUS_LABEL[status], "aria-label": STATUS_LABEL[status], text: STATUS_MARK[status] }));
+      // role="img": a name on a generic span is not allowed (nor read out everywhere); the tick is a picture.
+      meta.append(el("span", { class: `status ${status}`, role: "img", title: STATUS_LABEL[status], "aria-label": STATUS_LABEL[status], text: STATUS_MARK[status] }));
     }
     bubble.append(meta);
     if (status === "failed") {
       bubble.append(el("div", { class: "failed-row" },
         el("span", { text: m.error ? `Not sent: ${m.error}` : "Not sent" }),
-        el("button", { type: "button", class: "link", "data-testid": "retry", onclick: () => this.onRetry(m.id), text: "Retry" })));
+        el("button", { type: "button", class: "link", "data-testid": "retry", onclick: () => this.onRetry(m.id), text: "Retry" }),
+        el("button", { type: "button", class: "link", "data-testid": "discard", onclick: () => this.onDiscard(m.id), text: "Discard" })));
     }
     bubble._key = key;
     if (node) node.replaceWith(bubble);

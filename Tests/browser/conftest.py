@@ -54,6 +54,13 @@ class Server:
         self.kill()
         self.start()
 
+    def pause(self) -> None:
+        """SIGSTOP: the server stalls, its connections stay open (resume() ends it)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()

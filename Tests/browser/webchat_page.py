@@ -91,6 +91,20 @@ class Person:
         self.wait_signed_in()
         return first, second
 
+    def sign_out(self):
+        self.d.find_element(By.CSS_SELECTOR, "[data-sign-out]").click()
+        self.wait(lambda: self.tid("login-id").is_displayed(), message=f"{self.id}: not back at sign-in")
+        return self
+
+    def login_message(self) -> str:
+        """What the sign-in form says (why one is there, or what went wrong)."""
+        return self.d.find_element(By.CSS_SELECTOR, "#login-form [data-error]").get_attribute("textContent")
+
+    def token(self) -> str | None:
+        """The token of the session stored in this browser profile, if any."""
+        stored = self.d.execute_script("return localStorage.getItem('webchat.session')")
+        return json.loads(stored)["token"] if stored else None
+
     def connection_state(self) -> str:
         return self.tid("connection-status").get_attribute("data-state")
 
