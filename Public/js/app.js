@@ -1,20 +1,15 @@
 // Entry point: sign-in and sign-up screens, then the chat UI wired to the model.
 
-import { ApiError, api, setToken } from "./api.js";
+import { api, setToken } from "./api.js";
 import { Chat, bodyLength } from "./chat.js";
 import { limits, loadLimits } from "./limits.js";
+import { endOnServer, revokeLater, revokePending, whenRevoked } from "./signout.js";
 import * as storage from "./storage.js";
 import { MessageView, paintAvatar, renderList } from "./views.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const byTestId = (id) => $(`[data-testid="${id}"]`);
 const CONNECTION_TEXT = { connected: "Connected", connecting: "Connecting…", offline: "Offline" };
-// How long sign-out waits for the server to end the session before doing it later.
-const SIGN_OUT_WAIT_MS = 5000;
-// A sign-out the server missed is tried again after this long, doubling up to REVOKE_MAX_MS (and at once when
-// the browser says it is online again, and at the next start).
-const REVOKE_FIRST_MS = 3000;
-const REVOKE_MAX_MS = 60000;
 const SIGN_OUT_PENDING = "You are signed out on this device, but the server could not be reached to end your session there. "
   + "It will be ended as soon as the server can be reached.";
 const SIGN_OUT_DONE = "You are signed out. The server has ended your session.";
@@ -108,19 +103,11 @@ async function signOut() {
   // The server disconnects the socket as it revokes the token: its reconnection must not take that for a
   // session that ended by itself.
   chat?.stop();
-  let missed = false;
-  try {
-    await api("DELETE", "/sessions/current", undefined, { signal: AbortSignal.timeout(SIGN_OUT_WAIT_MS) });
-  } catch (e) {
-    // Signing out here matters most, but the token must not stay valid on the server: when the server could
-    // not be reached or could not do it now, it is revoked later. Any other answer (401: already ended) is final.
-    missed = !(e instanceof ApiError) || e.status === 0 || e.status === 429 || e.status >= 500;
-  }
+  const missed = !(await endOnServer());
   if (!token || session?.token !== token) return; // signed out or switched meanwhile (another tab)
-  if (missed) storage.addRevocation(token);
+  if (missed) revokeLater(token);
   endSession();
   showAuth(missed ? SIGN_OUT_PENDING : "");
-  if (missed) scheduleRevocations(REVOKE_FIRST_MS);
 }
 
 function endSession() {
@@ -134,48 +121,6 @@ function endSession() {
   storage.clearSession(token); // only if it is still this tab's: another tab may have signed in since
   setToken(null);
   history.replaceState(null, "", location.pathname + location.search);
-}
-
-// --- sign-outs the server missed ---
-
-let revoking = false;
-let revokeTimer = null;
-let revokeDelay = REVOKE_FIRST_MS;
-
-function scheduleRevocations(delay) {
-  clearTimeout(revokeTimer);
-  revokeTimer = setTimeout(revokePending, delay);
-}
-
-/** Ends on the server the sessions signed out of while it could not be reached; tries again later if it still cannot. */
-async function revokePending() {
-  clearTimeout(revokeTimer);
-  revokeTimer = null;
-  if (revoking) return;
-  revoking = true;
-  let left = false;
-  let done = false;
-  try {
-    for (const token of storage.loadRevocations()) {
-      try {
-        await api("DELETE", "/sessions/current", undefined, { token, signal: AbortSignal.timeout(SIGN_OUT_WAIT_MS) });
-        done = true;
-      } catch (e) {
-        if (e.status === 0 || e.status === 429 || e.status >= 500) { left = true; continue; }
-      }
-      storage.removeRevocation(token);
-    }
-  } finally {
-    revoking = false;
-  }
-  if (left) {
-    scheduleRevocations(revokeDelay);
-    revokeDelay = Math.min(revokeDelay * 2, REVOKE_MAX_MS);
-    return;
-  }
-  revokeDelay = REVOKE_FIRST_MS;
-  const note = $("#login-form [data-error]");
-  if (done && note.textContent === SIGN_OUT_PENDING) showError($("#login-form"), SIGN_OUT_DONE);
 }
 
 // Every tab follows the stored session: a sign-out in another tab signs this one out, a sign-in there (as
@@ -660,6 +605,9 @@ function main() {
   applyLimits();
   loadLimits().then(applyLimits);
   window.addEventListener("storage", followStoredSession);
+  whenRevoked(() => {
+    if ($("#login-form [data-error]").textContent === SIGN_OUT_PENDING) showError($("#login-form"), SIGN_OUT_DONE);
+  });
   window.addEventListener("online", () => revokePending());
   revokePending();
   const stored = storage.loadSession();
