@@ -64,9 +64,4 @@ extension Row {
     func storedUser() throws -> StoredUser {
         StoredUser(user: User(id: try userID("id"), name: text("name")), passwordHash: self["password_hash"], lastSeen: self["last_seen"])
     }
-
-    /// A `timeline` row.
-    func timelineEntry() throws -> TimelineEntry {
-        TimelineEntry(user: try userID("user"), seq: self["seq"], event: self["event"], payload: [UInt8](self["payload"] as Data), ts: self["ts"])
-    }
 }

@@ -66,9 +66,11 @@ extension SQLiteChatStore {
                                                      sender: draft.from, inGroup: true)
             try db.cachedStatement(sql: "UPDATE members SET updated_at = ?, unread = unread + (user != ?) WHERE conversation = ?").execute(
                            arguments: [draft.ts, draft.from.rawValue, conversation])
+            // Each member's entry refers to the message rather than holding a copy of it (`timeline`
+            // reads it back): a group of 1,000 would otherwise store each body 999 times over.
             let payload = encode(message)
             entries = try members.filter { $0 != draft.from }.map {
-                try Self.append(db, memory, to: $0, event: "message", payload: payload, ts: draft.ts, message: (conversation, pos))
+                try Self.append(db, memory, to: $0, event: "message", payload: payload, stored: [], ts: draft.ts, message: (conversation, pos))
             }
             for entry in entries { memory.remember(delivery, of: entry.user.rawValue, seq: entry.seq) }
         }
@@ -328,21 +330,22 @@ extension SQLiteChatStore {
         }
     }
 
-    /// Appends one entry with the user's next seq (`WriterMemory`).
-    private static func append(_ db: Database, _ memory: WriterMemory, to user: UserID, event: String, payload: [UInt8], ts: Int64,
-                               message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
+    /// Appends one entry with the user's next seq (`WriterMemory`). `stored`: what the row holds
+    /// when not `payload` (empty for a group message, which `timeline` reads from `messages`).
+    private static func append(_ db: Database, _ memory: WriterMemory, to user: UserID, event: String, payload: [UInt8], stored: [UInt8]? = nil,
+                               ts: Int64, message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
         guard let seq = try memory.nextSeq(db, of: user.rawValue) else { throw ChatError.notFound("no such user: \(user)") }
-        return try insertTimeline(db, user: user, seq: seq, event: event, payload: payload, ts: ts, message: message)
+        return try insertTimeline(db, user: user, seq: seq, event: event, payload: payload, stored: stored, ts: ts, message: message)
     }
 
     /// Inserts the entry `seq` (already taken from the user's counter).
-    private static func insertTimeline(_ db: Database, user: UserID, seq: Int64, event: String, payload: [UInt8], ts: Int64,
-                                       message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
+    private static func insertTimeline(_ db: Database, user: UserID, seq: Int64, event: String, payload: [UInt8], stored: [UInt8]? = nil,
+                                       ts: Int64, message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
         var insert = try FastStatement(db, "INSERT OR FAIL INTO timeline (user, seq, event, payload, ts, conversation, pos) VALUES (?, ?, ?, ?, ?, ?, ?)")
         insert.bind(user.rawValue)
         insert.bind(seq)
         insert.bind(event)
-        insert.bind(blob: payload)
+        insert.bind(blob: stored ?? payload)
         insert.bind(ts)
         insert.bind(message?.conversation)
         insert.bind(message?.pos)

@@ -297,9 +297,19 @@ public final class SQLiteChatStore: ImmediateSubmitting {
     }
 
     public func timeline(of user: UserID, after seq: Int64, limit: Int) async throws -> [TimelineEntry] {
+        // A group message's entry holds no payload: it is the message's, read here (`length` of a
+        // blob reads only its header).
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT user, seq, event, payload, ts FROM timeline WHERE user = ? AND seq > ? ORDER BY seq LIMIT ?",
-                             arguments: [user.rawValue, seq, limit]).map { try $0.timelineEntry() }
+            try Row.fetchAll(db, sql: """
+                SELECT t.user, t.seq, t.event, t.payload, t.ts AS entry_ts, \(FastStatement.Columns.messageColumns("m"))
+                FROM timeline t
+                LEFT JOIN messages m ON t.pos IS NOT NULL AND length(t.payload) = 0 AND m.conversation = t.conversation AND m.pos = t.pos
+                WHERE t.user = ? AND t.seq > ? ORDER BY t.seq LIMIT ?
+                """, arguments: [user.rawValue, seq, limit]).map { row in
+                let stored = [UInt8](row["payload"] as Data)
+                let payload = stored.isEmpty && (row["client_id"] as String?) != nil ? JSONPayload.message(try row.message()) : stored
+                return TimelineEntry(user: try row.userID("user"), seq: row["seq"], event: row["event"], payload: payload, ts: row["entry_ts"])
+            }
         }
     }
 

@@ -6,7 +6,9 @@ import GRDB
 /// - `timeline` UNIQUE `timeline_user_seq` (user, seq): replay and gap fill (`seq > ?` range per
 ///   user), the entry looked up by an ack. The rows themselves are in append order (a rowid
 ///   table since v3), so a commit's new entries share the last page or two and retention
-///   deletes a prefix of rowids (v4 dropped the index on ts).
+///   deletes a prefix of rowids (v4 dropped the index on ts). A group message's entry holds
+///   an empty payload (rows written before hold a copy): replay reads the message through
+///   `messages_position` instead, so one message to 1,000 members is stored once, not 999 times.
 /// - `messages` UNIQUE `messages_position` (conversation, pos): history pages (`pos < before`
 ///   descending), the call log's last message, and unread recount (`pos > last_read_pos`) on
 ///   read; rows in append order since v3, like the timeline's.

@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import GRDB
+import Logging
 import Synchronization
 import Testing
 
@@ -454,5 +455,38 @@ private struct CounterTestFailure: Error, CustomStringConvertible {
             return
         }
         #expect(original.body == "before\u{0}after")
+    }
+}
+
+@Suite struct SQLiteGroupPayloadTests {
+    /// A group message is stored once: the members' entries refer to it and read it back whole,
+    /// the same bytes the live delivery carried. Entries written with a copy still read as they were.
+    @Test func groupMessagesAreStoredOnceAndReplayedWhole() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("group-payload-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteChatStore(path: folder.appendingPathComponent("chat.sqlite").path)
+        let service = ChatService(store: store, broker: InProcessBroker(), logger: Logger(label: "test"))
+        let users = ["alice", "bob", "carol"].map(uid)
+        for user in users { _ = try await service.createUser(id: user, name: user.rawValue, passwordHash: nil) }
+        let group = try await service.createGroup(by: users[0], name: "g", members: [users[1], users[2]])
+        let body = String(repeating: "😀", count: 4000)
+        let sent = try await service.send(from: users[0], SendRequest(id: "big", group: group.id, body: body))
+        let dm = try await service.send(from: users[0], SendRequest(id: "dm", to: users[1], body: "hi"))
+        let sizes = try await store.pool.read { db in
+            try Int.fetchAll(db, sql: "SELECT length(payload) FROM timeline WHERE event = 'message' AND conversation = ? ORDER BY user",
+                             arguments: [sent.conversation.rawValue])
+        }
+        #expect(sizes == [0, 0])
+        for member in users[1...] {
+            let entries = try await store.timeline(of: member, after: 0, limit: 10).filter { $0.event == "message" }
+            #expect(entries.first?.payload == JSONPayload.message(sent))
+        }
+        #expect(try await store.timeline(of: users[1], after: 0, limit: 10).last?.payload == JSONPayload.message(dm))
+        // A row from before, holding its copy, reads as it was.
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE timeline SET payload = ? WHERE user = 'carol' AND event = 'message'",
+                           arguments: [Data(JSONPayload.message(sent))])
+        }
+        #expect(try await store.timeline(of: users[2], after: 0, limit: 10).last?.payload == JSONPayload.message(sent))
     }
 }
