@@ -1,4 +1,5 @@
-// A small Socket.IO v5 client over the Engine.IO v4 WebSocket transport.
+// A small Socket.IO v5 client over Engine.IO v4: WebSocket, or HTTP long-polling where
+// WebSockets do not get through (enginepolling.js).
 //
 // Wire behaviour follows the official client: the server pings, we pong; a
 // connection that sees no ping within pingInterval + pingTimeout is dead; the
@@ -11,8 +12,20 @@
 // After any involuntary loss (network, dead heartbeat, server DISCONNECT,
 // CONNECT_ERROR) it reconnects with exponential backoff and jitter, unless the
 // application called `disconnect()` (for instance from a connect_error handler).
+//
+// Transport choice, kept for the page's life: WebSocket first. When WebSocket attempts fail
+// before the Engine.IO open packet WS_FAILURES_BEFORE_POLLING times in a row, the next attempt
+// is a polling handshake; once one works the client stays on polling ("fallback"), trying
+// WebSocket again on every WS_RETRY_EVERY-th attempt after that, and leaves the fallback when
+// one opens. A polling handshake that fails too (the server is unreachable, e.g. restarting)
+// clears the count of WebSocket failures, since they said nothing about WebSockets. There is
+// no polling → WebSocket upgrade of a live session.
+
+import { PollingSocket } from "./enginepolling.js";
 
 const EIO = { OPEN: "0", CLOSE: "1", PING: "2", PONG: "3", MESSAGE: "4", UPGRADE: "5", NOOP: "6" };
+const WS_FAILURES_BEFORE_POLLING = 2;
+const WS_RETRY_EVERY = 3;
 export const PacketType = { CONNECT: 0, DISCONNECT: 1, EVENT: 2, ACK: 3, CONNECT_ERROR: 4, BINARY_EVENT: 5, BINARY_ACK: 6 };
 
 /** Encodes one Socket.IO packet: returns [text, ...binaryAttachments]. */
@@ -109,16 +122,18 @@ export class SocketClient {
    * @param {string} url base URL ("" = same origin), http(s) or ws(s)
    * @param {object} opts path, nsp, auth (object or function returning one),
    *   reconnectionDelay, reconnectionDelayMax, randomizationFactor,
-   *   connectTimeout, autoConnect, WebSocket (implementation, for tests)
+   *   connectTimeout, autoConnect, WebSocket and Polling (implementations, for tests)
    */
   constructor(url = "", opts = {}) {
     this.url = url;
     this.opts = {
       path: "/socket.io/", nsp: "/", auth: undefined,
       reconnectionDelay: 500, reconnectionDelayMax: 10000, randomizationFactor: 0.5,
-      connectTimeout: 20000, autoConnect: true, WebSocket: globalThis.WebSocket, ...opts,
+      connectTimeout: 20000, autoConnect: true, WebSocket: globalThis.WebSocket, Polling: PollingSocket, ...opts,
     };
     this.id = null;
+    /** The transport of the current or last attempt: "websocket" or "polling". */
+    this.transport = null;
     this.state = "offline";
     this.handshake = null;
     this._handlers = new Map();
@@ -127,7 +142,11 @@ export class SocketClient {
     this._nextAckId = 0;
     this._attempts = 0;
     this._wanted = false;
-    this._ws = null;
+    this._ws = null; // the WebSocket or PollingSocket of the current attempt
+    this._opening = false; // no Engine.IO open packet yet on this._ws
+    this._wsFailures = 0;
+    this._fallback = false;
+    this._fallbackAttempts = 0;
     this._timers = {};
     this._binary = null;
     this._early = [];
@@ -211,17 +230,27 @@ export class SocketClient {
 
   // --- Engine.IO ---
 
-  _open() {
+  /** The Engine.IO URL of `transport`. */
+  _url(transport) {
     const base = new URL(this.url || location.href, location.href);
-    base.protocol = base.protocol === "https:" || base.protocol === "wss:" ? "wss:" : "ws:";
+    const secure = base.protocol === "https:" || base.protocol === "wss:";
+    if (transport === "websocket") base.protocol = secure ? "wss:" : "ws:";
+    else base.protocol = secure ? "https:" : "http:";
     base.pathname = this.opts.path;
-    base.search = "?EIO=4&transport=websocket";
+    base.search = `?EIO=4&transport=${transport}`;
     base.hash = "";
+    return base.toString();
+  }
+
+  _open() {
+    const transport = this._pickTransport();
     // Once several attempts have failed we stay "offline" until one succeeds.
     this._setState(this._attempts > 2 ? "offline" : "connecting");
+    this.transport = transport;
+    this._opening = true;
     let ws;
     try {
-      ws = new this.opts.WebSocket(base.toString());
+      ws = transport === "websocket" ? new this.opts.WebSocket(this._url(transport)) : new this.opts.Polling(this._url(transport));
     } catch (e) {
       this._lost("transport error");
       return;
@@ -241,6 +270,7 @@ export class SocketClient {
     switch (kind) {
       case EIO.OPEN: {
         try { this.handshake = JSON.parse(body); } catch { this._lost("parse error"); return; }
+        this._transportWorks();
         this._resetPing();
         const auth = typeof this.opts.auth === "function" ? this.opts.auth() : this.opts.auth;
         this._sendPacket({ type: PacketType.CONNECT, nsp: this.opts.nsp, data: auth ?? undefined });
@@ -257,6 +287,30 @@ export class SocketClient {
     }
   }
 
+  _pickTransport() {
+    if (this._fallback) return ++this._fallbackAttempts % WS_RETRY_EVERY === 0 ? "websocket" : "polling";
+    return this._wsFailures >= WS_FAILURES_BEFORE_POLLING ? "polling" : "websocket";
+  }
+
+  _transportWorks() {
+    this._opening = false;
+    if (this.transport === "websocket") {
+      this._wsFailures = 0;
+      this._fallback = false;
+    } else if (!this._fallback) {
+      this._fallback = true;
+      this._fallbackAttempts = 0;
+    }
+  }
+
+  // Only a failure before the Engine.IO open packet says something about the transport.
+  _transportFailed() {
+    if (!this._opening) return;
+    this._opening = false;
+    if (this.transport === "websocket") this._wsFailures++;
+    else if (!this._fallback) this._wsFailures = 0;
+  }
+
   _resetPing() {
     clearTimeout(this._timers.ping);
     const h = this.handshake || {};
@@ -265,6 +319,8 @@ export class SocketClient {
   }
 
   _rawSend(frame) {
+    // A WebSocket the server closed may not have said so yet: sending on it only logs an error.
+    if (this._ws && (this._ws.readyState ?? 1) !== 1) return;
     try { this._ws?.send(frame); } catch { /* a closing socket; onclose will follow */ }
   }
 
@@ -349,6 +405,7 @@ export class SocketClient {
     clearTimeout(this._timers.connect);
     const ws = this._ws;
     this._ws = null;
+    this._opening = false;
     this._binary = null;
     this._early = [];
     if (ws) {
@@ -364,6 +421,7 @@ export class SocketClient {
   }
 
   _lost(reason) {
+    this._transportFailed();
     this._teardown(reason);
     if (!this._wanted) return;
     const base = Math.min(this.opts.reconnectionDelayMax, this.opts.reconnectionDelay * 2 ** this._attempts);
