@@ -18,8 +18,10 @@
 // is a polling handshake; once one works the client stays on polling ("fallback"), trying
 // WebSocket again on every WS_RETRY_EVERY-th attempt after that, and leaves the fallback when
 // one opens. A polling handshake that fails too (the server is unreachable, e.g. restarting)
-// clears the count of WebSocket failures, since they said nothing about WebSockets. There is
-// no polling → WebSocket upgrade of a live session.
+// clears the count of WebSocket failures, since they said nothing about WebSockets. When polling
+// first works, a WebSocket handshake is tried alongside: if it opens, the failures were the
+// server's (restarting), and the client moves to WebSocket at once. There is no in-session
+// polling → WebSocket upgrade.
 
 import { PollingSocket } from "./enginepolling.js";
 
@@ -300,7 +302,33 @@ export class SocketClient {
     } else if (!this._fallback) {
       this._fallback = true;
       this._fallbackAttempts = 0;
+      this._probeWebSocket();
     }
+  }
+
+  // Polling after WebSocket failures may only mean that the server came back just then (it was
+  // restarting): a WebSocket handshake alongside tells, and if it works the client moves to
+  // WebSocket at once rather than staying on polling for as long as the connection lasts.
+  _probeWebSocket() {
+    const polling = this._ws;
+    let probe;
+    try { probe = new this.opts.WebSocket(this._url("websocket")); } catch { return; }
+    let settled = false;
+    const settle = (works) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      probe.onmessage = probe.onerror = probe.onclose = null;
+      try { probe.close(); } catch { /* already closed */ }
+      if (!works || this._ws !== polling || !this._wanted) return;
+      this._fallback = false;
+      this._wsFailures = 0;
+      this._teardown("transport change");
+      this._reconnectNow();
+    };
+    const timer = setTimeout(() => settle(false), this.opts.connectTimeout);
+    probe.onmessage = (ev) => settle(typeof ev.data === "string" && ev.data.startsWith(EIO.OPEN));
+    probe.onerror = probe.onclose = () => settle(false);
   }
 
   // Only a failure before the Engine.IO open packet says something about the transport.

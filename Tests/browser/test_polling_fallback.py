@@ -184,3 +184,45 @@ def test_polling_client_interoperates_with_python_socketio(sio_polling_server, t
     finally:
         driver.quit()
 
+
+def test_a_server_back_during_the_fallback_handshake_gets_websocket_again(server, browsers):
+    """WebSocket attempts that failed because the server was away say nothing about WebSockets:
+    when polling works at the first try after them, a WebSocket probe alongside opens, and the
+    client moves to WebSocket at once instead of staying on polling."""
+    driver = browsers()
+    driver.get(server.url + "/")
+    driver.set_script_timeout(30)
+    result = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          const { SocketClient } = await import("/js/socketio.js");
+          const { PollingSocket } = await import("/js/enginepolling.js");
+          const id = "probe" + Math.floor(Math.random() * 1e9);
+          const registered = await fetch("/api/v1/users", { method: "POST", headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ id, name: id, password: "correct horse battery" }) });
+          const { token } = await registered.json();
+          // The first two WebSockets go nowhere (as if the server were away), every later one is real.
+          const urls = [];
+          class FlakyWebSocket extends WebSocket {
+            constructor(url) { super(urls.length < 2 ? url.replace("/socket.io/", "/away/") : url); urls.push(url); }
+          }
+          let pollingSessions = 0;
+          class CountingPolling extends PollingSocket {
+            constructor(url) { super(url); pollingSessions++; }
+          }
+          const sock = new SocketClient("", { WebSocket: FlakyWebSocket, Polling: CountingPolling, auth: { token },
+            reconnectionDelay: 100, reconnectionDelayMax: 300, autoConnect: false });
+          const transports = [];
+          sock.on("connect", () => transports.push(sock.transport));
+          sock.connect();
+          const deadline = Date.now() + 20000;
+          while (!transports.includes("websocket") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+          const answer = { transports, webSockets: urls.length, pollingSessions, transport: sock.transport, connected: sock.connected };
+          sock.disconnect();
+          return answer;
+        })().then(done, (e) => done({ error: String(e) }));
+    """)
+    # Two failed WebSockets, one polling session (left as soon as the probe opened, perhaps before
+    # its CONNECT was answered), the probe, then the WebSocket that connects.
+    assert result.get("pollingSessions") == 1 and result["webSockets"] == 4, result
+    assert result["connected"] and result["transport"] == "websocket" and result["transports"][-1] == "websocket", result
