@@ -84,13 +84,15 @@ for label, frames in WS_CASES.items():
             victim.send(data)
         else:
             victim.send_binary(data)
+    sent = time.monotonic() - start
     elapsed = closed_within(victim, LIMIT)
     if elapsed is None:
         fail(f"websocket session not closed after {label}")
-    total = time.monotonic() - start
-    if total > LIMIT:
-        fail(f"websocket session closed after {total * 1000:.0f} ms (> 150 ms) on {label}")
-    print(f"ok websocket {label}: closed in {total * 1000:.1f} ms", flush=True)
+    # Timed from the end of the input: masking and sending 1.2 MB in Python alone can take
+    # longer than the limit on a loaded machine.
+    if elapsed > LIMIT:
+        fail(f"websocket session closed {elapsed * 1000:.0f} ms after the input (> 150 ms) on {label}")
+    print(f"ok websocket {label}: closed {elapsed * 1000:.1f} ms after the input (sent in {sent * 1000:.1f} ms)", flush=True)
     check_alive(healthy, label)
 
 # In a packet that is not binary, a placeholder-shaped object is plain data, as in the
