@@ -1,11 +1,16 @@
 """Helpers shared by the browser tests: ports, headless Chromium, error collection."""
 
+import contextlib
+import json
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -69,3 +74,39 @@ def script_errors(driver) -> list[str]:
         if entry.get("level") == "SEVERE":
             errors.append(entry.get("message", ""))
     return errors
+
+
+@contextlib.contextmanager
+def python_socketio_server(script: Path, page: str):
+    """A python-socketio test server (`script`, pinging every second) on a free port that also serves
+    `pages/<page>`; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(script), str(port), "--ping-interval", "1", "--ping-timeout", "1"])
+    try:
+        wait_http(f"http://127.0.0.1:{port}/test/{page}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def run_check_page(url: str, profile_dir: str, at_least: int, ignored_errors: tuple[str, ...]) -> None:
+    """Opens a page of in-browser checks (they set `window.__results` and `window.__done`) and asserts that it
+    finished, that every check passed, that there were at least `at_least`, and that the console holds no error
+    but those containing one of `ignored_errors`."""
+    driver = make_driver(profile_dir=profile_dir)
+    try:
+        driver.get(url)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not driver.execute_script("return window.__done === true"):
+            time.sleep(0.25)
+        results = driver.execute_script("return window.__results || []")
+        print(json.dumps(results, indent=1))
+        assert driver.execute_script("return window.__done === true"), "page did not finish"
+        failed = [r for r in results if not r["ok"]]
+        assert not failed, failed
+        assert len(results) >= at_least
+        errors = [e for e in script_errors(driver) if not any(x in e for x in ignored_errors)]
+        assert not errors, errors
+    finally:
+        driver.quit()

@@ -7,11 +7,10 @@ upgrades, so Public/js/socketio.js has to fall back to polling.
 Usage: python sio_polling_server.py PORT [--ping-interval S --ping-timeout S]
 """
 
-import argparse
-
 import engineio
 from aiohttp import web
 
+import sio_server
 from sio_server import build_app
 
 
@@ -26,14 +25,5 @@ def build_polling_app(ping_interval: float, ping_timeout: float) -> web.Applicat
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("port", type=int)
-    parser.add_argument("--ping-interval", type=float, default=1.0)
-    parser.add_argument("--ping-timeout", type=float, default=1.0)
-    args = parser.parse_args()
-    web.run_app(build_polling_app(args.ping_interval, args.ping_timeout), host="127.0.0.1", port=args.port, print=None)
-
-
 if __name__ == "__main__":
-    main()
+    sio_server.main(build_polling_app)

@@ -72,13 +72,15 @@ def build_app(ping_interval: float, ping_timeout: float) -> web.Application:
     return app
 
 
-def main() -> None:
+def main(build=None) -> None:
+    """Serves the app `build(ping_interval, ping_timeout)` makes (`build_app` unless given)."""
+    build = build or build_app
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
     parser.add_argument("--ping-interval", type=float, default=1.0)
     parser.add_argument("--ping-timeout", type=float, default=1.0)
     args = parser.parse_args()
-    web.run_app(build_app(args.ping_interval, args.ping_timeout), host="127.0.0.1", port=args.port, print=None)
+    web.run_app(build(args.ping_interval, args.ping_timeout), host="127.0.0.1", port=args.port, print=None)
 
 
 if __name__ == "__main__":

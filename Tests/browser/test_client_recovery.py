@@ -134,12 +134,8 @@ def test_removed_from_a_group_with_a_message_queued_leaves_no_phantom(server, br
 
 def test_a_failed_message_can_be_discarded(server, browsers):
     alice = Person(browsers(), server.url, unique("alice")).sign_up()
-    ghost = unique("ghost")
-    conv = dm(alice.id, ghost)
-    entry = {"id": "test-" + ghost, "conversation": conv, "to": ghost, "body": "to nobody", "ts": 1, "state": "pending"}
-    alice.d.execute_script(f"localStorage.setItem('webchat.outbox.{alice.id}', {json.dumps(json.dumps([entry]))})")
-    alice.d.execute_script(f"location.hash = {json.dumps(conv)}; location.reload()")
-    alice.wait_signed_in()
+    entry = alice.queue_send_to_nobody()
+    conv = entry["conversation"]
     alice.wait(lambda: alice.status(entry["id"]) == "failed", message="send to an unknown user should fail")
     alice.tid("discard").click()
     alice.wait(lambda: alice.snapshot() == [] and alice.outbox() == [], message="the failed message stays")

@@ -5,19 +5,15 @@ some corporate proxies do; and Public/js/socketio.js's polling is checked agains
 python-socketio too (sio_polling_server.py), so it follows the protocol, not only our server.
 """
 
-import json
 import select
 import socket
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from helpers import free_port, make_driver, script_errors, wait_http
+from helpers import free_port, python_socketio_server, run_check_page
 from webchat_page import Person, dm, unique
 
 HERE = Path(__file__).resolve().parent
@@ -152,38 +148,15 @@ def test_chat_and_server_restart_through_a_proxy_that_blocks_websockets(server, 
 
 @pytest.fixture(scope="module")
 def sio_polling_server():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "sio_polling_server.py"), str(port),
-                             "--ping-interval", "1", "--ping-timeout", "1"])
-    try:
-        wait_http(f"http://127.0.0.1:{port}/test/polling_test.html")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait()
+    with python_socketio_server(HERE / "sio_polling_server.py", "polling_test.html") as url:
+        yield url
 
 
 def test_polling_client_interoperates_with_python_socketio(sio_polling_server, tmp_path):
-    driver = make_driver(profile_dir=str(tmp_path / "profile"))
-    try:
-        driver.get(sio_polling_server + "/test/polling_test.html")
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not driver.execute_script("return window.__done === true"):
-            time.sleep(0.25)
-        results = driver.execute_script("return window.__results || []")
-        print(json.dumps(results, indent=1))
-        assert driver.execute_script("return window.__done === true"), "page did not finish"
-        failed = [r for r in results if not r["ok"]]
-        assert not failed, failed
-        assert len(results) >= 10
-        # Refused WebSocket upgrades and requests to the dead port are logged by Chromium; ignore those,
-        # and a 400 for a request that crossed the server's end of its session (a kick, a disconnect).
-        errors = [e for e in script_errors(driver) if "127.0.0.1:9/" not in e and "WebSocket connection to" not in e
-                  and "status of 400 (Bad Request)" not in e]
-        assert not errors, errors
-    finally:
-        driver.quit()
-
+    # Refused WebSocket upgrades and requests to the dead port are logged by Chromium; ignore those,
+    # and a 400 for a request that crossed the server's end of its session (a kick, a disconnect).
+    run_check_page(sio_polling_server + "/test/polling_test.html", str(tmp_path / "profile"), 10,
+                   ("127.0.0.1:9/", "WebSocket connection to", "status of 400 (Bad Request)"))
 
 def test_a_server_back_during_the_fallback_handshake_gets_websocket_again(server, browsers):
     """WebSocket attempts that failed because the server was away say nothing about WebSockets:

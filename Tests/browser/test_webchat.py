@@ -230,12 +230,7 @@ def test_sign_in_errors_reload_and_sign_out(server, browsers):
 
 def test_permanent_error_shows_failed_and_retry(server, browsers):
     alice = Person(browsers(), server.url, unique("alice")).sign_up()
-    ghost = unique("ghost")
-    conv = dm(alice.id, ghost)
-    entry = {"id": "test-" + ghost, "conversation": conv, "to": ghost, "body": "to nobody", "ts": 1, "state": "pending"}
-    alice.d.execute_script(f"localStorage.setItem('webchat.outbox.{alice.id}', {json.dumps(json.dumps([entry]))})")
-    alice.d.execute_script(f"location.hash = {json.dumps(conv)}; location.reload()")
-    alice.wait_signed_in()
+    entry = alice.queue_send_to_nobody()
     alice.wait(lambda: alice.d.find_elements(By.CSS_SELECTOR, f'[data-id="{entry["id"]}"][data-status="failed"]'),
                message="send to an unknown user should fail")
     alice.tid("retry").click()

@@ -76,6 +76,17 @@ class Person:
         self.tid("login-submit").click()
         return self
 
+    def queue_send_to_nobody(self) -> dict:
+        """Puts a message to a user who does not exist into the outbox and reloads on its conversation, where it
+        fails for good once sent; returns the outbox entry."""
+        ghost = unique("ghost")
+        conv = dm(self.id, ghost)
+        entry = {"id": "test-" + ghost, "conversation": conv, "to": ghost, "body": "to nobody", "ts": 1, "state": "pending"}
+        self.d.execute_script(f"localStorage.setItem('webchat.outbox.{self.id}', {json.dumps(json.dumps([entry]))})")
+        self.d.execute_script(f"location.hash = {json.dumps(conv)}; location.reload()")
+        self.wait_signed_in()
+        return entry
+
     def wait_signed_in(self):
         self.wait(lambda: self.tid("me").text == self.id, message=f"{self.id} not signed in")
         self.wait_connected()
