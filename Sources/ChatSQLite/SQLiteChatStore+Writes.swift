@@ -285,7 +285,7 @@ extension SQLiteChatStore {
             for member in group.members {
                 try db.cachedStatement(sql: "INSERT INTO members (conversation, user, updated_at) VALUES (?, ?, ?)").execute(arguments: [cid, member.rawValue, ts])
             }
-            return try group.members.map { try Self.append(db, memory, to: $0, event: "group", payload: event, ts: ts, message: nil) }
+            return try Self.appendGroupEvent(db, memory, to: group.members, payload: event, ts: ts)
         }
     }
 
@@ -309,7 +309,7 @@ extension SQLiteChatStore {
             var group = current
             group.members += added
             let payload = event((group, added))
-            return (group, try group.members.map { try Self.append(db, memory, to: $0, event: "group", payload: payload, ts: ts, message: nil) })
+            return (group, try Self.appendGroupEvent(db, memory, to: group.members, payload: payload, ts: ts))
         }
     }
 
@@ -326,22 +326,36 @@ extension SQLiteChatStore {
                 group.owner = heir
             }
             let payload = event(group)
-            return try (group.members + [member]).map { try Self.append(db, memory, to: $0, event: "group", payload: payload, ts: ts, message: nil) }
+            return try Self.appendGroupEvent(db, memory, to: group.members + [member], payload: payload, ts: ts)
         }
     }
 
+    /// Appends a group event to each of `users`' timelines, its payload stored once in
+    /// `shared_payloads`: the entries name it and hold nothing themselves.
+    private static func appendGroupEvent(_ db: Database, _ memory: WriterMemory, to users: [UserID], payload: [UInt8],
+                                         ts: Int64) throws -> [TimelineEntry] {
+        var insert = try FastStatement(db, "INSERT OR FAIL INTO shared_payloads (payload) VALUES (?)")
+        insert.bind(blob: payload)
+        try insert.execute()
+        let shared = db.lastInsertedRowID
+        return try users.map { try append(db, memory, to: $0, event: "group", payload: payload, stored: [], shared: shared, ts: ts, message: nil) }
+    }
+
     /// Appends one entry with the user's next seq (`WriterMemory`). `stored`: what the row holds
-    /// when not `payload` (empty for a group message, which `timeline` reads from `messages`).
+    /// when not `payload` (empty for a group message, which `timeline` reads from `messages`,
+    /// and for a group event, read from `shared_payloads` row `shared`).
     private static func append(_ db: Database, _ memory: WriterMemory, to user: UserID, event: String, payload: [UInt8], stored: [UInt8]? = nil,
-                               ts: Int64, message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
+                               shared: Int64? = nil, ts: Int64, message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
         guard let seq = try memory.nextSeq(db, of: user.rawValue) else { throw ChatError.notFound("no such user: \(user)") }
-        return try insertTimeline(db, user: user, seq: seq, event: event, payload: payload, stored: stored, ts: ts, message: message)
+        return try insertTimeline(db, user: user, seq: seq, event: event, payload: payload, stored: stored, shared: shared, ts: ts, message: message)
     }
 
     /// Inserts the entry `seq` (already taken from the user's counter).
     private static func insertTimeline(_ db: Database, user: UserID, seq: Int64, event: String, payload: [UInt8], stored: [UInt8]? = nil,
-                                       ts: Int64, message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
-        var insert = try FastStatement(db, "INSERT OR FAIL INTO timeline (user, seq, event, payload, ts, conversation, pos) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                                       shared: Int64? = nil, ts: Int64, message: (conversation: String, pos: Int64)?) throws -> TimelineEntry {
+        var insert = try FastStatement(db, """
+            INSERT OR FAIL INTO timeline (user, seq, event, payload, ts, conversation, pos, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
         insert.bind(user.rawValue)
         insert.bind(seq)
         insert.bind(event)
@@ -349,6 +363,7 @@ extension SQLiteChatStore {
         insert.bind(ts)
         insert.bind(message?.conversation)
         insert.bind(message?.pos)
+        insert.bind(shared)
         try insert.execute()
         return TimelineEntry(user: user, seq: seq, event: event, payload: payload, ts: ts)
     }

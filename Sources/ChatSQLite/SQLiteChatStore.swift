@@ -298,11 +298,13 @@ public final class SQLiteChatStore: ImmediateSubmitting {
 
     public func timeline(of user: UserID, after seq: Int64, limit: Int) async throws -> [TimelineEntry] {
         // A group message's entry holds no payload: it is the message's, read here (`length` of a
-        // blob reads only its header).
+        // blob reads only its header). Nor does a group event's: it is in `shared_payloads`.
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT t.user, t.seq, t.event, t.payload, t.ts AS entry_ts, \(FastStatement.Columns.messageColumns("m"))
+                SELECT t.user, t.seq, t.event, COALESCE(s.payload, t.payload) AS payload, t.ts AS entry_ts,
+                    \(FastStatement.Columns.messageColumns("m"))
                 FROM timeline t
+                LEFT JOIN shared_payloads s ON s.id = t.shared
                 LEFT JOIN messages m ON t.pos IS NOT NULL AND length(t.payload) = 0 AND m.conversation = t.conversation AND m.pos = t.pos
                 WHERE t.user = ? AND t.seq > ? ORDER BY t.seq LIMIT ?
                 """, arguments: [user.rawValue, seq, limit]).map { row in
@@ -324,7 +326,9 @@ public final class SQLiteChatStore: ImmediateSubmitting {
     /// Deletes the entries before the first one at or after `ts`, in rowid (append, so time)
     /// order: each user loses a prefix of their timeline, as replay's `truncated` expects. At
     /// most `pruneChunk` rows per group-committed operation, so pruning a backlog never holds
-    /// the writer (and every send queued behind it) for long.
+    /// the writer (and every send queued behind it) for long. A group event's payload goes with
+    /// the last entry naming it: the entries left are a suffix in rowid order, and payloads were
+    /// stored in that order, so every one below the lowest still named is named by none.
     public func pruneTimeline(before ts: Int64) async throws {
         while try await writer.write({ db in
             guard let first = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(id) FROM timeline")) else { return false }
@@ -339,7 +343,12 @@ public final class SQLiteChatStore: ImmediateSubmitting {
                 WHERE users.id = gone.user AND users.seq_floor < gone.seq
                 """).execute(arguments: [end])
             try db.cachedStatement(sql: "DELETE FROM timeline WHERE id < ?").execute(arguments: [end])
-            return db.changesCount > 0 && end != .max
+            let deleted = db.changesCount
+            try db.cachedStatement(sql: """
+                DELETE FROM shared_payloads WHERE id < COALESCE(
+                    (SELECT MIN(shared) FROM timeline WHERE shared IS NOT NULL), (SELECT MAX(id) + 1 FROM shared_payloads))
+                """).execute()
+            return deleted > 0 && end != .max
         }) {}
     }
 

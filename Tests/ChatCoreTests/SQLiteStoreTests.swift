@@ -490,3 +490,80 @@ private struct CounterTestFailure: Error, CustomStringConvertible {
         #expect(try await store.timeline(of: users[2], after: 0, limit: 10).last?.payload == JSONPayload.message(sent))
     }
 }
+
+@Suite struct SQLiteGroupEventPayloadTests {
+    /// A group event is stored once (schema v7): every member's entry names the one payload and
+    /// replays its bytes; rows from before, holding a copy, read as they were.
+    @Test func groupEventsAreStoredOnceAndReplayedWhole() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("group-event-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteChatStore(path: folder.appendingPathComponent("chat.sqlite").path)
+        let alice = uid("alice"), bob = uid("bob"), carol = uid("carol"), dave = uid("dave")
+        for user in [alice, bob, carol, dave] { _ = try await store.insertUser(User(id: user, name: user.rawValue), passwordHash: nil, at: 1) }
+        let g = GroupID("g1")!
+        let created = Array(#"{"change":"created"}"#.utf8)
+        let entries = try await store.createGroup(Group(id: g, name: "G", owner: alice, members: [alice, bob, carol]), at: 5, event: created)
+        #expect(entries.map(\.user) == [alice, bob, carol] && entries.allSatisfy { $0.payload == created })
+        let (_, joined) = try await store.addMembers([dave], to: g, by: alice, at: 6, limit: 10) { group, added in
+            Array(#"{"change":"joined","users":["\#(added[0])"],"members":\#(group.members.count)}"#.utf8)
+        }
+        #expect(joined.map(\.user) == [alice, bob, carol, dave])
+        let left = try await store.removeMember(carol, from: g, by: carol, at: 7) { group in
+            Array(#"{"change":"left","members":\#(group.members.count)}"#.utf8)
+        }
+        #expect(left.map(\.user) == [alice, bob, dave, carol])
+
+        let (payloads, sizes) = try await store.pool.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM shared_payloads"),
+             try Int.fetchAll(db, sql: "SELECT length(payload) FROM timeline WHERE event = 'group'"))
+        }
+        #expect(payloads == 3)
+        #expect(sizes == Array(repeating: 0, count: 11))
+        let text = { (entries: [TimelineEntry]) in entries.map { String(decoding: $0.payload, as: UTF8.self) } }
+        #expect(try await text(store.timeline(of: bob, after: 0, limit: 10)) == [
+            #"{"change":"created"}"#, #"{"change":"joined","users":["dave"],"members":4}"#, #"{"change":"left","members":3}"#,
+        ])
+        #expect(try await text(store.timeline(of: carol, after: 1, limit: 10)) == [
+            #"{"change":"joined","users":["dave"],"members":4}"#, #"{"change":"left","members":3}"#,
+        ])
+        #expect(try await store.timeline(of: dave, after: 0, limit: 10).map(\.seq) == [1, 2])
+
+        // A row from before v7, holding its copy, reads as it was.
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE timeline SET payload = ?, shared = NULL WHERE user = 'alice' AND seq = 1", arguments: [Data("old".utf8)])
+        }
+        #expect(try await text(store.timeline(of: alice, after: 0, limit: 1)) == ["old"])
+    }
+
+    /// Pruning deletes a group event's payload with the last entry naming it, and keeps the
+    /// payloads of the entries left.
+    @Test func pruningKeepsOnlyThePayloadsStillNamed() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("group-event-prune-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteChatStore(path: folder.appendingPathComponent("chat.sqlite").path)
+        let alice = uid("alice"), bob = uid("bob")
+        for user in [alice, bob] { _ = try await store.insertUser(User(id: user, name: user.rawValue), passwordHash: nil, at: 1) }
+        let payloadCount = { try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM shared_payloads") } }
+        for (i, ts) in [Int64(1_000), 1_000, 3_000].enumerated() {
+            let group = Group(id: GroupID("g\(i)")!, name: "G\(i)", owner: alice, members: [alice, bob])
+            _ = try await store.createGroup(group, at: ts, event: Array("event \(i)".utf8))
+        }
+        // An entry naming no shared payload (someone else's receipt), after the events in rowid order.
+        _ = try await store.pool.write { db in
+            try db.execute(sql: "INSERT INTO timeline (user, seq, event, payload, ts) VALUES ('carol', 1, 'receipt', '{}', 2000)")
+        }
+        #expect(try await payloadCount() == 3)
+        try await store.pruneTimeline(before: 2_000)
+        #expect(try await payloadCount() == 1)
+        #expect(try await store.timeline(of: bob, after: 0, limit: 10).map { String(decoding: $0.payload, as: UTF8.self) } == ["event 2"])
+        try await store.pruneTimeline(before: 2_500)
+        #expect(try await payloadCount() == 1)
+        try await store.pruneTimeline(before: 5_000)
+        #expect(try await payloadCount() == 0)
+        // The next event's payload is stored and read back as before.
+        _ = try await store.createGroup(Group(id: GroupID("g9")!, name: "G9", owner: bob, members: [bob, alice]), at: 6_000,
+                                       event: Array("event 9".utf8))
+        #expect(try await store.timeline(of: alice, after: 0, limit: 10).map { String(decoding: $0.payload, as: UTF8.self) } == ["event 9"])
+        #expect(try await payloadCount() == 1)
+    }
+}
