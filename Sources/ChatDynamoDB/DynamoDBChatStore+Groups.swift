@@ -6,7 +6,8 @@ extension DynamoDBChatStore {
     /// `ChatStore` requirement: creates the group and appends `event` to every member's timeline.
     public func createGroup(_ group: Group, at ts: Int64, event: [UInt8]) async throws -> [TimelineEntry] {
         let id = ConversationID.group(group.id)
-        let fanOut = FanOut(conversation: id, event: "group", payload: event, ts: ts, recipients: group.members, joining: Set(group.members))
+        var fanOut = FanOut(conversation: id, event: "group", payload: event, ts: ts, recipients: group.members, joining: Set(group.members))
+        fanOut.shared = tables.groupEventKey(id, ver: 1)
         return try await locks.withLock(Self.conversationLock(id)) {
             try await retrying("createGroup") {
                 do {
@@ -21,6 +22,7 @@ extension DynamoDBChatStore {
                         if let outboxID { item["pending"] = .s(outboxID) }
                         var e = Expression()
                         return [.put(PutAction(tables.conversations, item, condition: "attribute_not_exists(\(e.name("id")))", e))]
+                            + sharedPayloadWrites(fanOut)
                     }
                 } catch let error as DynamoDBError where Self.failed(error, at: 0) {
                     throw ChatError.conflict("group exists")
@@ -53,10 +55,11 @@ extension DynamoDBChatStore {
                     var group = current
                     group.members += added
                     // Newcomers start with nothing unread.
-                    let fanOut = FanOut(conversation: id, event: "group", payload: event((group, added)), ts: ts, recipients: group.members,
+                    var fanOut = FanOut(conversation: id, event: "group", payload: event((group, added)), ts: ts, recipients: group.members,
                                         joining: Set(added), lastRead: conversation.pos)
+                    fanOut.shared = tables.groupEventKey(id, ver: conversation.ver + 1)
                     let entries = try await commitFanOut(fanOut) { outboxID in
-                        [membersWrite(group, after: conversation, pending: outboxID)]
+                        [membersWrite(group, after: conversation, pending: outboxID)] + sharedPayloadWrites(fanOut)
                     }
                     return (group, entries)
                 }
@@ -83,10 +86,11 @@ extension DynamoDBChatStore {
                     group.members.remove(at: index)
                     // An owner who leaves hands the group to the longest-standing member.
                     if group.owner == member, let heir = group.members.first { group.owner = heir }
-                    let fanOut = FanOut(conversation: id, event: "group", payload: event(group), ts: ts, recipients: group.members + [member])
+                    var fanOut = FanOut(conversation: id, event: "group", payload: event(group), ts: ts, recipients: group.members + [member])
+                    fanOut.shared = tables.groupEventKey(id, ver: conversation.ver + 1)
                     return try await commitFanOut(fanOut) { outboxID in
                         [membersWrite(group, after: conversation, pending: outboxID),
-                         .delete(KeyAction(tables.memberships, tables.membership(member, id)))]
+                         .delete(KeyAction(tables.memberships, tables.membership(member, id)))] + sharedPayloadWrites(fanOut)
                     }
                 }
             }
@@ -100,6 +104,12 @@ extension DynamoDBChatStore {
     }
 
     /// The conversation with `group`'s members and owner, conditioned on the version read.
+    /// The item holding a group event's payload once for all its entries (`StoredPayload.shared`).
+    private func sharedPayloadWrites(_ fanOut: FanOut) -> [WriteAction] {
+        guard let key = fanOut.shared else { return [] }
+        return [.put(PutAction(tables.messageIDs, ["key": .s(key), "payload": .b(fanOut.payload)]))]
+    }
+
     private func membersWrite(_ group: Group, after conversation: ConversationRecord, pending: String?) -> WriteAction {
         conversationUpdate(conversation, setting: ["members": .strings(group.members.map(\.rawValue)), "owner": .s(group.owner.rawValue)],
                            pending: pending)

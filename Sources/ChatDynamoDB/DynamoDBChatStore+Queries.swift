@@ -90,7 +90,35 @@ extension DynamoDBChatStore {
         let input = QueryInput(TableName: tables.timeline,
                                KeyConditionExpression: "\(e.name("user")) = \(e.value(.s(user.rawValue))) AND \(e.name("seq")) > \(e.value(.int(seq)))",
                                ExpressionAttributeNames: e.namesOrNil, ExpressionAttributeValues: e.valuesOrNil, ConsistentRead: true)
-        return try await client.queryAll(input, limit: limit).map(TimelineEntry.init(item:))
+        return try await entries(of: client.queryAll(input, limit: limit))
+    }
+
+    /// Timeline items as entries, reading the payloads their items do not hold (`StoredPayload`):
+    /// each message and each shared payload once, however many of the entries refer to it.
+    private func entries(of items: [Item]) async throws -> [TimelineEntry] {
+        // The key of the item holding each one's payload: a shared payload's in `message_ids`,
+        // or the message's in `messages`.
+        let references = items.map { item -> Item? in
+            guard item["payload"] == nil else { return nil }
+            if let key = item["shared"] { return ["key": key] }
+            if let conversation = item["conversation"], let pos = item["pos"] { return ["conversation": conversation, "pos": pos] }
+            return nil
+        }
+        let sharedKeys = references.compactMap { $0 }.filter { $0["key"] != nil }
+        let messageKeys = references.compactMap { $0 }.filter { $0["key"] == nil }
+        var kept: [Item: [UInt8]] = [:]
+        if !sharedKeys.isEmpty {
+            for item in try await client.batchGet(tables.messageIDs, keys: sharedKeys, projection: ["key", "payload"]) {
+                if let key = item["key"], let payload = item["payload"]?.bytes { kept[["key": key]] = payload }
+            }
+        }
+        if !messageKeys.isEmpty {
+            for item in try await client.batchGet(tables.messages, keys: messageKeys, projection: Message.attributeNames) {
+                let message = try Message(item: item)
+                kept[tables.message(message.conversation, message.pos)] = JSONPayload.message(message)
+            }
+        }
+        return try zip(items, references).map { item, reference in try TimelineEntry(item: item, payload: reference.flatMap { kept[$0] }) }
     }
 
     /// `ChatStore` requirement: `user`'s latest and acknowledged seqs (zeros for an unknown user).

@@ -44,6 +44,9 @@ struct DynamoDBTables: Sendable {
     /// The positions of a group's messages with client id `id` (several senders may use one id).
     func groupIDs(_ conversation: ConversationID, _ id: String) -> Item { ["key": .s("c#\(conversation)#\(id)")] }
     func outboxItem(_ id: String) -> Item { ["id": .s(id)] }
+    /// The key of the `message_ids` item holding the payload of a group's event, the one that
+    /// made its conversation item's `ver` this (`StoredPayload.shared`).
+    func groupEventKey(_ conversation: ConversationID, ver: Int64) -> String { "e#\(conversation)#\(ver)" }
     /// The item of `message_ids` naming the broker the nodes on these tables share (its key
     /// has no `#`, so no idempotency item's can be it).
     var brokerRecord: Item { ["key": .s("broker")] }

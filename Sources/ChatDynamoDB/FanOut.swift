@@ -16,6 +16,16 @@ struct FanOut: Sendable {
     var joining: Set<UserID> = []
     /// The read position joiners start at.
     var lastRead: Int64 = 0
+    /// The `messageIDs` item holding a group event's payload once for all recipients; nil for a
+    /// message (its entries refer to its `messages` item) and for fan-outs an earlier version
+    /// put in the outbox (their entries hold a copy).
+    var shared: String?
+
+    /// How the entries keep the payload.
+    var stored: StoredPayload {
+        if pos != nil { return .inMessage }
+        return shared.map { .shared(key: $0) } ?? .inEntry
+    }
 
     func cost(_ user: UserID) -> Int { joining.contains(user) ? 3 : 2 }
 
@@ -45,7 +55,7 @@ struct FanOut: Sendable {
                 item["lastRead"] = .int(lastRead)
                 actions.append(.put(PutAction(tables.memberships, item)))
             }
-            appends.add(user, event: event, payload: payload, ts: ts, message: pos.map { (conversation, $0) })
+            appends.add(user, event: event, payload: payload, ts: ts, message: pos.map { (conversation, $0) }, stored: stored)
         }
         return (actions, appends)
     }
@@ -84,6 +94,7 @@ struct Outbox: Sendable {
                             recipients: try item.userIDs("users"))
         fanOut.joining = Set(try item.userIDs("joining"))
         fanOut.lastRead = try item.int("lastRead")
+        fanOut.shared = item["shared"]?.string
         self.fanOut = fanOut
         done = Int(try item.int("done"))
         owner = try item.string("owner")
@@ -100,6 +111,7 @@ struct Outbox: Sendable {
         item["users"] = .strings(fanOut.recipients.map(\.rawValue))
         item["joining"] = .strings(fanOut.recipients.filter(fanOut.joining.contains).map(\.rawValue))
         item["lastRead"] = .int(fanOut.lastRead)
+        if let shared = fanOut.shared { item["shared"] = .s(shared) }
         item["done"] = .int(done)
         item["owner"] = .s(owner)
         item["touched"] = .int(touched)

@@ -45,6 +45,10 @@ extension Dictionary where Key == String, Value == AttributeValue {
 }
 
 extension Message {
+    /// The names of ``attributes``: what reading a message back needs of its item (not the
+    /// receipts, which grow with a group's size).
+    static let attributeNames = ["conversation", "pos", "cid", "from", "body", "ts", "to", "group"]
+
     /// The attributes of a message (also the call log's copy of a conversation's last one).
     var attributes: Item {
         var item: Item = ["conversation": .s(conversation.rawValue), "pos": .int(pos), "cid": .s(id), "from": .s(from.rawValue),
@@ -77,8 +81,12 @@ extension StoredUser {
 }
 
 extension TimelineEntry {
-    init(item: Item) throws {
-        guard let payload = item["payload"]?.bytes else { throw DynamoDBError.invalidResponse("timeline item without payload") }
+    /// A `timeline` item as an entry; `payload` is its payload when the item holds none
+    /// (`StoredPayload`), read from where it is kept.
+    init(item: Item, payload kept: [UInt8]? = nil) throws {
+        guard let payload = item["payload"]?.bytes ?? kept else {
+            throw DynamoDBError.invalidResponse("timeline item without payload, and none where it refers: \(item.keys.sorted())")
+        }
         self.init(user: try item.userID("user"), seq: try item.int("seq"), event: try item.string("event"), payload: payload, ts: try item.int("ts"))
     }
 }

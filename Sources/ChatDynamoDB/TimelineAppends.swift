@@ -12,6 +12,8 @@ struct TimelineAppends: Sendable {
         var ts: Int64
         /// The message a `message` entry stands for (acks record its delivery).
         var message: (conversation: ConversationID, pos: Int64)?
+        /// Where the payload is kept when the entry holds none (see `StoredPayload`).
+        var stored: StoredPayload
     }
 
     private(set) var appends: [Append] = []
@@ -21,8 +23,9 @@ struct TimelineAppends: Sendable {
 
     init() {}
 
-    mutating func add(_ user: UserID, event: String, payload: [UInt8], ts: Int64, message: (conversation: ConversationID, pos: Int64)? = nil) {
-        appends.append(Append(user: user, event: event, payload: payload, ts: ts, message: message))
+    mutating func add(_ user: UserID, event: String, payload: [UInt8], ts: Int64, message: (conversation: ConversationID, pos: Int64)? = nil,
+                      stored: StoredPayload = .inEntry) {
+        appends.append(Append(user: user, event: event, payload: payload, ts: ts, message: message, stored: stored))
         if known.insert(user).inserted { users.append(user) }
     }
 
@@ -41,7 +44,11 @@ struct TimelineAppends: Sendable {
             next[append.user] = seq
             var item = tables.entry(append.user, seq)
             item["event"] = .s(append.event)
-            item["payload"] = .b(append.payload)
+            switch append.stored {
+            case .inEntry: item["payload"] = .b(append.payload)
+            case .inMessage: break
+            case .shared(let key): item["shared"] = .s(key)
+            }
             item["ts"] = .int(append.ts)
             if let message = append.message {
                 item["conversation"] = .s(message.conversation.rawValue)
@@ -58,4 +65,19 @@ struct TimelineAppends: Sendable {
         }
         return (counters + puts, entries)
     }
+}
+
+/// Where a timeline entry's payload is kept.
+///
+/// A group's message and its events go to every member, and a copy in each member's item made
+/// one 16 kB message to 1,000 members 16 MB written (and billed: a write costs a unit per KB
+/// of its item), a 1,000-member `group:create`, which names every member twice, 20 MB. So their
+/// entries hold none: replay reads it from the one item that has it (`timeline(of:after:limit:)`).
+enum StoredPayload: Sendable, Equatable {
+    /// In the entry's own item.
+    case inEntry
+    /// The payload is the message the entry stands for: its `messages` item, encoded again.
+    case inMessage
+    /// In the `messageIDs` item of this key, written with the entries' first transaction.
+    case shared(key: String)
 }
