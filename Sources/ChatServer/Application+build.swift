@@ -96,6 +96,10 @@ private func socketIOConfiguration(_ configuration: ServerConfiguration) -> Sock
     socketIO.maxPayload = configuration.maxPayloadBytes
     socketIO.connectTimeout = .milliseconds(configuration.connectTimeoutMS)
     socketIO.allowedOrigins = originPolicy(configuration.corsOrigins)
+    socketIO.maxPendingConnectionsPerClient = configuration.maxPendingConnectionsPerAddress
+    socketIO.clientKey = { [trusted = configuration.trustedProxies] handshake in
+        ClientAddress.resolve(peer: handshake.remoteAddress, forwardedFor: handshake.headers[values: .xForwardedFor], trusted: trusted)
+    }
     return socketIO
 }
 

@@ -76,6 +76,10 @@ public struct ServerConfiguration: Sendable {
     public var trustedProxies: [AddressRange] = []
     /// Socket.IO connections one user may hold on this node (0: no limit); more are refused.
     public var maxConnectionsPerUser = 64
+    /// Engine.IO sessions one client address (as for the sign-in limit, behind `trustedProxies`)
+    /// may hold before its socket is connected (0: no limit); more handshakes get 429. Each
+    /// costs memory until `connectTimeoutMS`; a browser tab holds one for a moment.
+    public var maxPendingConnectionsPerAddress = 256
     /// Events a connection may send at once before it is limited.
     public var rateBurst = 100
     /// Events a connection may send per second, sustained.

@@ -23,6 +23,11 @@ public struct EngineHTTPError: Error, Sendable, Hashable {
     public static let forbidden = EngineHTTPError(code: 4, message: "Forbidden", status: .forbidden)
     /// 400, code 5.
     public static let unsupportedProtocolVersion = EngineHTTPError(code: 5, message: "Unsupported protocol version", status: .badRequest)
+    /// 429, code 4: a handshake the handler did not admit for now (``EngineIOHandler/admit(_:)``);
+    /// `message` is put in the JSON body as it is, so it holds no `"` or `\`.
+    public static func tooManyRequests(_ message: String) -> EngineHTTPError {
+        EngineHTTPError(code: 4, message: message, status: .tooManyRequests)
+    }
     /// 413, a POST body over `maxPayload`.
     public static let payloadTooLarge = EngineHTTPError(code: nil, message: "Payload Too Large", status: .contentTooLarge)
 

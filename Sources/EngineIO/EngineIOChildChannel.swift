@@ -65,7 +65,9 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
                 shouldUpgrade: { channel, head in
                     let request = try? HTTPRequest(head, secure: false, splitCookie: false)
                     let verdict = request.flatMap { request in
-                        servers.lazy.compactMap { server in server.webSocketDecision(for: request).map { (server, $0) } }.first
+                        servers.lazy.compactMap { server in
+                            server.webSocketDecision(for: request, remoteAddress: channel.remoteAddress).map { (server, $0) }
+                        }.first
                     }
                     decision.value = verdict ?? (servers[0], .refuse(.badRequest))
                     if case .refuse = decision.value?.1 { return channel.eventLoop.makeSucceededFuture(nil) }

@@ -8,15 +8,15 @@ extension EngineIOServer {
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         let path = RouterPath(stringLiteral: self.configuration.path)
         for method: HTTPRequest.Method in [.get, .post, .options, .put, .delete, .patch, .head] {
-            router.on(path, method: method) { request, _ in
-                await self.respond(to: request)
+            router.on(path, method: method) { request, context in
+                await self.respond(to: request, remoteAddress: (context as? any RemoteAddressRequestContext)?.remoteAddress)
             }
         }
     }
 
-    /// Answers one polling request.
-    public func respond(to request: Request) async -> Response {
-        let engineRequest = EngineRequest(request.head)
+    /// Answers one polling request, which came from `remoteAddress`.
+    public func respond(to request: Request, remoteAddress: SocketAddress? = nil) async -> Response {
+        let engineRequest = EngineRequest(request.head, remoteAddress: remoteAddress)
         let origin = request.headers[.origin]
         let allowed = self.configuration.allowedOrigins.allows(origin: origin, host: engineRequest.authority)
         let cors = allowed ? self.configuration.allowedOrigins.corsHeaders(origin: origin) : [:]

@@ -11,8 +11,8 @@ extension EngineIOServer {
     /// The WebSocket upgrade decision for a request head: nil when the path is not this endpoint's;
     /// `.dontUpgrade` when the request is refused (the HTTP route then answers it with the reference's
     /// error, e.g. 403 for a refused `Origin`); otherwise the upgrade and its connection handler.
-    public func webSocketUpgrade(for head: HTTPRequest) -> ShouldUpgradeResult<WebSocketHandler>? {
-        switch self.webSocketDecision(for: head) {
+    public func webSocketUpgrade(for head: HTTPRequest, remoteAddress: SocketAddress? = nil) -> ShouldUpgradeResult<WebSocketHandler>? {
+        switch self.webSocketDecision(for: head, remoteAddress: remoteAddress) {
         case nil:
             return nil
         case .refuse:
@@ -49,9 +49,10 @@ extension EngineIOServer {
         case refuse(EngineHTTPError)
     }
 
-    /// The decision for a WebSocket upgrade request; nil when the path is not this endpoint's.
-    func webSocketDecision(for head: HTTPRequest) -> WebSocketDecision? {
-        let request = EngineRequest(head)
+    /// The decision for a WebSocket upgrade request from `remoteAddress`; nil when the path is
+    /// not this endpoint's.
+    func webSocketDecision(for head: HTTPRequest, remoteAddress: SocketAddress? = nil) -> WebSocketDecision? {
+        let request = EngineRequest(head, remoteAddress: remoteAddress)
         guard request.matches(path: self.configuration.path) else { return nil }
         let verdict: Verdict
         do {

@@ -49,6 +49,7 @@ public final class EngineIOServer: Sendable {
         }
         guard request.method == .get else { throw .badHandshakeMethod }
         guard request.query["EIO"] == "4" else { throw .unsupportedProtocolVersion }
+        try self.handler.admit(request)
         return .handshake(transport)
     }
 
@@ -63,7 +64,7 @@ public final class EngineIOServer: Sendable {
             _ = self?.sessions.withLock { $0.removeValue(forKey: session.id) }
         }
         self.sessions.withLock { $0[session.id] = session }
-        session.start(delegate: self.handler.sessionDidOpen(session))
+        session.start(delegate: self.handler.sessionDidOpen(session, handshake: request))
         return session
     }
 

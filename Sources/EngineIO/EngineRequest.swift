@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 
 /// What the Engine.IO endpoint knows of an HTTP request: method, path, query and headers.
 public struct EngineRequest: Sendable {
@@ -19,6 +20,9 @@ public struct EngineRequest: Sendable {
     public var headers: HTTPFields
     /// The `Host` of the request (HTTP/1's `Host` header).
     public var authority: String?
+    /// The peer of the connection the request came on, when the transport knows it (a
+    /// session's ``EngineSession/request`` does not keep it).
+    public var remoteAddress: SocketAddress?
 
     /// A request from its parts.
     init(method: HTTPRequest.Method, path: Substring, query: [String: String], headers: HTTPFields, authority: String?) {
@@ -29,8 +33,9 @@ public struct EngineRequest: Sendable {
         self.authority = authority
     }
 
-    /// Parses the request head.
-    public init(_ head: HTTPRequest) {
+    /// Parses the request head of a connection from `remoteAddress`.
+    public init(_ head: HTTPRequest, remoteAddress: SocketAddress? = nil) {
+        self.remoteAddress = remoteAddress
         self.method = head.method
         self.headers = head.headerFields
         self.authority = head.authority

@@ -9,6 +9,14 @@ public protocol EngineSessionDelegate: Sendable {
 
 /// Creates the delegate of each new Engine.IO session.
 public protocol EngineIOHandler: Sendable {
-    /// A session opened; the returned delegate receives its messages and its close.
-    func sessionDidOpen(_ session: EngineSession) -> any EngineSessionDelegate
+    /// Whether a valid handshake may open a session; the error thrown is the HTTP answer
+    /// instead (a refused WebSocket upgrade answers 400 with its message, as any other).
+    func admit(_ handshake: EngineRequest) throws(EngineHTTPError)
+    /// A session opened by `handshake`; the returned delegate receives its messages and its close.
+    func sessionDidOpen(_ session: EngineSession, handshake: EngineRequest) -> any EngineSessionDelegate
+}
+
+extension EngineIOHandler {
+    /// Every handshake is admitted.
+    public func admit(_ handshake: EngineRequest) throws(EngineHTTPError) {}
 }

@@ -12,15 +12,28 @@ final class ClientConnection: EngineSessionDelegate {
         var connectTimer: Scheduled<Void>?
         /// A namespace accepted a socket: the connect timeout no longer applies.
         var accepted = false
+        /// The client this connection counts toward in `SocketIOServer.pending` until a namespace
+        /// accepts it or it closes.
+        var pendingKey: String?
     }
 
     let session: EngineSession
     private let server: SocketIOServer
     private let state = Mutex(State())
 
-    init(session: EngineSession, server: SocketIOServer) {
+    init(session: EngineSession, server: SocketIOServer, pendingKey: String?) {
         self.session = session
         self.server = server
+        self.state.withLock { $0.pendingKey = pendingKey }
+    }
+
+    /// Stops counting toward the client's pending connections (once).
+    private func release(_ key: String?) {
+        guard let key else { return }
+        self.server.pending.withLock { pending in
+            let left = pending[key, default: 1] - 1
+            pending[key] = left > 0 ? left : nil
+        }
     }
 
     /// Starts the connect timeout: a session in which no namespace accepted a socket in time is
@@ -35,12 +48,16 @@ final class ClientConnection: EngineSessionDelegate {
 
     /// A namespace accepted a socket: stops the connect timeout.
     func accepted() {
-        let timer = self.state.withLock { state -> Scheduled<Void>? in
+        let (timer, key) = self.state.withLock { state -> (Scheduled<Void>?, String?) in
             state.accepted = true
-            defer { state.connectTimer = nil }
-            return state.connectTimer
+            defer {
+                state.connectTimer = nil
+                state.pendingKey = nil
+            }
+            return (state.connectTimer, state.pendingKey)
         }
         timer?.cancel()
+        self.release(key)
     }
 
     func session(_ session: EngineSession, didReceive message: EngineMessage) {
@@ -58,12 +75,14 @@ final class ClientConnection: EngineSessionDelegate {
     }
 
     func sessionDidClose(_ session: EngineSession, reason: EngineCloseReason) {
-        let sockets = self.state.withLock { state -> [Socket] in
+        let (sockets, key) = self.state.withLock { state -> ([Socket], String?) in
             state.connectTimer?.cancel()
             state.connectTimer = nil
             state.partial = nil
-            return Array(state.sockets.values)
+            defer { state.pendingKey = nil }
+            return (Array(state.sockets.values), state.pendingKey)
         }
+        self.release(key)
         for socket in sockets { socket.closed(reason: DisconnectReason(reason)) }
     }
 

@@ -18,6 +18,14 @@ public struct SocketIOConfiguration: Sendable {
     public var maxPendingAcks: Int = 1_000
     /// Bytes queued for a connection beyond which emits suspend (back-pressure).
     public var outboundHighWatermark: Int = 1 << 20
+    /// The most connections of one client (``clientKey``) that no namespace has accepted yet;
+    /// a handshake beyond it is answered 429. 0 (the default, as the reference server) for no
+    /// limit. Such a connection costs memory until `connectTimeout` whether or not it holds a
+    /// socket (a polling one does not), so without a limit one client can pile them up.
+    public var maxPendingConnectionsPerClient: Int = 0
+    /// Who a handshake comes from, for ``maxPendingConnectionsPerClient``; nil counts toward no
+    /// one. By default its connection's peer address.
+    public var clientKey: @Sendable (EngineRequest) -> String? = { $0.remoteAddress?.ipAddress }
 
     /// Creates a configuration with the defaults.
     public init() {}

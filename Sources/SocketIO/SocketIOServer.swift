@@ -22,6 +22,8 @@ public final class SocketIOServer: Sendable {
     let logger: Logger
     private let namespaces: Mutex<[String: Namespace]>
     private let engineBox = Mutex<EngineIOServer?>(nil)
+    /// Per client key, its connections that no namespace has accepted yet.
+    let pending = Mutex<[String: Int]>([:])
 
     /// Creates a server with the main namespace `/`.
     public init(configuration: SocketIOConfiguration = .init(), logger: Logger) {
@@ -83,8 +85,20 @@ private struct EngineHandler: EngineIOHandler {
     /// as the engine does; the cycle lasts as long as the process's server does anyway.
     let server: SocketIOServer
 
-    func sessionDidOpen(_ session: EngineSession) -> any EngineSessionDelegate {
-        let connection = ClientConnection(session: session, server: self.server)
+    func admit(_ handshake: EngineRequest) throws(EngineHTTPError) {
+        let limit = self.server.configuration.maxPendingConnectionsPerClient
+        guard limit > 0, let key = self.server.configuration.clientKey(handshake) else { return }
+        // Read, not taken: the count rises when the session opens, right after (a few
+        // handshakes admitted at once may each take the last slot).
+        if self.server.pending.withLock({ $0[key, default: 0] }) >= limit {
+            throw .tooManyRequests("Too many connections opening from this address")
+        }
+    }
+
+    func sessionDidOpen(_ session: EngineSession, handshake: EngineRequest) -> any EngineSessionDelegate {
+        let key = self.server.configuration.maxPendingConnectionsPerClient > 0 ? self.server.configuration.clientKey(handshake) : nil
+        if let key { self.server.pending.withLock { $0[key, default: 0] += 1 } }
+        let connection = ClientConnection(session: session, server: self.server, pendingKey: key)
         connection.startConnectTimer()
         return connection
     }

@@ -30,6 +30,8 @@ enum Options {
         ("max-failed-sign-ins-per-address", "maxFailedSignInsPerAddress", "failed sign-ins a client address may make in 5 minutes; 0 for no limit (default 100)"),
         ("trusted-proxies", "trustedProxies", "comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For names the client (default none)"),
         ("max-connections-per-user", "maxConnectionsPerUser", "Socket.IO connections one user may hold on this node; 0 for no limit (default 64)"),
+        ("max-pending-connections-per-address", "maxPendingConnectionsPerAddress",
+         "connections a client address may have open but not yet connected to the namespace; 0 for no limit (default 256)"),
         ("rate-burst", "rateBurst", "events a connection may send at once (default 100)"),
         ("rate-per-second", "ratePerSecond", "events a connection may send per second, sustained, up to 1000000 (default 50)"),
         ("ping-interval-ms", "pingIntervalMs", "Engine.IO ping interval (default 25000)"),
@@ -176,6 +178,7 @@ enum Options {
             return range
         }
         if let v = try int("maxConnectionsPerUser", 0...1_000_000) { c.maxConnectionsPerUser = v }
+        if let v = try int("maxPendingConnectionsPerAddress", 0...1_000_000) { c.maxPendingConnectionsPerAddress = v }
         if let v = try int("rateBurst", 1...1_000_000) { c.rateBurst = v }
         if let v = try string("ratePerSecond") {
             // inf, nan and 1e400 parse as numbers; an infinite rate would turn the limit off.

@@ -51,6 +51,17 @@ struct ChatEndToEndTests {
         }
     }
 
+    @Test("a client address holds at most --max-pending-connections-per-address sessions not yet connected")
+    func pendingConnectionsPerAddress() async throws {
+        var configuration = LiveChatServer.openAuth
+        configuration.maxPendingConnectionsPerAddress = 3
+        configuration.connectTimeoutMS = 1_500
+        configuration.trustedProxies = [AddressRange("127.0.0.1")!]
+        try await LiveChatServer.with(configuration) { server in
+            try await E2E.run("pending_connections_per_address", "--url", server.url)
+        }
+    }
+
     @Test("CORS and WebSocket origins follow --cors-origins")
     func corsAndOrigins() async throws {
         var configuration = LiveChatServer.openAuth

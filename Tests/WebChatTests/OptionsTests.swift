@@ -21,6 +21,7 @@ struct OptionsTests {
         #expect(c.chat.retentionDays == 30 && c.chat.maxMessageChars == 4000)
         #expect(c.rateBurst == 100 && c.ratePerSecond == 50)
         #expect(c.maxFailedSignInsPerAddress == 100 && c.trustedProxies.isEmpty && c.maxConnectionsPerUser == 64)
+        #expect(c.maxPendingConnectionsPerAddress == 256)
     }
 
     @Test("--help names every option in full, its help in one column")
@@ -54,6 +55,7 @@ struct OptionsTests {
             "--max-payload-bytes", "2048", "--connect-timeout-ms", "3000", "--log-level", "debug",
             "--public-dir", web.path, "--retention-days=3", "--max-failed-sign-ins-per-address", "0",
             "--trusted-proxies", "127.0.0.1, 10.0.0.0/8,fd00::/8", "--max-connections-per-user", "3",
+            "--max-pending-connections-per-address", "0",
         ])
         #expect(c.host == "0.0.0.0" && c.auth == .open && c.store == .memory)
         #expect(c.corsOrigins == ["https://a.example", "https://b.example"])
@@ -61,7 +63,7 @@ struct OptionsTests {
         #expect(c.tokenTTLDays == 2 && c.tokenRecheckMS == 1500 && c.bcryptCost == 4 && c.rateBurst == 7 && c.ratePerSecond == 2.5)
         #expect(c.pingIntervalMS == 1000 && c.pingTimeoutMS == 500 && c.maxPayloadBytes == 2048 && c.connectTimeoutMS == 3000)
         #expect(c.logLevel == .debug && c.publicDirectory == web.path)
-        #expect(c.maxFailedSignInsPerAddress == 0 && c.maxConnectionsPerUser == 3)
+        #expect(c.maxFailedSignInsPerAddress == 0 && c.maxConnectionsPerUser == 3 && c.maxPendingConnectionsPerAddress == 0)
         #expect(c.trustedProxies.map(\.description) == ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"])
     }
 

@@ -364,6 +364,56 @@ def connections_per_user(ctx):
 
 
 @scenario
+def pending_connections_per_address(ctx):
+    """Run with --auth open --max-pending-connections-per-address 3 --connect-timeout-ms 1500
+    --trusted-proxies 127.0.0.1: one client address holds at most 3 Engine.IO sessions no
+    namespace has accepted. A fourth handshake gets 429 over polling and is refused over
+    WebSocket; other addresses (X-Forwarded-For from the trusted proxy) count apart; connected
+    sockets do not count; a pending session frees its slot when it connects or times out."""
+    endpoint = ctx.url + "/socket.io/?EIO=4&transport=polling"
+
+    def handshake(client=None):
+        return requests.get(endpoint, headers={"X-Forwarded-For": client} if client else {}, timeout=5)
+
+    def sid(response):
+        check(response.status_code == 200 and response.text.startswith("0"), "a session opens", response.status_code, response.text)
+        return json.loads(response.text[1:])["sid"]
+
+    def refused(response, what):
+        check(response.status_code == 429 and response.json() == {"code": 4, "message": "Too many connections opening from this address"},
+              what, response.status_code, response.text)
+
+    pending = [sid(handshake()) for _ in range(3)]
+    refused(handshake(), "a fourth handshake from the address gets 429")
+    err = Chat(ctx.url, {"user": "alice"}, transports=("websocket",)).try_connect()
+    check(err is not None, "a WebSocket client from the address is refused too", err)
+    others = [sid(handshake("203.0.113.9")) for _ in range(3)]
+    refused(handshake("203.0.113.9"), "another address has a count of its own")
+    check(len(set(pending + others)) == 6, "six sessions")
+
+    # A pending session that connects its socket frees its slot at once.
+    connected = requests.post(f"{endpoint}&sid={pending[0]}", data='40{"user":"alice"}', timeout=5)
+    check(connected.status_code == 200, "CONNECT posted", connected.status_code, connected.text)
+    polled = requests.get(f"{endpoint}&sid={pending[0]}", timeout=5)
+    check(polled.text.startswith("40"), "the socket is connected", polled.text)
+    sid(handshake())
+    refused(handshake(), "full again")
+
+    # The others time out (--connect-timeout-ms) and free theirs.
+    deadline = time.time() + 6
+    while handshake().status_code != 200:
+        check(time.time() < deadline, "a pending session frees its slot when it times out")
+        time.sleep(0.1)
+    time.sleep(1.7)  # every session opened so far has timed out
+    # Connected sockets never count: with four connected, three more may be pending.
+    chats = [ctx.chat(f"user{i}") for i in range(4)]
+    check(all(chat.sio.connected for chat in chats), "four sockets connect one after another")
+    for _ in range(3):
+        sid(handshake())
+    refused(handshake(), "the connected ones did not count")
+
+
+@scenario
 def typing(ctx):
     alice = ctx.chat("alice")
     bob = ctx.chat("bob")

@@ -6,7 +6,7 @@ import NIOCore
 
 /// The request context of the webchat API: Hummingbird's core storage plus the user that
 /// the bearer token identified (set by `TokenAuthenticator`).
-struct AppRequestContext: RequestContext {
+struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     var coreContext: CoreRequestContextStorage
     /// The authenticated user, when the route is behind `TokenAuthenticator`.
     var user: UserID?
