@@ -78,7 +78,7 @@ struct EngineIOChildChannel: ServerChildChannel, HTTPChannelHandler {
                         guard let (server, verdict) = decision.value else { throw ChannelError.inappropriateOperationForState }
                         let role: EngineWebSocketHandler.Role
                         switch verdict {
-                        case .open(let request): role = .open(request)
+                        case .open(let request, let admission): role = .open(request, admission)
                         case .upgrade(let session): role = .upgrade(session)
                         case .acceptAndClose, .refuse: role = .close
                         }

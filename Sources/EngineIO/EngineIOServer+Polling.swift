@@ -30,8 +30,8 @@ extension EngineIOServer {
         }
         do {
             switch try self.verify(engineRequest, isUpgrade: false) {
-            case .handshake:
-                let session = self.openSession(request: engineRequest, transport: .polling)
+            case .handshake(_, let admission):
+                let session = self.openSession(request: engineRequest, transport: .polling, admission: admission)
                 return Self.payloadResponse([session.openPacket(upgrades: self.configuration.allowUpgrades)], cors: cors)
             case .session(let session, _):
                 return try await self.respond(to: request, session: session, cors: cors)

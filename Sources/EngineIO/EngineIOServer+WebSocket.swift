@@ -17,9 +17,9 @@ extension EngineIOServer {
             return nil
         case .refuse:
             return .dontUpgrade
-        case .open(let request):
+        case .open(let request, let admission):
             return .upgrade([:]) { inbound, outbound, _ in
-                let session = self.openSession(request: request, transport: .webSocket)
+                let session = self.openSession(request: request, transport: .webSocket, admission: admission)
                 await self.run(session: session, inbound: inbound, outbound: outbound) { link in
                     session.attachWebSocket(link)
                     return true
@@ -38,8 +38,8 @@ extension EngineIOServer {
 
     /// What to do with a WebSocket upgrade request.
     enum WebSocketDecision {
-        /// Open a new session over the WebSocket.
-        case open(EngineRequest)
+        /// Open a new session over the WebSocket (the admission is given back if it never opens).
+        case open(EngineRequest, EngineAdmission)
         /// Probe the upgrade of this polling session.
         case upgrade(EngineSession)
         /// As the reference server: a WebSocket for a session that cannot upgrade (upgraded already,
@@ -61,8 +61,8 @@ extension EngineIOServer {
             return .refuse(error)
         }
         switch verdict {
-        case .handshake(.webSocket):
-            return .open(request)
+        case .handshake(.webSocket, let admission):
+            return .open(request, admission)
         case .session(let session, .webSocket) where session.canUpgrade && self.configuration.allowUpgrades:
             return .upgrade(session)
         case .session(_, .webSocket):

@@ -30,8 +30,8 @@ public final class EngineIOServer: Sendable {
 
     /// What a request is, once checked.
     enum Verdict {
-        /// A new session over this transport.
-        case handshake(EngineRequest.Transport)
+        /// A new session over this transport, admitted.
+        case handshake(EngineRequest.Transport, EngineAdmission)
         /// A request of an existing session.
         case session(EngineSession, EngineRequest.Transport)
     }
@@ -49,12 +49,11 @@ public final class EngineIOServer: Sendable {
         }
         guard request.method == .get else { throw .badHandshakeMethod }
         guard request.query["EIO"] == "4" else { throw .unsupportedProtocolVersion }
-        try self.handler.admit(request)
-        return .handshake(transport)
+        return .handshake(transport, try self.handler.admit(request))
     }
 
     /// Opens a session and hands it to the handler.
-    func openSession(request: EngineRequest, transport: EngineRequest.Transport) -> EngineSession {
+    func openSession(request: EngineRequest, transport: EngineRequest.Transport, admission: EngineAdmission) -> EngineSession {
         let session = EngineSession(
             id: SessionID.make(),
             request: request,
@@ -64,7 +63,7 @@ public final class EngineIOServer: Sendable {
             _ = self?.sessions.withLock { $0.removeValue(forKey: session.id) }
         }
         self.sessions.withLock { $0[session.id] = session }
-        session.start(delegate: self.handler.sessionDidOpen(session, handshake: request))
+        session.start(delegate: self.handler.sessionDidOpen(session, handshake: request, admission: admission))
         return session
     }
 

@@ -10,13 +10,14 @@ public protocol EngineSessionDelegate: Sendable {
 /// Creates the delegate of each new Engine.IO session.
 public protocol EngineIOHandler: Sendable {
     /// Whether a valid handshake may open a session; the error thrown is the HTTP answer
-    /// instead (a refused WebSocket upgrade answers 400 with its message, as any other).
-    func admit(_ handshake: EngineRequest) throws(EngineHTTPError)
+    /// instead (a refused WebSocket upgrade answers 400 with its message, as any other). The
+    /// admission goes to ``sessionDidOpen(_:handshake:admission:)`` if the session opens.
+    func admit(_ handshake: EngineRequest) throws(EngineHTTPError) -> EngineAdmission
     /// A session opened by `handshake`; the returned delegate receives its messages and its close.
-    func sessionDidOpen(_ session: EngineSession, handshake: EngineRequest) -> any EngineSessionDelegate
+    func sessionDidOpen(_ session: EngineSession, handshake: EngineRequest, admission: EngineAdmission) -> any EngineSessionDelegate
 }
 
 extension EngineIOHandler {
-    /// Every handshake is admitted.
-    public func admit(_ handshake: EngineRequest) throws(EngineHTTPError) {}
+    /// Every handshake is admitted, and takes no place.
+    public func admit(_ handshake: EngineRequest) throws(EngineHTTPError) -> EngineAdmission { EngineAdmission() }
 }

@@ -13,7 +13,7 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
     /// What the WebSocket is for.
     enum Role {
         /// A new session over this WebSocket.
-        case open(EngineRequest)
+        case open(EngineRequest, EngineAdmission)
         /// The upgrade of a polling session.
         case upgrade(EngineSession)
         /// Nothing: close it at once.
@@ -38,8 +38,8 @@ final class EngineWebSocketHandler: ChannelInboundHandler, RemovableChannelHandl
         self.role = nil
         let token = self.server.makeToken()
         switch role {
-        case .open(let request):
-            let session = self.server.openSession(request: request, transport: .webSocket)
+        case .open(let request, let admission):
+            let session = self.server.openSession(request: request, transport: .webSocket, admission: admission)
             self.session = session
             self.token = token
             session.attachWebSocket(.init(token: token, writer: ChannelWriter(channel: context.channel, session: session)))

@@ -4,36 +4,43 @@ import Synchronization
 
 /// The Socket.IO side of one Engine.IO session: its sockets by namespace, the reassembly of binary
 /// packets, and the connect timeout. Any malformed input closes the session.
+///
+/// A session without an accepted socket is pending: the connect timeout runs, and it counts
+/// toward its client's pending connections (`SocketIOServer.pending`). It is at first, and again
+/// when its last socket leaves (a client that disconnected every namespace but keeps the session
+/// would otherwise hold it, answering pings, for ever, counted nowhere).
 final class ClientConnection: EngineSessionDelegate {
     private struct State {
         var sockets: [String: Socket] = [:]
         /// A binary packet waiting for its attachments, and their bytes so far.
         var partial: (packet: SocketIOPacket, attachments: [ByteBuffer], bytes: Int)?
         var connectTimer: Scheduled<Void>?
-        /// A namespace accepted a socket: the connect timeout no longer applies.
+        /// A namespace accepted a socket that is still there: the connect timeout does not apply.
         var accepted = false
-        /// The client this connection counts toward in `SocketIOServer.pending` until a namespace
-        /// accepts it or it closes.
-        var pendingKey: String?
+        /// Counted in `SocketIOServer.pending` under `clientKey`.
+        var counted = false
+        /// The session closed.
+        var closed = false
     }
 
     let session: EngineSession
     private let server: SocketIOServer
+    /// Who the session's handshake came from, for the pending count; nil when it is not counted.
+    private let clientKey: String?
     private let state = Mutex(State())
 
-    init(session: EngineSession, server: SocketIOServer, pendingKey: String?) {
+    /// `clientKey`: the key the handshake was counted under (its admission kept), if any.
+    init(session: EngineSession, server: SocketIOServer, clientKey: String?) {
         self.session = session
         self.server = server
-        self.state.withLock { $0.pendingKey = pendingKey }
+        self.clientKey = clientKey
+        self.state.withLock { $0.counted = clientKey != nil }
     }
 
-    /// Stops counting toward the client's pending connections (once).
-    private func release(_ key: String?) {
-        guard let key else { return }
-        self.server.pending.withLock { pending in
-            let left = pending[key, default: 1] - 1
-            pending[key] = left > 0 ? left : nil
-        }
+    /// Adds `delta` to this client's pending count.
+    private func count(_ delta: Int) {
+        guard let key = self.clientKey else { return }
+        self.server.countPending(delta, for: key)
     }
 
     /// Starts the connect timeout: a session in which no namespace accepted a socket in time is
@@ -46,18 +53,18 @@ final class ClientConnection: EngineSessionDelegate {
         self.state.withLock { $0.connectTimer = timer }
     }
 
-    /// A namespace accepted a socket: stops the connect timeout.
+    /// A namespace accepted a socket: stops the connect timeout and the pending count.
     func accepted() {
-        let (timer, key) = self.state.withLock { state -> (Scheduled<Void>?, String?) in
+        let (timer, wasCounted) = self.state.withLock { state -> (Scheduled<Void>?, Bool) in
             state.accepted = true
             defer {
                 state.connectTimer = nil
-                state.pendingKey = nil
+                state.counted = false
             }
-            return (state.connectTimer, state.pendingKey)
+            return (state.connectTimer, state.counted)
         }
         timer?.cancel()
-        self.release(key)
+        if wasCounted { self.count(-1) }
     }
 
     func session(_ session: EngineSession, didReceive message: EngineMessage) {
@@ -75,22 +82,32 @@ final class ClientConnection: EngineSessionDelegate {
     }
 
     func sessionDidClose(_ session: EngineSession, reason: EngineCloseReason) {
-        let (sockets, key) = self.state.withLock { state -> ([Socket], String?) in
+        let (sockets, wasCounted) = self.state.withLock { state -> ([Socket], Bool) in
             state.connectTimer?.cancel()
             state.connectTimer = nil
             state.partial = nil
-            defer { state.pendingKey = nil }
-            return (Array(state.sockets.values), state.pendingKey)
+            state.closed = true
+            defer { state.counted = false }
+            return (Array(state.sockets.values), state.counted)
         }
-        self.release(key)
+        if wasCounted { self.count(-1) }
         for socket in sockets { socket.closed(reason: DisconnectReason(reason)) }
     }
 
-    /// Forgets a socket that disconnected.
+    /// Forgets a socket that disconnected. The last one of an open session leaves it pending again.
     func remove(_ socket: Socket) {
-        self.state.withLock { state in
+        let pendingAgain = self.state.withLock { state -> Bool in
             if state.sockets[socket.namespace] === socket { state.sockets[socket.namespace] = nil }
+            guard state.sockets.isEmpty, state.accepted, !state.closed else { return false }
+            state.accepted = false
+            // Counted under the lock, so that a close meanwhile finds it counted and uncounts it.
+            if self.clientKey != nil, !state.counted {
+                state.counted = true
+                self.count(1)
+            }
+            return true
         }
+        if pendingAgain { self.startConnectTimer() }
     }
 
     private func receive(text: ByteBuffer) throws(SocketIOError) {

@@ -79,26 +79,45 @@ public final class SocketIOServer: Sendable {
     }
 }
 
+extension SocketIOServer {
+    /// Adds `delta` to the pending connections of the client `key`.
+    func countPending(_ delta: Int, for key: String) {
+        self.pending.withLock { pending in
+            let count = pending[key, default: 0] + delta
+            pending[key] = count > 0 ? count : nil
+        }
+    }
+}
+
 /// Turns each Engine.IO session into a ``ClientConnection``.
 private struct EngineHandler: EngineIOHandler {
     /// Strong on purpose: the routes hold the engine, not the server, so the server must live as long
     /// as the engine does; the cycle lasts as long as the process's server does anyway.
     let server: SocketIOServer
 
-    func admit(_ handshake: EngineRequest) throws(EngineHTTPError) {
+    /// Counts the handshake toward its client's pending connections at once, so that handshakes
+    /// arriving together cannot all take the last place (a WebSocket opens its session only
+    /// after the upgrade is answered). The place goes to the session, or back if none opens.
+    func admit(_ handshake: EngineRequest) throws(EngineHTTPError) -> EngineAdmission {
+        guard let key = self.countedKey(handshake) else { return EngineAdmission() }
         let limit = self.server.configuration.maxPendingConnectionsPerClient
-        guard limit > 0, let key = self.server.configuration.clientKey(handshake) else { return }
-        // Read, not taken: the count rises when the session opens, right after (a few
-        // handshakes admitted at once may each take the last slot).
-        if self.server.pending.withLock({ $0[key, default: 0] }) >= limit {
-            throw .tooManyRequests("Too many connections opening from this address")
+        let admitted = self.server.pending.withLock { pending -> Bool in
+            guard pending[key, default: 0] < limit else { return false }
+            pending[key, default: 0] += 1
+            return true
         }
+        guard admitted else { throw .tooManyRequests("Too many connections opening from this address") }
+        return EngineAdmission { [server] in server.countPending(-1, for: key) }
     }
 
-    func sessionDidOpen(_ session: EngineSession, handshake: EngineRequest) -> any EngineSessionDelegate {
-        let key = self.server.configuration.maxPendingConnectionsPerClient > 0 ? self.server.configuration.clientKey(handshake) : nil
-        if let key { self.server.pending.withLock { $0[key, default: 0] += 1 } }
-        let connection = ClientConnection(session: session, server: self.server, pendingKey: key)
+    /// The key a handshake counts under, when there is a limit.
+    private func countedKey(_ handshake: EngineRequest) -> String? {
+        self.server.configuration.maxPendingConnectionsPerClient > 0 ? self.server.configuration.clientKey(handshake) : nil
+    }
+
+    func sessionDidOpen(_ session: EngineSession, handshake: EngineRequest, admission: EngineAdmission) -> any EngineSessionDelegate {
+        admission.keep()
+        let connection = ClientConnection(session: session, server: self.server, clientKey: self.countedKey(handshake))
         connection.startConnectTimer()
         return connection
     }

@@ -87,7 +87,7 @@ func buildConformanceApplication(
 
 /// The raw Engine.IO endpoint's behaviour: every message goes back as it came.
 struct EchoHandler: EngineIOHandler, EngineSessionDelegate {
-    func sessionDidOpen(_ session: EngineSession, handshake: EngineRequest) -> any EngineSessionDelegate { self }
+    func sessionDidOpen(_ session: EngineSession, handshake: EngineRequest, admission: EngineAdmission) -> any EngineSessionDelegate { self }
 
     func session(_ session: EngineSession, didReceive message: EngineMessage) {
         session.send(message)

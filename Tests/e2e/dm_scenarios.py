@@ -1,11 +1,13 @@
 """One-to-one chat, accounts and REST scenarios (PROTOCOL.md §2-§5)."""
 
+import concurrent.futures
 import json
 import os
 import time
 import urllib.parse
 
 import requests
+import websocket
 
 from harness import CA_FILE, Api, Chat, Failure, ServerProcess, check, dm, error_code, new_id, online, scenario, synced, trusting_session
 
@@ -369,7 +371,8 @@ def pending_connections_per_address(ctx):
     --trusted-proxies 127.0.0.1: one client address holds at most 3 Engine.IO sessions no
     namespace has accepted. A fourth handshake gets 429 over polling and is refused over
     WebSocket; other addresses (X-Forwarded-For from the trusted proxy) count apart; connected
-    sockets do not count; a pending session frees its slot when it connects or times out."""
+    sockets do not count; a pending session frees its slot when it connects or times out; a
+    session whose socket left its namespace is pending again."""
     endpoint = ctx.url + "/socket.io/?EIO=4&transport=polling"
 
     def handshake(client=None):
@@ -411,6 +414,46 @@ def pending_connections_per_address(ctx):
     for _ in range(3):
         sid(handshake())
     refused(handshake(), "the connected ones did not count")
+
+    # A session whose socket leaves its namespace, the session kept open, is pending again:
+    # counted, and closed after the connect timeout.
+    time.sleep(1.7)
+    ghost = sid(handshake())
+    requests.post(f"{endpoint}&sid={ghost}", data='40{"user":"ghost"}', timeout=5)
+    check(requests.get(f"{endpoint}&sid={ghost}", timeout=5).text.startswith("40"), "the ghost's socket is connected")
+    left = requests.post(f"{endpoint}&sid={ghost}", data="41", timeout=5)
+    check(left.status_code == 200, "DISCONNECT of the namespace posted", left.status_code, left.text)
+    sid(handshake())
+    sid(handshake())
+    refused(handshake(), "the session without a socket counts again")
+    started = time.time()
+    while True:  # polls (answering pings) until the session closes
+        polled = requests.get(f"{endpoint}&sid={ghost}", timeout=10)
+        if polled.status_code == 400 or polled.text.split("\x1e")[-1] == "1":
+            break
+        check(time.time() - started < 4, "the session without a socket is closed after the connect timeout", polled.text)
+        if "2" in polled.text.split("\x1e"):
+            requests.post(f"{endpoint}&sid={ghost}", data="3", timeout=5)
+
+    # WebSocket handshakes arriving together: exactly the cap is admitted (a WebSocket's session
+    # opens only after the upgrade is answered, so the place is taken at admission).
+    time.sleep(1.7)
+    ws_url = ctx.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+
+    def open_websocket(_):
+        try:
+            ws = websocket.create_connection(ws_url, timeout=5)
+        except websocket.WebSocketBadStatusException:
+            return None
+        ws.recv()  # the open packet
+        return ws
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        sockets = list(pool.map(open_websocket, range(20)))
+    opened = [ws for ws in sockets if ws is not None]
+    check(len(opened) == 3, "20 WebSocket handshakes at once: the cap is admitted", len(opened))
+    for ws in opened:
+        ws.close()
 
 
 @scenario
