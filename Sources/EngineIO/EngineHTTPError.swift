@@ -42,6 +42,7 @@ public struct EngineHTTPError: Error, Sendable, Hashable {
             headers[.contentType] = "text/plain"
             body.writeString(self.message)
         }
+        if self.status == .tooManyRequests { headers[.retryAfter] = "1" }
         return Response(status: self.status, headers: headers, body: .init(byteBuffer: body))
     }
 }

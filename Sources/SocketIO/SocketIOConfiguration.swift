@@ -24,7 +24,10 @@ public struct SocketIOConfiguration: Sendable {
     /// socket (a polling one does not), so without a limit one client can pile them up.
     public var maxPendingConnectionsPerClient: Int = 0
     /// Who a handshake comes from, for ``maxPendingConnectionsPerClient``; nil counts toward no
-    /// one. By default its connection's peer address.
+    /// one. By default its connection's peer address, which the handshake knows with
+    /// `httpServerBuilder()`, over polling when the router's context is a
+    /// `RemoteAddressRequestContext`, and over an app's own upgrade when it passes the address
+    /// to `webSocketUpgrade(for:remoteAddress:)`; otherwise nothing is counted.
     public var clientKey: @Sendable (EngineRequest) -> String? = { $0.remoteAddress?.ipAddress }
 
     /// Creates a configuration with the defaults.

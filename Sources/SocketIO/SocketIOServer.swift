@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import Synchronization
 
 /// A Socket.IO v5 server over Engine.IO v4, mounted on a Hummingbird application.
@@ -62,8 +63,9 @@ public final class SocketIOServer: Sendable {
     /// The WebSocket upgrade decision for a request head, for an app's own
     /// `.http1WebSocketUpgrade(shouldUpgrade:)`: nil when the path is not this server's (ask your other
     /// WebSocket endpoints), `.dontUpgrade` when refused (the polling route then answers with the error).
-    public func webSocketUpgrade(for head: HTTPRequest) -> ShouldUpgradeResult<EngineIOServer.WebSocketHandler>? {
-        self.engine.webSocketUpgrade(for: head)
+    /// `remoteAddress`: the connection's peer, which ``SocketIOConfiguration/clientKey`` reads by default.
+    public func webSocketUpgrade(for head: HTTPRequest, remoteAddress: SocketAddress? = nil) -> ShouldUpgradeResult<EngineIOServer.WebSocketHandler>? {
+        self.engine.webSocketUpgrade(for: head, remoteAddress: remoteAddress)
     }
 
     /// A ready-made server builder for apps whose only WebSocket endpoint is this server:

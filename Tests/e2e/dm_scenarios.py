@@ -383,8 +383,8 @@ def pending_connections_per_address(ctx):
         return json.loads(response.text[1:])["sid"]
 
     def refused(response, what):
-        check(response.status_code == 429 and response.json() == {"code": 4, "message": "Too many connections opening from this address"},
-              what, response.status_code, response.text)
+        check(response.status_code == 429 and response.json() == {"code": 4, "message": "Too many connections opening from this address"}
+              and response.headers.get("Retry-After") == "1", what, response.status_code, response.headers, response.text)
 
     pending = [sid(handshake()) for _ in range(3)]
     refused(handshake(), "a fourth handshake from the address gets 429")
