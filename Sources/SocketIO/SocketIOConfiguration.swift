@@ -18,8 +18,8 @@ public struct SocketIOConfiguration: Sendable {
     public var maxPendingAcks: Int = 1_000
     /// Bytes queued for a connection beyond which emits suspend (back-pressure).
     public var outboundHighWatermark: Int = 1 << 20
-    /// The most connections of one client (``clientKey``) that no namespace has accepted yet;
-    /// a handshake beyond it is answered 429. 0 (the default, as the reference server) for no
+    /// The most connections of one client (``clientKey``) without an accepted socket (none yet,
+    /// or the last one gone); a handshake beyond it is answered 429. 0 (the default, as the reference server) for no
     /// limit. Such a connection costs memory until `connectTimeout` whether or not it holds a
     /// socket (a polling one does not), so without a limit one client can pile them up.
     public var maxPendingConnectionsPerClient: Int = 0
